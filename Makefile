@@ -1,0 +1,32 @@
+# Set-up and entry points. Both targets work on a fresh Debian/Ubuntu machine with only
+# Python 3.11+: they install uv if it is missing, then everything else through uv.
+SHELL := /bin/bash
+export PATH := $(HOME)/.local/bin:$(PATH)
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+UV ?= uv
+
+.PHONY: gate test bootstrap services lint typecheck pytest bench
+
+bootstrap:
+	@command -v $(UV) >/dev/null 2>&1 || scripts/install_uv.sh
+	@$(UV) sync --frozen --quiet
+
+services:
+	@scripts/ensure_services.sh
+
+## The main job, on the embedded defaults (SQLite, in-process cache, the provider simulator).
+gate: bootstrap
+	@$(UV) run --frozen agent-platform workload state-fabric
+
+## Everything CI runs: services, migrations, ruff, mypy, pytest.
+test: bootstrap services
+	@AGENT_PLATFORM_DATABASE_URL=postgresql://postgres:postgres@127.0.0.1:5432/postgres \
+		$(UV) run --frozen agent-platform migrate
+	@$(UV) run --frozen ruff check .
+	@$(UV) run --frozen ruff format --check .
+	@$(UV) run --frozen mypy
+	@$(UV) run --frozen pytest -q -p no:cacheprovider
+
+bench: bootstrap services
+	@for b in state_fabric router graph notifications packages; do \
+		[ -f bench/$$b.py ] && $(UV) run --frozen python -m bench.$$b; done

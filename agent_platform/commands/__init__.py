@@ -1,0 +1,1 @@
+"""Subcommands of the ``agent-platform`` CLI, one module per subsystem."""

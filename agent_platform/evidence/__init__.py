@@ -1,0 +1,1 @@
+"""Evidence: the G1 gate computed from measured files, and the contract validator."""

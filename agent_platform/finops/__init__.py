@@ -1,0 +1,1 @@
+"""FinOps guardrails: EUR budgets, reservations, token ceilings, alerts and forecasts."""

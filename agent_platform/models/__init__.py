@@ -1,0 +1,1 @@
+"""The LLM router, its litellm adapter and the provider simulator."""

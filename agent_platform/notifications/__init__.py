@@ -1,0 +1,1 @@
+"""Notifications: a durable outbox and its delivery to webhooks, Slack and email."""

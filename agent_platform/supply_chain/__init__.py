@@ -1,0 +1,1 @@
+"""Package reality: every dependency checked against its registry and advisories."""

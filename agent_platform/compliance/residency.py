@@ -31,6 +31,7 @@ class ResidencyDecision:
 
     @property
     def reason(self) -> str:
+        """All reasons joined with ``; `` (``compliant`` when there are none)."""
         return "; ".join(self.reasons) if self.reasons else "compliant"
 
 
@@ -40,6 +41,7 @@ def endpoint_host(endpoint: str) -> str:
 
 
 def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` names this machine (on-premise endpoints must)."""
     return host in _LOOPBACK_HOSTS or host.startswith("127.")
 
 

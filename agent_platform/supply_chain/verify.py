@@ -1,0 +1,208 @@
+"""Verify a lockfile: registry reality, integrity, age, typosquats and advisories, fail closed.
+
+A package is *verified* only when every check ran and none failed: the registry answered and
+knows the pinned version, the lockfile's hashes are ones the registry lists, no fail-level
+finding applies, and an advisory source could be consulted. Anything that could not be checked
+is unverified with the reason. Vulnerabilities are counted separately; those at or above the
+configured severity (or of unknown severity, if the policy says so) fail the run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+
+from agent_platform.config import load_yaml_model, project_root
+from agent_platform.schemas.supply_chain import SupplyChainConfig
+from agent_platform.supply_chain.advisories import AdvisoryService
+from agent_platform.supply_chain.lockfiles import parse_lockfile
+from agent_platform.supply_chain.model import (
+    AdvisoryCheck,
+    Ecosystem,
+    Finding,
+    LockedPackage,
+    PackageResult,
+    RegistryAnswer,
+    SourceInfo,
+    VerificationRun,
+)
+from agent_platform.supply_chain.registry import RegistryClient
+from agent_platform.supply_chain.severity import UNKNOWN, at_or_above
+from agent_platform.supply_chain.typosquat import TyposquatChecker
+
+__all__ = ["DEFAULT_CONFIG", "PackageVerifier", "load_supply_chain_config", "verify_lockfile"]
+
+DEFAULT_CONFIG = "configs/supply_chain.yaml"
+_REGISTRY_NAMES = {"python": "PyPI JSON API", "node": "npm registry"}
+
+
+def load_supply_chain_config(path: Path | None = None) -> SupplyChainConfig:
+    """Load ``configs/supply_chain.yaml`` (or ``path``); errors name file, key and value."""
+    return load_yaml_model(path or project_root() / DEFAULT_CONFIG, SupplyChainConfig)
+
+
+class PackageVerifier:
+    """Checks packages with one registry client and one advisory service.
+
+    Args:
+        config: the supply-chain configuration.
+        root: project root for relative paths (cache, offline advisories).
+        transport: an httpx transport for every HTTP request (tests); None uses the network.
+    """
+
+    def __init__(
+        self,
+        config: SupplyChainConfig,
+        *,
+        root: Path | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.config = config
+        self.root = root or project_root()
+        self.transport = transport
+        self.typosquat = TyposquatChecker(config.typosquat)
+
+    def registry_client(self) -> RegistryClient:
+        """A registry client with this configuration (the caller closes it)."""
+        return RegistryClient.from_config(
+            self.config.registries, self.config.cache, self.root, transport=self.transport
+        )
+
+    def verify_lockfile(
+        self, path: Path, ecosystem: Ecosystem, *, now: dt.datetime | None = None
+    ) -> VerificationRun:
+        """Parse ``path`` and verify every package in it (LockfileError if malformed)."""
+        packages = parse_lockfile(path, ecosystem)
+        try:
+            label = str(path.resolve().relative_to(self.root.resolve()))
+        except ValueError:
+            label = str(path)
+        return self.verify_packages(packages, ecosystem, lockfile=label, now=now)
+
+    def verify_packages(
+        self,
+        packages: Sequence[LockedPackage],
+        ecosystem: Ecosystem,
+        *,
+        lockfile: str = "",
+        now: dt.datetime | None = None,
+    ) -> VerificationRun:
+        """Verify already-parsed packages; never raises for network trouble (fails closed)."""
+        started = time.perf_counter()
+        moment = now or dt.datetime.now(dt.UTC)
+        with self.registry_client() as client:
+            answers = client.releases(packages)
+        registry_url = self._registry_url(ecosystem)
+        service = AdvisoryService(
+            self.config.advisories,
+            self.root,
+            retries=self.config.registries.retries,
+            max_workers=self.config.registries.max_concurrency,
+            transport=self.transport,
+        )
+        outcome = service.check(packages, moment)
+        results = tuple(
+            self._judge(p, answers[p.key], outcome.checks[p.key], moment) for p in packages
+        )
+        stamp = moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        registry = SourceInfo(_REGISTRY_NAMES[ecosystem], "registry", registry_url, stamp)
+        return VerificationRun(
+            ecosystem=ecosystem,
+            lockfile=lockfile,
+            started_at=moment,
+            seconds=time.perf_counter() - started,
+            results=results,
+            sources=(registry, *outcome.sources),
+            severity_threshold=self.config.advisories.severity_threshold,
+            unknown_severity=self.config.advisories.unknown_severity,
+            min_release_age_days=self.config.policy.min_release_age_days,
+            notes=outcome.notes,
+        )
+
+    def _registry_url(self, ecosystem: Ecosystem) -> str:
+        regs = self.config.registries
+        return regs.pypi_url if ecosystem == "python" else regs.npm_url
+
+    def _judge(
+        self,
+        package: LockedPackage,
+        answer: RegistryAnswer,
+        advisories: AdvisoryCheck,
+        now: dt.datetime,
+    ) -> PackageResult:
+        findings = [*self._registry_findings(package, answer, now)]
+        suspects = self.typosquat.suspects(package.ecosystem, package.name)
+        if suspects:
+            findings.append(
+                self._finding("typosquat", f"name is one edit away from popular {suspects}")
+            )
+        if not advisories.checked:
+            findings.append(Finding("advisories_unchecked", "fail", advisories.error))
+        blocking = tuple(a.id for a in advisories.advisories if self._blocks(a.severity))
+        verified = not any(f.level == "fail" for f in findings)
+        return PackageResult(package, verified, answer, advisories, tuple(findings), blocking)
+
+    def _finding(self, kind: str, message: str) -> Finding:
+        return Finding(kind, self.config.policy.level(kind), message)
+
+    def _registry_findings(
+        self, package: LockedPackage, answer: RegistryAnswer, now: dt.datetime
+    ) -> list[Finding]:
+        if package.source != "registry":
+            return [Finding("not_from_registry", "fail", f"not from a registry ({package.source})")]
+        if answer.outcome == "unknown_package":
+            return [Finding("unknown_package", "fail", f"unknown package: {answer.detail}")]
+        if answer.outcome == "unknown_version":
+            return [Finding("unknown_version", "fail", f"unknown version: {answer.detail}")]
+        if answer.outcome == "error" or answer.release is None:
+            return [
+                Finding("registry_unreachable", "fail", f"registry not checked: {answer.detail}")
+            ]
+        release = answer.release
+        findings: list[Finding] = []
+        if release.yanked:
+            reason = f" ({release.yanked_reason})" if release.yanked_reason else ""
+            findings.append(self._finding("yanked", f"release {release.version} is yanked{reason}"))
+        if release.deprecated:
+            findings.append(self._finding("deprecated", f"deprecated: {release.deprecated[:120]}"))
+        unlisted = [h for h in package.hashes if h not in release.digests]
+        if unlisted:
+            findings.append(
+                self._finding(
+                    "hash_mismatch",
+                    f"{len(unlisted)} lockfile hash(es) not listed by the registry, e.g. {unlisted[0][:30]}…",
+                )
+            )
+        min_age = dt.timedelta(days=self.config.policy.min_release_age_days)
+        if release.upload_time is not None and now - release.upload_time < min_age:
+            age_days = (now - release.upload_time).total_seconds() / 86400
+            findings.append(
+                self._finding(
+                    "too_young",
+                    f"released {age_days:.1f} days ago "
+                    f"(minimum {self.config.policy.min_release_age_days:g} days)",
+                )
+            )
+        return findings
+
+    def _blocks(self, severity: str) -> bool:
+        if severity == UNKNOWN:
+            return self.config.advisories.unknown_severity == "fail"
+        return at_or_above(severity, self.config.advisories.severity_threshold)
+
+
+def verify_lockfile(
+    path: Path,
+    ecosystem: Ecosystem,
+    config: SupplyChainConfig | None = None,
+    *,
+    root: Path | None = None,
+    now: dt.datetime | None = None,
+) -> VerificationRun:
+    """Verify one lockfile with the project's configuration (or ``config``)."""
+    verifier = PackageVerifier(config or load_supply_chain_config(), root=root)
+    return verifier.verify_lockfile(path, ecosystem, now=now)

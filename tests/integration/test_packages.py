@@ -1,0 +1,346 @@
+"""Package reality end to end against a loopback registry-and-OSV server (real HTTP).
+
+Covers: a clean lockfile; an invented package; a yanked release; a hash mismatch; a too-young
+release; a typosquat; a vulnerable pin through OSV and through an offline directory (a fixture
+one and the real PyPA snapshot); advisory source and registry unreachable (fail closed); the
+cache never storing failures; the CLI's exit codes and report; one real-PyPI check.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from agent_platform.config import project_root
+from agent_platform.schemas.supply_chain import SupplyChainConfig
+from agent_platform.supply_chain import (
+    LockedPackage,
+    PackageResult,
+    PackageVerifier,
+    RegistryClient,
+    VerificationRun,
+    parse_lockfile,
+    write_report,
+)
+from agent_platform.supply_chain.model import Ecosystem
+from agent_platform.supply_chain.osv_api import OsvClient
+from tests.support.registry_server import (
+    FIXTURES,
+    RegistryServer,
+    closed_port_url,
+    registry_server,
+    supply_chain_config,
+)
+
+NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
+ROOT = project_root()
+REAL_SNAPSHOT = (ROOT / "../shared/advisories/pypa/vulns").resolve()
+
+
+@pytest.fixture
+def server() -> Iterator[RegistryServer]:
+    with registry_server() as running:
+        yield running
+
+
+def _pin(server: RegistryServer, name: str, version: str, *, bad_hash: bool = False) -> str:
+    files = server.pypi[name]["releases"][version]
+    hashes = [f["digests"]["sha256"] for f in files] if name in server.pypi else []
+    if bad_hash:
+        hashes[0] = "0" * 64
+    lines = [f"{name}=={version} \\"] + [f"    --hash=sha256:{h} \\" for h in hashes]
+    return "\n".join(lines).rstrip(" \\") + "\n"
+
+
+def _lock(tmp_path: Path, text: str, name: str = "requirements.lock") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def _verify(
+    config: SupplyChainConfig, path: Path, ecosystem: Ecosystem = "python"
+) -> VerificationRun:
+    return PackageVerifier(config, root=ROOT).verify_lockfile(path, ecosystem, now=NOW)
+
+
+def _by_name(run: VerificationRun) -> dict[str, PackageResult]:
+    return {r.package.name: r for r in run.results}
+
+
+def test_clean_lockfile_passes_and_report_has_every_section(
+    server: RegistryServer, tmp_path: Path
+) -> None:
+    config = supply_chain_config(server.url, tmp_path / "cache")
+    run = _verify(config, FIXTURES / "lockfiles/clean.requirements.lock")
+    assert (run.status, run.total, run.verified, run.unverified, run.vulnerabilities) == (
+        "PASS",
+        3,
+        3,
+        0,
+        0,
+    )
+    assert [s.kind for s in run.sources] == ["registry", "online"]
+    markdown, twin = write_report(
+        [run], tmp_path / "evidence/pkg_reality_report.md", {"node": "No JavaScript here."}
+    )
+    text = markdown.read_text()
+    for section in (
+        "## Verification Summary",
+        "## Python Dependencies",
+        "## JavaScript Dependencies",
+        "## Vulnerability Scan Results",
+        "| Status | **PASS** |",
+        "No JavaScript here.",
+    ):
+        assert section in text
+    data = json.loads(twin.read_text())
+    assert (data["status"], data["total"], data["unverified"]) == ("PASS", 3, 0)
+
+
+def test_invented_yanked_mismatched_and_typosquat_packages_are_unverified(
+    server: RegistryServer, tmp_path: Path
+) -> None:
+    text = (
+        "huggingface-cli-tools==0.4.2\n"  # invented: the registry answers 404
+        + _pin(server, "requests", "2.32.0")  # yanked
+        + _pin(server, "certifi", "2024.8.30", bad_hash=True)
+        + _pin(server, "reqests", "1.0.0")
+        + "urllib3==9.9.9\n"  # real project, invented version
+    )
+    run = _verify(supply_chain_config(server.url, tmp_path / "cache"), _lock(tmp_path, text))
+    results = _by_name(run)
+    kinds = {name: [f.kind for f in r.findings if f.level == "fail"] for name, r in results.items()}
+    assert kinds == {
+        "huggingface-cli-tools": ["unknown_package"],
+        "requests": ["yanked"],
+        "certifi": ["hash_mismatch"],
+        "reqests": ["typosquat"],
+        "urllib3": ["unknown_version"],
+    }
+    assert run.unverified == 5 and run.status == "FAIL"
+    assert "CVE-2024-35195" in results["requests"].reasons[0]
+
+
+def test_too_young_release_warns_by_default_and_fails_when_configured(
+    server: RegistryServer, tmp_path: Path
+) -> None:
+    lock = _lock(tmp_path, _pin(server, "freshpkg", "1.0.0"))
+    warned = _verify(supply_chain_config(server.url, tmp_path / "c1"), lock)
+    (result,) = warned.results
+    assert result.verified and [f.kind for f in result.findings] == ["too_young"]
+    assert "1.0 days ago" in result.findings[0].message
+    strict = supply_chain_config(server.url, tmp_path / "c2", findings={"too_young": "fail"})
+    assert _verify(strict, lock).unverified == 1
+
+
+def test_vulnerable_pins_found_through_osv_for_python_and_npm(
+    server: RegistryServer, tmp_path: Path
+) -> None:
+    config = supply_chain_config(server.url, tmp_path / "cache")
+    run = _verify(config, _lock(tmp_path, _pin(server, "requests", "2.19.1")))
+    (result,) = run.results
+    (advisory,) = result.advisories.advisories
+    assert (advisory.id, advisory.severity, advisory.severity_basis) == (
+        "GHSA-j8r2-6x86-q33q",
+        "MODERATE",
+        "database_specific.severity",
+    )
+    assert advisory.fixed == ("2.31.0",) and advisory.source.startswith(f"OSV API {server.url}")
+    assert result.verified and run.blocking_vulnerabilities == 1 and run.status == "FAIL"
+    node = _verify(config, FIXTURES / "lockfiles/package-lock.v2.json", "node")
+    lodash = _by_name(node)["lodash"]
+    assert [a.id for a in lodash.advisories.advisories] == ["GHSA-35jh-r3h4-6jhm"]
+    assert node.status == "FAIL" and server.count("/v1/vulns/") >= 2
+
+
+def test_offline_directory_used_when_osv_is_unreachable(
+    server: RegistryServer, tmp_path: Path
+) -> None:
+    offline = tmp_path / "vulns"
+    shutil.copytree(FIXTURES / "offline", offline)
+    config = supply_chain_config(
+        server.url, tmp_path / "cache", osv_url=closed_port_url(), offline_dir=offline
+    )
+    lock = _lock(tmp_path, _pin(server, "jinja2", "2.10") + _pin(server, "jinja2", "3.1.4"))
+    run = _verify(config, lock)
+    by_version = {r.package.version: r for r in run.results}
+    (advisory,) = by_version["2.10"].advisories.advisories
+    assert advisory.id == "PYSEC-TEST-2019-1" and advisory.severity == "HIGH"  # CVSS 3.1 base 7.5
+    assert advisory.source == "Fixture Advisory Snapshot snapshot fixture1 of 2024-10-10"
+    assert by_version["3.1.4"].advisories.advisories == ()  # the withdrawn record is ignored
+    assert any("OSV API unreachable" in note for note in run.notes)
+    assert "knows nothing published after 2024-10-10" in run.sources[1].note
+
+
+@pytest.mark.skipif(
+    not REAL_SNAPSHOT.is_dir(), reason=f"PyPA snapshot not found at {REAL_SNAPSHOT}"
+)
+def test_real_pypa_snapshot_flags_an_old_requests_pin(
+    server: RegistryServer, tmp_path: Path
+) -> None:
+    config = supply_chain_config(
+        server.url, tmp_path / "cache", osv_url=closed_port_url(), offline_dir=REAL_SNAPSHOT
+    )
+    (result,) = _verify(config, _lock(tmp_path, _pin(server, "requests", "2.19.1"))).results
+    ids = {a.id for a in result.advisories.advisories}
+    assert {"PYSEC-2018-28", "PYSEC-2023-74"} <= ids
+    pysec = next(a for a in result.advisories.advisories if a.id == "PYSEC-2023-74")
+    assert "CVE-2023-32681" in pysec.aliases and pysec.fixed == ("2.31.0",)
+
+
+def test_advisory_source_unreachable_fails_closed(server: RegistryServer, tmp_path: Path) -> None:
+    config = supply_chain_config(server.url, tmp_path / "cache", osv_url=closed_port_url())
+    run = _verify(config, FIXTURES / "lockfiles/clean.requirements.lock")
+    assert run.verified == 0 and run.status == "FAIL"
+    assert all(not r.advisories.checked for r in run.results)
+    assert "OSV API unreachable" in run.results[0].reasons[0]
+    server.fail("/v1/", 503)  # reachable but failing is no better
+    offline_py = supply_chain_config(server.url, tmp_path / "c2", offline_dir=FIXTURES / "offline")
+    node = _verify(offline_py, FIXTURES / "lockfiles/package-lock.v3.json", "node")
+    assert node.unverified == node.total == 3
+    assert "no advisory source for node" in node.results[0].reasons[0]
+
+
+def test_registry_unreachable_or_failing_fails_closed_and_caches_nothing(
+    server: RegistryServer, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    down = supply_chain_config(closed_port_url(), cache, osv_url=server.url)
+    run = _verify(down, FIXTURES / "lockfiles/clean.requirements.lock")
+    assert run.unverified == 3 and all(r.registry.outcome == "error" for r in run.results)
+    assert "ConnectError" in run.results[0].reasons[0]
+    server.fail("/pypi/", 503)
+    failing = _verify(
+        supply_chain_config(server.url, cache), FIXTURES / "lockfiles/clean.requirements.lock"
+    )
+    assert failing.unverified == 3 and "HTTP 503" in failing.results[0].reasons[0]
+    missing = _verify(supply_chain_config(server.url, cache), _lock(tmp_path, "no-such-pkg==1.0\n"))
+    assert missing.unverified == 1
+    assert not [p for p in cache.rglob("*.json")]
+
+
+def test_positive_answers_are_cached_and_reused(server: RegistryServer, tmp_path: Path) -> None:
+    config = supply_chain_config(server.url, tmp_path / "cache")
+    lock = FIXTURES / "lockfiles/clean.requirements.lock"
+    first = _verify(config, lock)
+    fetched = server.count("/pypi/")
+    second = _verify(config, lock)
+    assert fetched == 3 and server.count("/pypi/") == 3
+    assert [r.registry.from_cache for r in first.results] == [False] * 3
+    assert [r.registry.from_cache for r in second.results] == [True] * 3
+    assert second.status == "PASS"
+
+
+def test_exists_api_for_the_policy_guard(server: RegistryServer, tmp_path: Path) -> None:
+    with RegistryClient(supply_chain_config(server.url, tmp_path).registries) as client:
+        assert client.exists("python", "Jinja2") is True
+        assert client.exists("python", "definitely-invented-pkg") is False
+        assert client.exists("node", "@scope/util") is True
+    with RegistryClient(supply_chain_config(closed_port_url(), tmp_path).registries) as client:
+        assert client.exists("python", "requests") is None
+
+
+def test_osv_querybatch_is_chunked_at_1000(server: RegistryServer) -> None:
+    packages = [LockedPackage("python", f"pkg{i}", "1.0") for i in range(1500)]
+    packages.append(LockedPackage("python", "requests", "2.19.1"))
+    client = OsvClient(server.url, timeout_s=5, retries=0, max_workers=2)
+    try:
+        found = client.query(packages)
+    finally:
+        client.close()
+    assert server.batch_sizes == [1000, 501]
+    assert found[("python", "requests", "2.19.1")] == ["GHSA-j8r2-6x86-q33q"]
+
+
+def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts/verify_packages.py"), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _config_file(tmp_path: Path, config: SupplyChainConfig) -> Path:
+    path = tmp_path / "supply_chain.yaml"
+    path.write_text(yaml.safe_dump(config.model_dump(mode="json")))
+    return path
+
+
+def test_cli_writes_report_and_twin_and_exits_by_verdict(
+    server: RegistryServer, tmp_path: Path
+) -> None:
+    good = _config_file(tmp_path, supply_chain_config(server.url, tmp_path / "cache"))
+    output = tmp_path / "out/pkg_reality_report.md"
+    ok = _run_cli(
+        "--lockfile",
+        str(FIXTURES / "lockfiles/clean.requirements.lock"),
+        "--ecosystem",
+        "python",
+        "--output",
+        str(output),
+        "--config",
+        str(good),
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert "PASS" in ok.stdout and output.with_suffix(".json").exists()
+    down = _config_file(tmp_path, supply_chain_config(closed_port_url(), tmp_path / "cache2"))
+    failed = _run_cli(
+        "--lockfile",
+        str(FIXTURES / "lockfiles/clean.requirements.lock"),
+        "--output",
+        str(output),
+        "--config",
+        str(down),
+    )
+    assert failed.returncode == 1
+    assert "unverified: certifi==2024.8.30: registry not checked" in failed.stderr
+    assert "| Status | **FAIL** |" in output.read_text()
+    bad = _run_cli(
+        "--lockfile",
+        str(_lock(tmp_path, "flask>=2\n")),
+        "--config",
+        str(good),
+        "--output",
+        str(output),
+    )
+    assert bad.returncode == 2 and ":1:" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_requirements_lock_is_in_sync_with_uv_lock() -> None:
+    locked = tomllib.loads((ROOT / "uv.lock").read_text())["package"]
+    expected = {(p["name"], p["version"]) for p in locked if "registry" in p.get("source", {})}
+    exported = {(p.name, p.version) for p in parse_lockfile(ROOT / "requirements.lock", "python")}
+    assert exported == expected, "run scripts/export_requirements.sh"
+    assert all(p.hashes for p in parse_lockfile(ROOT / "requirements.lock", "python"))
+
+
+@pytest.mark.network
+def test_real_pypi_knows_our_own_pins(tmp_path: Path) -> None:
+    pins = {p.name: p for p in parse_lockfile(ROOT / "requirements.lock", "python")}
+    chosen = [pins[name] for name in ("httpx", "pyyaml", "packaging")]
+    config = SupplyChainConfig.model_validate(
+        {"cache": {"enabled": False}, "advisories": {"osv_enabled": False}}
+    )
+    try:
+        httpx.get("https://pypi.org/pypi/pip/json", timeout=10).raise_for_status()
+    except httpx.HTTPError as exc:
+        reason = f"PyPI JSON API unreachable: {exc!r}"
+        print(reason)
+        pytest.skip(reason)
+    run = PackageVerifier(config, root=ROOT).verify_packages(chosen, "python")
+    assert [r.registry.outcome for r in run.results] == ["found"] * 3
+    assert all(not [f for f in r.findings if f.kind == "hash_mismatch"] for r in run.results)

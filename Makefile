@@ -16,7 +16,7 @@ services:
 
 ## The main job, on the embedded defaults (SQLite, in-process cache, the provider simulator).
 gate: bootstrap
-	@$(UV) run --frozen agent-platform workload state-fabric
+	@$(UV) run --frozen agent-platform gate
 
 ## Everything CI runs: services, migrations, ruff, mypy, pytest.
 test: bootstrap services

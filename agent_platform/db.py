@@ -80,8 +80,9 @@ def create_engine_for(url: str, **kwargs: Any) -> Engine:
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 20)
+    if "poolclass" not in kwargs:
+        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("max_overflow", 20)
     return sa.create_engine(url, **kwargs)
 
 

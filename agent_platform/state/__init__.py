@@ -1,1 +1,49 @@
-"""The state fabric: session state (cache in front of SQL) and the hash-chained ledger."""
+"""The state fabric: session state (cache in front of SQL) and the hash-chained ledger.
+
+Callers use :class:`StateRepository` for session state and :class:`Ledger` (or the
+module-level ``append_event`` / ``replay_events`` / ``verify_ledger_integrity``) for the
+ledger; :func:`open_backends` builds the engine and cache the environment selects.
+"""
+
+from agent_platform.state.backends import Backends, open_backends
+from agent_platform.state.cache import (
+    Cache,
+    CacheUnavailableError,
+    MemoryTTLCache,
+    RedisCache,
+    cache_from_settings,
+)
+from agent_platform.state.ledger_replay import (
+    GENESIS_HASH,
+    Ledger,
+    LedgerEntry,
+    LedgerVerification,
+    ReplayReport,
+    append_event,
+    append_many,
+    replay_events,
+    verify_ledger_integrity,
+)
+from agent_platform.state.repository import IntegrityReport, RepositoryStats, StateRepository
+
+__all__ = [
+    "GENESIS_HASH",
+    "Backends",
+    "Cache",
+    "CacheUnavailableError",
+    "IntegrityReport",
+    "Ledger",
+    "LedgerEntry",
+    "LedgerVerification",
+    "MemoryTTLCache",
+    "RedisCache",
+    "ReplayReport",
+    "RepositoryStats",
+    "StateRepository",
+    "append_event",
+    "append_many",
+    "cache_from_settings",
+    "open_backends",
+    "replay_events",
+    "verify_ledger_integrity",
+]

@@ -1,0 +1,76 @@
+"""``agent-platform workload state-fabric``: the interim main job.
+
+Runs the state-fabric workload (:mod:`agent_platform.state.workload`) against the configured
+backends (embedded default: SQLite + in-process cache; with the environment set: PostgreSQL +
+Redis), prints what it measured as a table, and prints the figures as a JSON line last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from agent_platform.config import Settings
+from agent_platform.state.backends import open_backends
+from agent_platform.state.workload import WorkloadPlan, run_state_fabric_workload
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("workload", help="run a measured workload")
+    kinds = parser.add_subparsers(dest="workload", required=True, metavar="WORKLOAD")
+    fabric = kinds.add_parser("state-fabric", help="saves, skewed gets, ledger appends, verify")
+    fabric.add_argument("--iterations", type=int, default=2000, help="operations (default 2000)")
+    fabric.add_argument("--sessions", type=int, default=200, help="distinct sessions (default 200)")
+    fabric.set_defaults(handler=run_state_fabric)
+
+
+def _ms(summary: dict[str, float] | None, key: str) -> str:
+    if not summary:
+        return "NOT_MEASURED"
+    value = summary[key]
+    return "NOT_MEASURED" if math.isnan(value) else f"{value:.3f} ms"
+
+
+def _table(result: dict[str, Any]) -> Table:
+    table = Table(title="state fabric workload (measured in this run)")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    backends = result["backends"]
+    table.add_row("backends", f"{backends['database']} + {backends['cache']} cache")
+    for op in ("get", "save"):
+        for q in ("p50", "p95", "p99"):
+            table.add_row(f"{op} {q}", _ms(result[f"{op}_ms"], q))
+    table.add_row("cache hit ratio", f"{result['hit_ratio']:.4f}")
+    table.add_row("cache fallbacks / errors", f"{result['fallbacks']} / {result['cache_errors']}")
+    table.add_row("ledger", f"{result['ledger']} ({result['ledger_appends']} appends this run)")
+    table.add_row("ledger append p95", _ms(result["ledger_append_ms"], "p95"))
+    table.add_row(
+        "ledger verify",
+        f"{'ok' if result['ledger_verify_ok'] else 'FAILED'}: "
+        f"{result['ledger_verify_entries']} entries in {result['ledger_verify_s'] * 1000:.1f} ms",
+    )
+    table.add_row(
+        "state integrity",
+        f"{'ok' if result['state_integrity_ok'] else 'FAILED'}: "
+        f"{result['state_integrity_checked']} rows in {result['state_integrity_s'] * 1000:.1f} ms",
+    )
+    return table
+
+
+def run_state_fabric(args: argparse.Namespace) -> int:
+    plan = WorkloadPlan(iterations=args.iterations, sessions=args.sessions)
+    backends = open_backends(Settings.from_env())
+    try:
+        result = run_state_fabric_workload(backends, plan)
+    finally:
+        backends.close()
+    Console().print(_table(result))
+    print(json.dumps(result, sort_keys=True))
+    return 0 if result["ledger_verify_ok"] and result["state_integrity_ok"] else 1

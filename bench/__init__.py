@@ -1,0 +1,1 @@
+"""Benchmarks that compare this project with its anchors, side by side, as ratios."""

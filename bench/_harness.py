@@ -1,0 +1,62 @@
+"""A tiny, stable helper shared by the benchmarks: timing loops and the final JSON line.
+
+Every benchmark prints a JSON object as its last line; :func:`emit` does that. Measured and
+baseline calls are interleaved by :func:`time_interleaved` so that drift on a shared machine
+hits both sides alike.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from agent_platform.stats import percentile
+
+__all__ = ["emit", "p95", "ratio", "time_calls", "time_interleaved"]
+
+
+def time_calls(fn: Callable[[], object], n: int, warmup: int = 0) -> list[float]:
+    """Call ``fn`` ``warmup`` times untimed, then ``n`` times; returns each call's ms."""
+    for _ in range(warmup):
+        fn()
+    samples: list[float] = []
+    clock = time.perf_counter
+    for _ in range(n):
+        start = clock()
+        fn()
+        samples.append((clock() - start) * 1000.0)
+    return samples
+
+
+def time_interleaved(
+    fns: Mapping[str, Callable[[], object]], n: int, warmup: int = 0, chunk: int = 10
+) -> dict[str, list[float]]:
+    """Time every function ``n`` times, alternating between them in chunks of ``chunk``."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    done = 0
+    while done < n:
+        size = min(chunk, n - done)
+        for name, fn in fns.items():
+            samples[name].extend(time_calls(fn, size))
+        done += size
+    return samples
+
+
+def p95(samples: list[float]) -> float:
+    return percentile(samples, 95)
+
+
+def ratio(measured: float, baseline: float) -> float:
+    """measured / baseline, NaN when the baseline is not positive."""
+    return measured / baseline if baseline > 0 else math.nan
+
+
+def emit(result: Mapping[str, Any]) -> None:
+    """Print ``result`` as one JSON line; callers print it last."""
+    print(json.dumps(dict(result), sort_keys=True, allow_nan=True), flush=True)

@@ -1,0 +1,286 @@
+"""The hash-chained ledger on SQLite and PostgreSQL: tampering, replay, compare-and-set."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from agent_platform.canonical import sha256_hex
+from agent_platform.db import create_engine_for
+from agent_platform.errors import (
+    InvalidInputError,
+    LedgerConflictError,
+    LedgerGapError,
+    LedgerIntegrityError,
+    PayloadError,
+)
+from agent_platform.state._chain import GENESIS_HASH, entry_hash
+from agent_platform.state.cache import MemoryTTLCache
+from agent_platform.state.consumers import StateProjection
+from agent_platform.state.ledger_replay import (
+    Ledger,
+    LedgerEntry,
+    replay_events,
+    verify_ledger_integrity,
+)
+from agent_platform.state.repository import StateRepository
+from agent_platform.state.tables import ledger_entries, ledger_heads
+
+E = ledger_entries.c
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[sa.Engine]:
+    built = create_engine_for(db_url)
+    yield built
+    built.dispose()
+
+
+@pytest.fixture
+def ledger(engine: sa.Engine) -> Ledger:
+    led = Ledger(engine, "audit")
+    led.append_event("graph.start", {"task": "t-1"})
+    led.append_many([("graph.step", {"n": n, "node": "coder"}) for n in range(9)])
+    return led
+
+
+def _edit(engine: sa.Engine, name: str, seq: int, **values: object) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(ledger_entries).where(E.ledger == name, E.seq == seq).values(**values)
+        )
+
+
+def _row(engine: sa.Engine, name: str, seq: int) -> sa.Row:
+    with engine.connect() as conn:
+        query = sa.select(ledger_entries).where(E.ledger == name, E.seq == seq)
+        return conn.execute(query).one()
+
+
+def _delete(engine: sa.Engine, name: str, condition: sa.ColumnElement[bool]) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.delete(ledger_entries).where(E.ledger == name, condition))
+
+
+def _edit_payload(engine: sa.Engine, name: str) -> None:
+    _edit(engine, name, 4, payload='{"n":2,"node":"attacker"}')
+
+
+def _edit_checksum(engine: sa.Engine, name: str) -> None:
+    _edit(engine, name, 6, checksum="f" * 64)
+
+
+def _edit_payload_and_checksum(engine: sa.Engine, name: str) -> None:
+    body = '{"n":3,"node":"attacker"}'
+    _edit(engine, name, 5, payload=body, checksum=sha256_hex(body.encode()))
+
+
+def _delete_entry(engine: sa.Engine, name: str) -> None:
+    _delete(engine, name, E.seq == 3)
+
+
+def _reorder_pair(engine: sa.Engine, name: str) -> None:
+    a, b = _row(engine, name, 7), _row(engine, name, 8)
+    fields = ("event_type", "payload", "checksum", "prev_hash", "entry_hash")
+    _edit(engine, name, 7, **{f: getattr(b, f) for f in fields})
+    _edit(engine, name, 8, **{f: getattr(a, f) for f in fields})
+
+
+def _truncate_tail(engine: sa.Engine, name: str) -> None:
+    _delete(engine, name, E.seq >= 9)
+
+
+def _fork_from_grandparent(engine: sa.Engine, name: str) -> None:
+    grand, row = _row(engine, name, 4), _row(engine, name, 6)  # seq 6 branches from seq 4
+    forged = entry_hash(6, row.event_type, row.checksum, grand.entry_hash)
+    _edit(engine, name, 6, prev_hash=grand.entry_hash, entry_hash=forged)
+
+
+def _rewrite_head(engine: sa.Engine, name: str) -> None:
+    row, body = _row(engine, name, 10), '{"forged":true}'
+    checksum = sha256_hex(body.encode())
+    forged = entry_hash(10, row.event_type, checksum, row.prev_hash)
+    _edit(engine, name, 10, payload=body, checksum=checksum, entry_hash=forged)
+
+
+def _append_behind_the_ledger(engine: sa.Engine, name: str) -> None:
+    last, checksum = _row(engine, name, 10), sha256_hex(b"{}")
+    values = {
+        "ledger": name,
+        "seq": 11,
+        "event_type": "x",
+        "payload": "{}",
+        "checksum": checksum,
+        "prev_hash": last.entry_hash,
+        "entry_hash": entry_hash(11, "x", checksum, last.entry_hash),
+        "created_at": last.created_at,
+    }
+    with engine.begin() as conn:
+        conn.execute(sa.insert(ledger_entries).values(**values))
+
+
+TAMPERING: list[tuple[str, Callable[[sa.Engine, str], None], int, str]] = [
+    ("edited-payload", _edit_payload, 4, "payload edited"),
+    ("edited-checksum", _edit_checksum, 6, "checksum edited"),
+    ("edited-both", _edit_payload_and_checksum, 5, "entry_hash does not match"),
+    ("deleted", _delete_entry, 3, "missing"),
+    ("reordered", _reorder_pair, 7, "reordered"),
+    ("truncated", _truncate_tail, 9, "truncated"),
+    ("fork", _fork_from_grandparent, 6, "fork"),
+    ("rewritten-head", _rewrite_head, 10, "fork"),
+    ("beyond-head", _append_behind_the_ledger, 11, "beyond the recorded head"),
+]
+
+
+def _fill(engine: sa.Engine, name: str) -> Ledger:
+    led = Ledger(engine, name)
+    led.append_event("graph.start", {"task": "t-1"})
+    led.append_many([("graph.step", {"n": n, "node": "coder"}) for n in range(9)])
+    return led
+
+
+def test_intact_chain_verifies(engine: sa.Engine, ledger: Ledger) -> None:
+    result = ledger.verify()
+    assert result.ok and result.entries_checked == 10 and result.recorded_head_seq == 10
+    first = next(ledger.entries())
+    assert first.prev_hash == GENESIS_HASH
+    assert first.entry_hash == entry_hash(1, "graph.start", first.checksum, GENESIS_HASH)
+    assert first.checksum == sha256_hex(b'{"task":"t-1"}')
+    assert [e.seq for e in ledger.entries(start=7, page_size=2)] == [8, 9, 10]
+
+
+def test_each_tampering_detected_with_its_seq(engine: sa.Engine) -> None:
+    for name, tamper, seq, words in TAMPERING:
+        _fill(engine, name)
+        assert verify_ledger_integrity(engine, name).ok
+        tamper(engine, name)
+        result = verify_ledger_integrity(engine, name)
+        assert not result.ok, name
+        assert result.first_bad_seq == seq, (name, result)
+        assert words in (result.reason or ""), (name, result.reason)
+        with pytest.raises(LedgerIntegrityError) as info:
+            result.raise_for_failure()
+        assert info.value.seq == seq
+
+
+def test_cas_conflict_two_writers_same_expected_seq(engine: sa.Engine, ledger: Ledger) -> None:
+    one, two = Ledger(engine, "audit"), Ledger(engine, "audit")
+    assert one.head()[0] == 10
+    one.append_event("w", {"who": 1}, expected_seq=11)
+    with pytest.raises(LedgerConflictError) as info:
+        two.append_event("w", {"who": 2}, expected_seq=11)
+    assert info.value.expected_seq == 11 and info.value.actual_head == 11
+    assert two.append_event("w", {"who": 2}, expected_seq=12).seq == 12  # retry succeeds
+    assert ledger.verify().ok
+
+
+def test_concurrent_appends_never_fork(engine: sa.Engine, ledger: Ledger) -> None:
+    errors: list[BaseException] = []
+
+    def work(worker: int) -> None:
+        mine = Ledger(engine, "audit")
+        for n in range(15):
+            try:
+                mine.append_event("w", {"worker": worker, "n": n})
+            except LedgerConflictError as exc:  # allowed after repeated losses
+                errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    result = ledger.verify()
+    assert result.ok
+    assert result.entries_checked == 10 + 45 - len(errors)
+
+
+def test_replay_idempotent_across_restart(db_url: str) -> None:
+    first = create_engine_for(db_url)
+    Ledger(first, "r").append_many([("e", {"n": n}) for n in range(10)])
+    seen: list[int] = []
+    report = Ledger(first, "r").replay_events("c1", lambda e: seen.append(e.seq), page_size=4)
+    assert (report.start_seq, report.last_seq, report.applied) == (0, 10, 10)
+    first.dispose()
+    second = create_engine_for(db_url)  # a new process, in effect
+    Ledger(second, "r").append_many([("e", {"n": n}) for n in range(10, 15)])
+    report = replay_events(second, "c1", lambda e: seen.append(e.seq), ledger="r")
+    assert (report.start_seq, report.applied) == (10, 5)
+    assert replay_events(second, "c1", lambda e: seen.append(e.seq), ledger="r").applied == 0
+    assert seen == list(range(1, 16))
+    assert Ledger(second, "r").position("other") == 0
+    second.dispose()
+
+
+def test_replay_keeps_position_when_handler_fails(engine: sa.Engine, ledger: Ledger) -> None:
+    def handler(entry: LedgerEntry) -> None:
+        if entry.seq == 4:
+            raise RuntimeError("handler broke")
+
+    with pytest.raises(RuntimeError):
+        ledger.replay_events("flaky", handler)
+    assert ledger.position("flaky") == 3
+    applied: list[int] = []
+    ledger.replay_events("flaky", lambda e: applied.append(e.seq))
+    assert applied == list(range(4, 11))
+
+
+def test_replay_stops_on_gap(engine: sa.Engine, ledger: Ledger) -> None:
+    _delete(engine, "audit", E.seq == 5)
+    applied: list[int] = []
+    with pytest.raises(LedgerGapError) as info:
+        ledger.replay_events("gap", lambda e: applied.append(e.seq))
+    assert info.value.missing_seq == 5
+    assert applied == [1, 2, 3, 4]
+    assert ledger.position("gap") == 4
+
+
+def test_replay_refuses_tampered_payload(engine: sa.Engine, ledger: Ledger) -> None:
+    _edit(engine, "audit", 2, payload='{"n":0,"node":"evil"}')
+    with pytest.raises(LedgerIntegrityError) as info:
+        ledger.replay_events("strict", lambda e: None)
+    assert info.value.seq == 2
+    assert ledger.position("strict") == 1
+
+
+def test_state_projection_rebuilds_state(engine: sa.Engine) -> None:
+    led = Ledger(engine, "state")
+    led.append_many(
+        [
+            ("state.saved", {"session_id": "a", "payload": {"v": 1}}),
+            ("state.saved", {"session_id": "b", "payload": {"v": 2}}),
+            ("graph.step", {"n": 1}),
+            ("state.deleted", {"session_id": "b"}),
+            ("state.saved", {"session_id": "a", "payload": {"v": 3}}),
+        ]
+    )
+    repo = StateRepository(engine, MemoryTTLCache())
+    projection = StateProjection(repo)
+    led.replay_events("projection", projection)
+    assert repo.get("a") == {"v": 3} and repo.get("b") is None
+    assert projection.summary() == {"saved": 3, "deleted": 1, "ignored": 1}
+
+
+def test_bad_input(engine: sa.Engine, ledger: Ledger) -> None:
+    small = Ledger(engine, "audit", max_payload_bytes=10)
+    with pytest.raises(PayloadError):
+        small.append_event("x", {"a": "b" * 20})
+    with pytest.raises(PayloadError):
+        ledger.append_event("x", {1, 2})
+    with pytest.raises(InvalidInputError):
+        ledger.append_event("", {})
+    with pytest.raises(InvalidInputError):
+        ledger.append_event("x" * 129, {})
+    with pytest.raises(InvalidInputError):
+        ledger.append_event("x", {}, expected_seq=0)
+    with pytest.raises(InvalidInputError):
+        Ledger(engine, "")
+    with pytest.raises(PayloadError):
+        ledger.append_many([("ok", {}), ("bad", float("inf"))])
+    assert ledger.head()[0] == 10
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(ledger_heads)).scalar_one() == 1
+    assert ledger.verify().ok

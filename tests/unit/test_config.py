@@ -1,0 +1,102 @@
+"""Config loading errors name the file, the key, the value and what is allowed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from agent_platform.config import Settings, load_yaml_model, project_root
+from agent_platform.errors import ConfigError
+from agent_platform.schemas.finops import FinOpsConfig
+from agent_platform.schemas.routing import RoutingConfig
+
+
+def _real(relative: str) -> dict[str, Any]:
+    data = yaml.safe_load((project_root() / relative).read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def _write(tmp_path: Path, name: str, data: object) -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def _error(path: Path, model: type) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        load_yaml_model(path, model)
+    message = str(info.value)
+    assert str(path) in message and "\n" not in message
+    assert info.value.file == str(path)
+    return info.value
+
+
+def test_shipped_configs_load() -> None:
+    root = project_root()
+    assert load_yaml_model(root / "configs/model_routing.yaml", RoutingConfig).providers
+    assert load_yaml_model(root / "policies/finops.yaml", FinOpsConfig).phases
+
+
+def test_missing_key(tmp_path: Path) -> None:
+    data = _real("configs/model_routing.yaml")
+    del data["weights"]
+    error = _error(_write(tmp_path, "routing.yaml", data), RoutingConfig)
+    assert error.key == "weights"
+    assert error.value is None
+    assert "required" in error.allowed
+
+
+def test_wrong_type(tmp_path: Path) -> None:
+    data = _real("configs/model_routing.yaml")
+    data["weights"]["cost"] = "cheap"
+    error = _error(_write(tmp_path, "routing.yaml", data), RoutingConfig)
+    assert error.key == "weights.cost"
+    assert error.value == "cheap"
+    assert "number" in error.allowed
+
+
+def test_negative_cap(tmp_path: Path) -> None:
+    data = _real("policies/finops.yaml")
+    first = next(iter(data["phases"]))
+    data["phases"][first]["daily_eur_cap"] = -5
+    error = _error(_write(tmp_path, "finops.yaml", data), FinOpsConfig)
+    assert error.key == f"phases.{first}.daily_eur_cap"
+    assert error.value == -5
+    assert "greater than" in error.allowed
+
+
+def test_unknown_provider_in_task_types(tmp_path: Path) -> None:
+    data = _real("configs/model_routing.yaml")
+    data["task_types"]["coding"]["preferred_provider"] = "mystery"
+    error = _error(_write(tmp_path, "routing.yaml", data), RoutingConfig)
+    message = str(error)
+    assert "task_types.coding" in message and "'mystery'" in message
+    for known in data["providers"]:
+        assert known in error.allowed
+
+
+def test_missing_and_unparsable_files(tmp_path: Path) -> None:
+    _error(tmp_path / "absent.yaml", RoutingConfig)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("weights: [unclosed\n", encoding="utf-8")
+    assert _error(broken, RoutingConfig).allowed == "valid YAML"
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("", encoding="utf-8")
+    assert _error(empty, RoutingConfig).key == "<root>"
+
+
+def test_settings_default_to_embedded_backends(tmp_path: Path) -> None:
+    settings = Settings.from_env({"AGENT_PLATFORM_HOME": str(tmp_path)})
+    assert settings.database_backend == "sqlite" and settings.cache_backend == "memory"
+    assert settings.effective_database_url.endswith(".data/agent_platform.sqlite3")
+    configured = Settings.from_env(
+        {
+            "AGENT_PLATFORM_DATABASE_URL": "postgresql://u@h/db",
+            "AGENT_PLATFORM_REDIS_URL": "redis://h:6379/0",
+        }
+    )
+    assert configured.database_backend == "postgresql" and configured.cache_backend == "redis"

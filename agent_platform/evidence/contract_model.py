@@ -1,0 +1,144 @@
+"""Schema of ``contracts/phase_1_core_architecture.contract.json`` and the threshold rules.
+
+The contract is the single source of truth for what the phase must deliver and for every
+metric threshold: the asset checks, the gate and the validator all read their thresholds
+through :func:`load_contract`, so no number is repeated in code.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agent_platform.config import translate_validation_error
+from agent_platform.errors import ConfigError
+
+__all__ = [
+    "Contract",
+    "CrossFileCheck",
+    "Deliverable",
+    "ForbiddenPatterns",
+    "Threshold",
+    "load_contract",
+    "meets",
+]
+
+Op = Literal["<", "<=", ">", ">=", "=="]
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+}
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Range(_Frozen):
+    min: int = Field(ge=0)
+    max: int | None = None
+
+
+class Deliverable(_Frozen):
+    id: int
+    path: str
+    category: str
+    seed_path: str
+    lines: Range | None = None
+    rows: Range | None = None
+    required_patterns: list[str] = Field(default_factory=list)
+    required_sections: list[str] = Field(default_factory=list)
+    generated: bool = False
+
+
+class ForbiddenPatterns(_Frozen):
+    markers: list[str]
+    placeholder_phrases: list[str] = Field(default_factory=list)
+    stub_bodies: bool = True
+    scan: list[str]
+    exclude: list[str] = Field(default_factory=list)
+
+
+class CrossFileCheck(_Frozen):
+    id: str
+    description: str
+    files: dict[str, str] = Field(default_factory=dict)
+    pairs: list[dict[str, str]] = Field(default_factory=list)
+    phase: int | None = None
+    required: list[str] = Field(default_factory=list)
+
+
+class Threshold(_Frozen):
+    subsystem: str
+    figure: str
+    op: Op
+    value: float
+    unit: str
+    seed: str
+
+    def describe(self) -> str:
+        return f"{self.figure} {self.op} {self.value:g} {self.unit}".rstrip()
+
+
+class GateSpec(_Frozen):
+    path: str
+    required_status: Literal["PASS"]
+    validation_report: str
+
+
+class Contract(_Frozen):
+    contract_id: str
+    phase: str
+    gate: str
+    source: str
+    deliverables: list[Deliverable]
+    forbidden_patterns: ForbiddenPatterns
+    cross_file_checks: list[CrossFileCheck]
+    metric_thresholds: list[Threshold]
+    gate_evidence: GateSpec
+
+    def thresholds_for(self, subsystem: str) -> list[Threshold]:
+        return [t for t in self.metric_thresholds if t.subsystem == subsystem]
+
+    def threshold(self, subsystem: str, figure: str) -> Threshold:
+        for item in self.metric_thresholds:
+            if item.subsystem == subsystem and item.figure == figure:
+                return item
+        raise ConfigError(
+            "contract",
+            f"metric_thresholds[{subsystem}.{figure}]",
+            None,
+            "a threshold for this figure",
+        )
+
+    def cross_check(self, check_id: str) -> CrossFileCheck | None:
+        return next((c for c in self.cross_file_checks if c.id == check_id), None)
+
+
+def load_contract(path: Path) -> Contract:
+    """Read and validate the contract; errors name the file and the key."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(str(path), "<file>", None, "an existing contract JSON file") from exc
+    except (OSError, ValueError) as exc:
+        raise ConfigError(str(path), "<document>", str(exc), "valid JSON") from exc
+    try:
+        return Contract.model_validate(data)
+    except ValidationError as exc:
+        raise translate_validation_error(str(path), exc, data) from exc
+
+
+def meets(value: float | int | str | bool, threshold: Threshold) -> bool:
+    """Whether a measured figure satisfies its threshold; anything unmeasured does not."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return _OPS[threshold.op](float(value), threshold.value)

@@ -1,0 +1,13 @@
+"""One module per evidence file family: its row type, its writer and its figures.
+
+Each module owns a CSV format end to end: the assets hand it raw measurements, it writes the
+sample rows and the statistic rows computed from them, and it reads the file back into the
+figures the gate reports. The validator calls the same readers, so a figure in the gate and
+the figure recomputed from the file can only differ if one of the two files was edited.
+"""
+
+from __future__ import annotations
+
+NOT_MEASURED = "NOT_MEASURED"
+
+__all__ = ["NOT_MEASURED"]

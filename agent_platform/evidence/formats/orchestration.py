@@ -1,0 +1,129 @@
+"""``metrics/performance/orchestration_runs.csv``: the scripted graph scenarios, as run.
+
+One row per scenario run: the node order the graph actually took and the one the scenario
+script expects (``*`` when the script does not fix the order), the refinement loops taken, the decision, whether a planted policy violation
+was expected and whether the guard caught it, the wall-clock run latency and the latency per
+loop (run latency divided by the coder passes of the run).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent_platform.evidence.csvio import (
+    fmt_ms,
+    parse_bool,
+    parse_float,
+    read_csv,
+    round_ms,
+    round_ratio,
+    write_csv,
+)
+from agent_platform.evidence.formats import NOT_MEASURED
+from agent_platform.stats import percentile
+
+__all__ = ["COLUMNS", "ScenarioRun", "consistency", "figures", "write"]
+
+COLUMNS = (
+    "timestamp",
+    "scenario",
+    "node_order",
+    "expected_node_order",
+    "loops",
+    "decision",
+    "expected_decision",
+    "violation_expected",
+    "violation_caught",
+    "run_latency_ms",
+    "latency_per_loop_ms",
+    "simulated",
+)
+
+
+@dataclass(frozen=True)
+class ScenarioRun:
+    timestamp: str
+    scenario: str
+    node_order: tuple[str, ...]
+    expected_node_order: tuple[str, ...]
+    loops: int
+    decision: str
+    expected_decision: str
+    violation_expected: bool
+    violation_caught: bool
+    run_latency_ms: float
+    simulated: bool
+
+    @property
+    def coder_passes(self) -> int:
+        return max(1, self.node_order.count("coder"))
+
+
+def write(path: Path, runs: Sequence[ScenarioRun]) -> int:
+    return write_csv(
+        path,
+        COLUMNS,
+        (
+            {
+                "timestamp": r.timestamp,
+                "scenario": r.scenario,
+                "node_order": ">".join(r.node_order),
+                "expected_node_order": ">".join(r.expected_node_order),
+                "loops": r.loops,
+                "decision": r.decision,
+                "expected_decision": r.expected_decision,
+                "violation_expected": r.violation_expected,
+                "violation_caught": r.violation_caught,
+                "run_latency_ms": fmt_ms(r.run_latency_ms),
+                "latency_per_loop_ms": fmt_ms(round_ms(r.run_latency_ms) / r.coder_passes),
+                "simulated": r.simulated,
+            }
+            for r in runs
+        ),
+    )
+
+
+def _per_loop(path: Path, line: int, row: dict[str, str]) -> float:
+    passes = max(1, row["node_order"].split(">").count("coder"))
+    return round_ms(parse_float(path, line, "run_latency_ms", row["run_latency_ms"]) / passes)
+
+
+def figures(path: Path) -> dict[str, float | int | str]:
+    """Loop latency p95, scenarios matching their script, violations caught and missed."""
+    rows = read_csv(path, COLUMNS)
+    if not rows:
+        return {"graph_loop_latency_p95_ms": NOT_MEASURED, "scenario_conformance": NOT_MEASURED}
+    per_loop = [_per_loop(path, i, r) for i, r in enumerate(rows, start=2)]
+    conforming = sum(
+        r["expected_node_order"] in ("*", r["node_order"])
+        and r["decision"] == r["expected_decision"]
+        for r in rows
+    )
+    expected = [
+        r
+        for i, r in enumerate(rows, 2)
+        if parse_bool(path, i, "violation_expected", r["violation_expected"])
+    ]
+    caught = sum(r["violation_caught"] == "true" for r in expected)
+    return {
+        "graph_loop_latency_p95_ms": round_ms(percentile(per_loop, 95)),
+        "scenario_conformance": round_ratio(conforming / len(rows)),
+        "policy_violations_caught": caught,
+        "policy_violations_missed": len(expected) - caught,
+        "scenarios_run": len(rows),
+        "refinement_loops_taken": sum(int(r["loops"] or 0) for r in rows),
+    }
+
+
+def consistency(path: Path) -> list[str]:
+    """``latency_per_loop_ms`` must be the run latency over the coder passes of its row."""
+    problems = []
+    for line, row in enumerate(read_csv(path, COLUMNS), start=2):
+        stated = parse_float(path, line, "latency_per_loop_ms", row["latency_per_loop_ms"])
+        if abs(stated - _per_loop(path, line, row)) > 10**-4:
+            problems.append(
+                f"{path.name}: row {line}: latency_per_loop_ms={stated} does not recompute"
+            )
+    return problems

@@ -1,0 +1,118 @@
+"""Package reality and data residency evidence, through the supply-chain and compliance libraries.
+
+- the package report verifies the project's own ``requirements.lock`` against the registry and
+  the advisory sources (the report names each source and its date), writing
+  ``evidence/pkg_reality_report.md`` and its JSON twin;
+- the residency report judges every vendor and routed provider with the same decision function
+  the router uses, writing ``metrics/compliance/vendor_region_distribution.csv``.
+"""
+
+from dagster import AssetChecksDefinition, AssetExecutionContext, AssetKey, MaterializeResult, asset
+
+from agent_platform.compliance import run_residency_check, write_distribution_csv
+from agent_platform.evidence import layout as paths
+from agent_platform.evidence.contract_model import Contract
+from agent_platform.evidence.files import utc_now_iso
+from agent_platform.supply_chain import javascript_note, verify_lockfile, write_report
+from assets._checks import threshold_checks
+from assets._common import finish, markdown_table
+from jobs.resources import EvidenceResource
+
+__all__ = [
+    "PACKAGES_KEY",
+    "RESIDENCY_KEY",
+    "package_checks",
+    "pkg_reality_report",
+    "residency_checks",
+    "vendor_region_distribution",
+]
+
+PACKAGES_KEY = AssetKey(["pkg_reality_report"])
+RESIDENCY_KEY = AssetKey(["vendor_region_distribution"])
+LOCKFILE = "requirements.lock"
+
+
+@asset(
+    key=PACKAGES_KEY,
+    group_name="supply_chain",
+    description="Every locked dependency checked against its registry and advisories.",
+)
+def pkg_reality_report(
+    context: AssetExecutionContext, evidence: EvidenceResource
+) -> MaterializeResult:
+    started = utc_now_iso()
+    root = evidence.project_root()
+    run = verify_lockfile(root / LOCKFILE, "python", root=root)
+    missing = {"javascript": javascript_note(root)}
+    layout = evidence.layout()
+    write_report([run], layout.path(paths.PKG_REPORT_MD), missing)
+    finished = utc_now_iso()
+    finish(
+        context,
+        evidence,
+        "packages",
+        started_at=started,
+        finished_at=finished,
+        sizes={"lockfile": LOCKFILE, "packages": run.total},
+        backends={"sources": [s.name for s in run.sources] if run.sources else []},
+    )
+    return MaterializeResult(
+        metadata={
+            "path": paths.PKG_REPORT_MD,
+            "summary": markdown_table(
+                ("total", "verified", "unverified", "advisories", "seconds"),
+                [
+                    (
+                        run.total,
+                        run.verified,
+                        run.unverified,
+                        run.vulnerabilities,
+                        f"{run.seconds:.1f}",
+                    )
+                ],
+            ),
+        }
+    )
+
+
+@asset(
+    key=RESIDENCY_KEY,
+    group_name="supply_chain",
+    description="Each vendor's region, endpoint host and EU verdict.",
+)
+def vendor_region_distribution(
+    context: AssetExecutionContext, evidence: EvidenceResource
+) -> MaterializeResult:
+    started = utc_now_iso()
+    root = evidence.project_root()
+    report = run_residency_check(
+        root / "configs/vendor_residency.yaml", root / "configs/model_routing.yaml"
+    )
+    write_distribution_csv(report, evidence.layout().path(paths.RESIDENCY_CSV))
+    finished = utc_now_iso()
+    finish(
+        context,
+        evidence,
+        "residency",
+        started_at=started,
+        finished_at=finished,
+        sizes={"vendors": len(report.decisions)},
+        backends={"config": "configs/vendor_residency.yaml"},
+    )
+    rows = [
+        (d.vendor, d.region, d.endpoint_host, d.eu_compliant, d.reason) for d in report.decisions
+    ]
+    return MaterializeResult(
+        metadata={
+            "path": paths.RESIDENCY_CSV,
+            "vendors": markdown_table(("vendor", "region", "endpoint host", "EU", "reason"), rows),
+        }
+    )
+
+
+def package_checks(contract: Contract) -> list[AssetChecksDefinition]:
+    return threshold_checks(PACKAGES_KEY, "packages", contract.thresholds_for("packages"))
+
+
+def residency_checks(contract: Contract) -> list[AssetChecksDefinition]:
+    return threshold_checks(RESIDENCY_KEY, "residency", contract.thresholds_for("residency"))

@@ -1,0 +1,173 @@
+"""Every threshold check of the contract fails when it is fed a bad measurement."""
+
+import json
+
+import pytest
+
+from agent_platform.config import project_root
+from agent_platform.evidence import layout as paths
+from agent_platform.evidence.contract_model import Threshold, load_contract
+from agent_platform.evidence.figures import workload_figures
+from agent_platform.evidence.formats import (
+    compliance,
+    finops,
+    notifications,
+    orchestration,
+    router,
+    state,
+)
+from agent_platform.evidence.layout import WORKLOADS, EvidenceLayout
+from agent_platform.evidence.manifest import record_workload
+from assets._checks import evaluate_threshold
+
+RUN = "bad-run"
+T = "2026-06-01T10:00:00Z"
+CONTRACT = load_contract(project_root() / "contracts/phase_1_core_architecture.contract.json")
+
+
+def _bad_measurements(lay: EvidenceLayout) -> None:
+    """Files whose every figure misses its threshold."""
+    state.write(
+        lay.path(paths.STATE_LATENCY),
+        [
+            state.LatencySample(T, op, 500.0 + i, 1, "miss")
+            for i in range(30)
+            for op in ("get", "save", "ledger_append")
+        ],
+        T,
+    )
+    router.write_decisions(
+        lay.path(paths.ROUTING_ACCURACY),
+        lay.path(paths.ROUTER_LATENCY),
+        [
+            router.RoutingDecision(T, "coding", "anthropic", "openai", "{}", 300.0, True)
+            for _ in range(20)
+        ],
+        T,
+    )
+    router.write_failover(
+        lay.path(paths.ROUTER_FAILOVER),
+        [
+            router.FailoverOutcome(
+                T,
+                f"r{i}",
+                "coding",
+                "anthropic",
+                True,
+                ("anthropic",),
+                1,
+                False,
+                "",
+                5.0,
+                "500",
+                True,
+            )
+            for i in range(20)
+        ],
+    )
+    notifications.write(
+        lay.path(paths.DELIVERY_LOG),
+        [
+            notifications.DeliveryRow(
+                T,
+                "hook",
+                "",
+                "failed" if i % 2 else "delivered",
+                3.0,
+                1,
+                f"n{i}",
+                "webhook",
+                9000.0,
+            )
+            for i in range(30)
+        ],
+    )
+    finops.write_report(
+        lay.path(paths.BUDGET_REPORT),
+        [finops.BudgetDay("2026-06-01", 1, 460.0, 450.0, 460.0, 12000.0, 9, 0)],
+    )
+    finops.write_alerts(
+        lay.path(paths.BUDGET_ALERTS),
+        [
+            finops.AlertRow("2026-06-10T10:00:00Z", "threshold_80", 9600, 12000, "c"),
+            finops.AlertRow("2026-06-10T12:00:00Z", finops.CAP_EXHAUSTED, 11990, 12000, ""),
+        ],
+    )
+    orchestration.write(
+        lay.path(paths.ORCHESTRATION_RUNS),
+        [
+            orchestration.ScenarioRun(
+                T,
+                "violation",
+                ("planner", "coder"),
+                ("planner",),
+                0,
+                "approved",
+                "rejected",
+                True,
+                False,
+                4000.0,
+                True,
+            )
+        ],
+    )
+    lay.path(paths.PKG_REPORT_JSON).parent.mkdir(parents=True, exist_ok=True)
+    lay.path(paths.PKG_REPORT_MD).write_text("# report\n")
+    lay.path(paths.PKG_REPORT_JSON).write_text(
+        json.dumps(
+            {
+                "total": 5,
+                "verified": 3,
+                "unverified": 2,
+                "vulnerabilities": 0,
+                "execution_seconds": 600,
+            }
+        )
+    )
+    lay.path(paths.RESIDENCY_CSV).parent.mkdir(parents=True, exist_ok=True)
+    lay.path(paths.RESIDENCY_CSV).write_text(
+        ",".join(compliance.RESIDENCY_COLUMNS) + "\nopenai,us,api.openai.com,false,not EU\n"
+    )
+
+
+@pytest.fixture(scope="module")
+def bad_layout(tmp_path_factory: pytest.TempPathFactory) -> EvidenceLayout:
+    lay = EvidenceLayout(tmp_path_factory.mktemp("bad"))
+    _bad_measurements(lay)
+    for work in WORKLOADS:
+        record_workload(
+            lay,
+            workload=work.name,
+            run_id=RUN,
+            started_at=T,
+            finished_at=T,
+            files=work.files,
+            workload_sizes={},
+            backends={},
+        )
+    return lay
+
+
+def _workload_of(lay: EvidenceLayout, threshold: Threshold) -> str:
+    for work in WORKLOADS:
+        if work.subsystem == threshold.subsystem and threshold.figure in workload_figures(
+            lay, work.name
+        ):
+            return work.name
+    raise AssertionError(f"no workload reports {threshold.figure}")
+
+
+@pytest.mark.parametrize("threshold", CONTRACT.metric_thresholds, ids=lambda t: t.figure)
+def test_each_check_fails_on_a_bad_measurement(
+    bad_layout: EvidenceLayout, threshold: Threshold
+) -> None:
+    result = evaluate_threshold(bad_layout, RUN, _workload_of(bad_layout, threshold), threshold)
+    assert result.passed is False
+    assert result.metadata["threshold"].value == threshold.describe()
+
+
+def test_a_check_on_files_from_another_run_is_not_measured(bad_layout: EvidenceLayout) -> None:
+    threshold = CONTRACT.threshold("state_fabric", "get_latency_p95_ms")
+    result = evaluate_threshold(bad_layout, "some-other-run", "state_fabric", threshold)
+    assert result.passed is False
+    assert "not from this run" in result.metadata["not measured because"].value

@@ -1,0 +1,252 @@
+"""The contract validator accepts an honest tree and rejects each kind of tampering.
+
+Every case runs in a throwaway project under ``tmp_path`` (its own git checkout, contract,
+policy and evidence written through the evidence formats), never in the real tree.
+"""
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from agent_platform.config import project_root
+from agent_platform.evidence import layout as paths
+from agent_platform.evidence.contract import validate_contract
+from agent_platform.evidence.formats import (
+    compliance,
+    finops,
+    notifications,
+    orchestration,
+    router,
+    state,
+)
+from agent_platform.evidence.gate import GateRun, compute_gate, write_gate
+from agent_platform.evidence.layout import WORKLOADS, EvidenceLayout
+from agent_platform.evidence.manifest import record_workload
+
+RUN = "run-under-test"
+T = "2026-06-01T10:00:00Z"
+MODULE = "agent_platform/demo.py"
+
+
+def _contract(root: Path) -> Path:
+    real = json.loads(
+        (project_root() / "contracts/phase_1_core_architecture.contract.json").read_text()
+    )
+    keep = {paths.GATE_PATH, paths.STATE_LATENCY, paths.BUDGET_REPORT, paths.DELIVERY_LOG}
+    real["deliverables"] = [d for d in real["deliverables"] if d["path"] in keep] + [
+        {
+            "id": 99,
+            "path": MODULE,
+            "category": "core",
+            "seed_path": "src/demo.py",
+            "lines": {"min": 3, "max": 100},
+            "required_patterns": [r"def double\("],
+        }
+    ]
+    real["forbidden_patterns"]["scan"] = ["agent_platform/**/*.py"]
+    real["cross_file_checks"] = [
+        c for c in real["cross_file_checks"] if c["id"] in ("budget_caps", "evidence_paths_exist")
+    ]
+    path = root / "contracts" / "c.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(real, indent=2))
+    return path
+
+
+def _measurements(lay: EvidenceLayout) -> None:
+    state.write(
+        lay.path(paths.STATE_LATENCY),
+        [
+            state.LatencySample(T, op, 0.5 + i / 100, 1, "hit" if i % 20 else "miss")
+            for i in range(40)
+            for op in ("get", "save", "ledger_append")
+        ],
+        T,
+    )
+    router.write_decisions(
+        lay.path(paths.ROUTING_ACCURACY),
+        lay.path(paths.ROUTER_LATENCY),
+        [
+            router.RoutingDecision(T, "coding", "anthropic", "anthropic", "{}", 0.3, True)
+            for _ in range(20)
+        ],
+        T,
+    )
+    router.write_failover(
+        lay.path(paths.ROUTER_FAILOVER),
+        [
+            router.FailoverOutcome(
+                T,
+                f"r{i}",
+                "coding",
+                "anthropic",
+                True,
+                ("anthropic", "openai"),
+                2,
+                True,
+                "openai",
+                5.0,
+                "",
+                True,
+            )
+            for i in range(20)
+        ],
+    )
+    notifications.write(
+        lay.path(paths.DELIVERY_LOG),
+        [
+            notifications.DeliveryRow(
+                T, "hook", f"c{i}", "delivered", 3.0, 1, f"n{i}", "webhook", 12.0
+            )
+            for i in range(30)
+        ],
+    )
+    finops.write_report(
+        lay.path(paths.BUDGET_REPORT),
+        [
+            finops.BudgetDay(f"2026-06-{d:02d}", 1, 400.0, 450.0, 400.0 * d, 12000.0, 10, 0)
+            for d in range(1, 26)
+        ],
+    )
+    finops.write_alerts(
+        lay.path(paths.BUDGET_ALERTS),
+        [
+            finops.AlertRow("2026-06-10T10:00:00Z", "forecast", 4000, 12000, "c"),
+            finops.AlertRow("2026-06-29T10:00:00Z", finops.CAP_EXHAUSTED, 11990, 12000, ""),
+        ],
+    )
+    orchestration.write(
+        lay.path(paths.ORCHESTRATION_RUNS),
+        [
+            orchestration.ScenarioRun(
+                T,
+                "violation",
+                ("planner",),
+                ("planner",),
+                0,
+                "rejected",
+                "rejected",
+                True,
+                True,
+                40.0,
+                True,
+            )
+        ],
+    )
+    lay.path(paths.PKG_REPORT_MD).parent.mkdir(parents=True, exist_ok=True)
+    lay.path(paths.PKG_REPORT_MD).write_text("# Package report\n")
+    lay.path(paths.PKG_REPORT_JSON).write_text(
+        json.dumps(
+            {
+                "total": 3,
+                "verified": 3,
+                "unverified": 0,
+                "vulnerabilities": 0,
+                "execution_seconds": 1.5,
+            }
+        )
+    )
+    residency = lay.path(paths.RESIDENCY_CSV)
+    residency.parent.mkdir(parents=True, exist_ok=True)
+    residency.write_text(
+        ",".join(compliance.RESIDENCY_COLUMNS) + "\nopenai,eu,eu.api.openai.com,true,compliant\n"
+    )
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> tuple[Path, Path]:
+    root = tmp_path / "project"
+    (root / "agent_platform").mkdir(parents=True)
+    (root / MODULE).write_text('"""Demo."""\n\n\ndef double(x: int) -> int:\n    return 2 * x\n')
+    (root / "policies").mkdir()
+    shutil.copy(project_root() / "policies/finops.yaml", root / "policies/finops.yaml")
+    contract = _contract(root)
+    git = ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "fixture"], check=True)
+    lay = EvidenceLayout(root)
+    _measurements(lay)
+    for work in WORKLOADS:
+        record_workload(
+            lay,
+            workload=work.name,
+            run_id=RUN,
+            started_at=T,
+            finished_at=T,
+            files=work.files,
+            workload_sizes={},
+            backends={"database": "sqlite"},
+        )
+    from agent_platform.evidence.contract_model import load_contract
+
+    write_gate(root, compute_gate(GateRun(root, root, RUN, T), load_contract(contract)))
+    return root, contract
+
+
+def failed(root: Path, contract: Path) -> set[str]:
+    return {c.id for c in validate_contract(contract, root).checks if not c.passed}
+
+
+def test_an_honest_tree_is_accepted(project: tuple[Path, Path]) -> None:
+    root, contract = project
+    report = validate_contract(contract, root)
+    assert [c.id for c in report.checks if not c.passed] == []
+    assert report.passed
+
+
+def test_an_edited_csv_cell_is_rejected(project: tuple[Path, Path]) -> None:
+    root, contract = project
+    path = root / paths.STATE_LATENCY
+    path.write_text(path.read_text().replace("0.5000,sample", "0.4000,sample", 1))
+    assert {"gate:hashes", "gate:figures:state_fabric"} <= failed(root, contract)
+
+
+def test_an_edited_gate_figure_is_rejected(project: tuple[Path, Path]) -> None:
+    root, contract = project
+    gate = json.loads((root / paths.GATE_PATH).read_text())
+    gate["subsystems"]["router"]["figures"]["routing_accuracy"] = 0.99
+    (root / paths.GATE_PATH).write_text(json.dumps(gate, indent=2))
+    assert "gate:figures:router" in failed(root, contract)
+
+
+def test_a_deleted_evidence_file_is_rejected(project: tuple[Path, Path]) -> None:
+    root, contract = project
+    (root / paths.DELIVERY_LOG).unlink()
+    assert {
+        f"deliverable:{paths.DELIVERY_LOG}",
+        "gate:hashes",
+        "cross_file:evidence_paths_exist",
+    } <= failed(root, contract)
+
+
+def test_a_planted_marker_is_rejected(project: tuple[Path, Path]) -> None:
+    root, contract = project
+    with (root / MODULE).open("a") as handle:
+        handle.write("# " + "TO" + "DO: handle negatives\n")
+    assert {"forbidden_patterns", "gate:counts"} <= failed(root, contract)
+
+
+def test_a_stub_body_is_rejected(project: tuple[Path, Path]) -> None:
+    root, contract = project
+    with (root / MODULE).open("a") as handle:
+        handle.write("\n\ndef triple(x: int) -> int:\n    pass\n")
+    assert "forbidden_patterns" in failed(root, contract)
+
+
+def test_mismatched_caps_are_rejected(project: tuple[Path, Path]) -> None:
+    root, contract = project
+    policy = root / "policies/finops.yaml"
+    policy.write_text(policy.read_text().replace("daily_eur_cap: 450", "daily_eur_cap: 500", 1))
+    assert "cross_file:budget_caps" in failed(root, contract)
+
+
+def test_a_gate_from_another_commit_is_rejected(project: tuple[Path, Path]) -> None:
+    root, contract = project
+    gate = json.loads((root / paths.GATE_PATH).read_text())
+    gate["commit"] = "unknown"
+    (root / paths.GATE_PATH).write_text(json.dumps(gate))
+    assert "gate:commit" in failed(root, contract)

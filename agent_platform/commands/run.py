@@ -1,0 +1,227 @@
+"""``agent-platform run TASK.yaml`` and ``agent-platform replay RUN_ID``.
+
+``run`` drives the agent graph with a live progress display (each node as it finishes, the
+refinement loops, the final decision, the cost in EUR and the run id). ``--interrupt-before
+NODE`` pauses the run durably before that node (LangGraph ``interrupt_before``); ``--resume
+RUN_ID`` continues a paused or killed run from its last checkpoint. ``replay`` re-executes a
+finished run from its ledger alone, calls no provider, and checks its state hash and hash chain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from sqlalchemy.engine import Engine
+
+from agent_platform.config import Settings
+from agent_platform.db import create_engine_for
+from agent_platform.errors import ConfigError
+from agent_platform.models.endpoints import select_mode
+from agent_platform.orchestration.checkpointing import open_checkpointer
+from agent_platform.orchestration.replay import replay_run
+from agent_platform.orchestration.router_wiring import RoutedModels, live_models, simulated_models
+from agent_platform.orchestration.runner import AgentRunner, RunResult
+from agent_platform.orchestration.scripted import TaskFile, load_task_file
+from agent_platform.orchestration.types import NODE_NAMES
+from agent_platform.schemas.policy import AgentPolicy, load_agent_policy
+
+__all__ = ["describe_update", "register"]
+
+
+def register(subparsers: Any) -> None:
+    run = subparsers.add_parser("run", help="run the agent graph on a task file")
+    run.add_argument("task_file", type=Path, help="task YAML (title, description, ...)")
+    run.add_argument("--run-id", help="the id of a new run (default: random)")
+    run.add_argument("--resume", metavar="RUN_ID", help="continue a paused or killed run")
+    run.add_argument(
+        "--interrupt-before",
+        action="append",
+        default=[],
+        choices=NODE_NAMES,
+        help="pause the run durably before this node (repeatable)",
+    )
+    run.add_argument("--json", action="store_true", help="print the result as JSON at the end")
+    run.set_defaults(handler=run_command)
+    replay = subparsers.add_parser("replay", help="replay a finished run from its ledger")
+    replay.add_argument("run_id")
+    replay.add_argument("--json", action="store_true", help="print the result as JSON")
+    replay.set_defaults(handler=replay_command)
+
+
+def describe_update(node: str, update: dict[str, Any]) -> str:
+    """One human line for what a node just did."""
+    decision = update.get("decision")
+    if decision and decision.get("decided_by") == "policy_guard":
+        return "[red]policy violation[/]: " + "; ".join(decision.get("reasons", []))[:200]
+    text = _OUTCOMES.get(node, lambda u: "")(update)
+    if decision and node != "approver":
+        text += " -> [red]rejected[/]: " + "; ".join(decision.get("reasons", []))[:160]
+    if update.get("feedback"):
+        text += f" -> [yellow]back to coder (refinement {update.get('refinements')})[/]"
+    return text
+
+
+def _qa_text(update: dict[str, Any]) -> str:
+    qa = update.get("qa") or {}
+    text = f"{qa.get('passed', 0)} passed, {qa.get('failed', 0)} failed"
+    if qa.get("limit_hit"):
+        text += f" ({qa['limit_hit']})"
+    return text + ("" if qa.get("network_isolated") else " [network not isolated]")
+
+
+_OUTCOMES: dict[str, Any] = {
+    "planner": lambda u: f"{len((u.get('plan') or {}).get('steps', []))} steps",
+    "coder": lambda u: f"{len((u.get('code') or {}).get('files', {}))} files",
+    "critic": lambda u: "refine" if (u.get("verdict") or {}).get("needs_refinement") else "pass",
+    "qa": _qa_text,
+    "approver": lambda u: (
+        "[green]approved[/]" if (u.get("decision") or {}).get("approved") else "[red]rejected[/]"
+    ),
+}
+
+
+@contextmanager
+def _models(engine: Engine, task_file: TaskFile, path: Path) -> Iterator[RoutedModels]:
+    """Live providers when credentials are set, else the simulator with the file's script."""
+    if select_mode(os.environ) == "live":
+        yield live_models(engine)
+        return
+    if task_file.simulation is None:
+        raise ConfigError(
+            str(path),
+            "simulation",
+            None,
+            "a simulation section with scripted responses (no provider credentials are set)",
+        )
+    with simulated_models(engine, list(task_file.simulation.responses)) as models:
+        yield models
+
+
+def _table(rows: list[tuple[str, str, str]]) -> Table:
+    table = Table(title="agent run", expand=False)
+    for column in ("step", "node", "outcome"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+async def _run(args: argparse.Namespace, console: Console) -> tuple[RunResult, bool]:
+    settings = Settings.from_env()
+    url = settings.effective_database_url
+    task_file = load_task_file(args.task_file)
+    policy = load_agent_policy()
+    engine = create_engine_for(url)
+    rows: list[tuple[str, str, str]] = []
+    try:
+        with _models(engine, task_file, args.task_file) as models:
+            console.print(f"models: {models.label}; database: {settings.database_backend}")
+            result = await _drive(args, console, engine, url, policy, task_file, models, rows)
+            return result, models.simulator is not None
+    finally:
+        engine.dispose()
+
+
+async def _drive(
+    args: argparse.Namespace,
+    console: Console,
+    engine: Engine,
+    url: str,
+    policy: AgentPolicy,
+    task_file: TaskFile,
+    models: RoutedModels,
+    rows: list[tuple[str, str, str]],
+) -> RunResult:
+    async with open_checkpointer(url) as checkpointer:
+        runner = AgentRunner(
+            engine=engine,
+            checkpointer=checkpointer,
+            llm=models.llm,
+            policy=policy,
+            budget_exhausted=models.llm.budget_exhausted,
+        )
+        with Live(_table(rows), console=console, refresh_per_second=8) as live:
+
+            def on_update(node: str, update: dict[str, Any]) -> None:
+                rows.append((str(update.get("step", "")), node, describe_update(node, update)))
+                live.update(_table(rows))
+
+            if args.resume:
+                return await runner.resume(
+                    args.resume, interrupt_before=args.interrupt_before, on_update=on_update
+                )
+            return await runner.run(
+                task_file.task(),
+                run_id=args.run_id,
+                interrupt_before=args.interrupt_before,
+                on_update=on_update,
+            )
+
+
+def _summary(result: RunResult) -> dict[str, Any]:
+    return {
+        "run_id": result.run_id,
+        "status": result.status,
+        "decision": result.decision,
+        "history": result.history,
+        "refinements": result.refinements,
+        "violations": result.violations,
+        "cost_eur": result.cost_eur,
+        "final_state_hash": result.final_state_hash,
+        "paused_before": list(result.paused_before),
+        "latency_ms": result.latency_ms,
+    }
+
+
+def run_command(args: argparse.Namespace) -> int:
+    console = Console()
+    result, simulated = asyncio.run(_run(args, console))
+    console.print()
+    if result.status == "paused":
+        console.print(
+            f"run [bold]{result.run_id}[/] paused before {', '.join(result.paused_before)}; "
+            f"continue with: agent-platform run {args.task_file} --resume {result.run_id}"
+        )
+    else:
+        verdict = "[green]APPROVED[/]" if result.approved else "[red]REJECTED[/]"
+        reasons = "; ".join((result.decision or {}).get("reasons", []))
+        console.print(f"decision: {verdict} ({reasons})")
+        console.print(
+            f"refinement loops: {result.refinements}; cost: EUR {result.cost_eur:.6f} "
+            f"({'simulated providers' if simulated else 'real providers'}); "
+            f"run id: [bold]{result.run_id}[/]"
+        )
+    if args.json:
+        print(json.dumps(_summary(result), sort_keys=True))
+    if result.status == "paused":
+        return 3
+    return 0 if result.approved else 4
+
+
+def replay_command(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    engine = create_engine_for(settings.effective_database_url)
+    try:
+        result = asyncio.run(replay_run(engine, args.run_id))
+    finally:
+        engine.dispose()
+    if args.json:
+        print(json.dumps(result.as_dict(), sort_keys=True))
+    else:
+        state = "OK" if result.ok else "MISMATCH"
+        print(f"replay {state}: run {result.run_id}, {result.steps} steps, nodes {result.history}")
+        print(f"final state hash {result.final_state_hash} (recorded {result.recorded_state_hash})")
+        print(f"ledger chain: {'intact' if result.ledger_ok else result.ledger_detail}")
+        for mismatch in result.mismatches:
+            print(f"  mismatch: {mismatch}")
+    return 0 if result.ok else 1

@@ -1,0 +1,134 @@
+"""Writes a run's audit trail to the ledger and reads it back for resume and replay.
+
+One ledger per run, named ``run:<run_id>``: appends of concurrent runs never contend, a run's
+entries are read without filtering, and verification covers exactly one run. Entries:
+
+* ``run_started``  run id, task, the policy and topology the run used (replay needs nothing else)
+* ``node_completed``  node, step, input, output, LLM responses, registry answers, violations,
+  the state hash after the node
+* ``run_resumed``  when a stopped run was resumed from its checkpoint
+* ``run_finished``  decision, node order, cost and the final state hash
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from agent_platform.errors import LedgerError
+
+__all__ = [
+    "NODE_EVENT",
+    "RunLedger",
+    "RunRecord",
+    "RunRecorder",
+    "ledger_name",
+    "read_run",
+]
+
+NODE_EVENT = "node_completed"
+_PREFIX = "run:"
+
+
+class _Entry(Protocol):
+    seq: int
+    event_type: str
+
+    def data(self) -> Any: ...
+
+
+class RunLedger(Protocol):
+    """The part of :class:`agent_platform.state.ledger_replay.Ledger` a run uses."""
+
+    name: str
+
+    def append_event(
+        self, event_type: str, payload: Any, *, expected_seq: int | None = None
+    ) -> Any: ...
+
+    def append_many(self, events: Any, *, expected_seq: int | None = None) -> list[Any]: ...
+
+    def entries(self, start: int = 0) -> Iterator[Any]: ...
+
+
+def ledger_name(run_id: str) -> str:
+    """The ledger a run writes to."""
+    return f"{_PREFIX}{run_id}"
+
+
+@dataclass
+class RunRecord:
+    """Everything a run's ledger holds, decoded."""
+
+    run_id: str
+    started: dict[str, Any]
+    nodes: list[tuple[int, dict[str, Any]]]
+    finished: dict[str, Any] | None
+    resumed: int
+
+    def node_at_step(self, step: int) -> tuple[int, dict[str, Any]] | None:
+        for seq, payload in self.nodes:
+            if payload["step"] == step:
+                return seq, payload
+        return None
+
+
+def read_run(ledger: RunLedger, run_id: str) -> RunRecord:
+    """Decode a run's ledger; raises LedgerError when it holds no ``run_started`` entry."""
+    started: dict[str, Any] | None = None
+    finished: dict[str, Any] | None = None
+    nodes: list[tuple[int, dict[str, Any]]] = []
+    resumed = 0
+    for entry in ledger.entries():
+        data = entry.data()
+        if entry.event_type == "run_started":
+            started = data
+        elif entry.event_type == NODE_EVENT:
+            nodes.append((entry.seq, data))
+        elif entry.event_type == "run_finished":
+            finished = data
+        elif entry.event_type == "run_resumed":
+            resumed += 1
+    if started is None:
+        raise LedgerError(f"ledger {ledger.name!r} holds no run_started entry for run {run_id}")
+    return RunRecord(run_id, started, nodes, finished, resumed)
+
+
+class RunRecorder:
+    """Appends a run's entries with compare-and-set on the sequence number it expects."""
+
+    def __init__(self, ledger: RunLedger, run_id: str, next_seq: int = 1) -> None:
+        self.ledger = ledger
+        self.run_id = run_id
+        self._next = next_seq
+
+    def _append(self, event_type: str, payload: dict[str, Any]) -> int:
+        entry = self.ledger.append_event(
+            event_type, {"run_id": self.run_id, **payload}, expected_seq=self._next
+        )
+        self._next = int(entry.seq) + 1
+        return int(entry.seq)
+
+    def started(
+        self, task: dict[str, Any], policy: dict[str, Any], topology: dict[str, Any]
+    ) -> int:
+        return self._append("run_started", {"task": task, "policy": policy, "topology": topology})
+
+    def resumed(self, from_step: int) -> int:
+        return self._append("run_resumed", {"from_step": from_step})
+
+    def node(self, payload: dict[str, Any], finished: dict[str, Any] | None = None) -> int:
+        """Append a node entry; with ``finished``, the run's end in the same transaction."""
+        if finished is None:
+            return self._append(NODE_EVENT, payload)
+        events = [
+            (NODE_EVENT, {"run_id": self.run_id, **payload}),
+            ("run_finished", {"run_id": self.run_id, **finished}),
+        ]
+        entries = self.ledger.append_many(events, expected_seq=self._next)
+        self._next = int(entries[-1].seq) + 1
+        return int(entries[0].seq)
+
+    def finished(self, payload: dict[str, Any]) -> int:
+        return self._append("run_finished", payload)

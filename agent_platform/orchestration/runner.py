@@ -1,0 +1,231 @@
+"""Run, resume and finish agent runs: the graph, its checkpointer, its ledger, its events.
+
+:class:`AgentRunner` owns nothing long-lived: the caller hands in the engine (ledger), an open
+checkpointer (see :mod:`checkpointing`), the model client, the policy and optionally the
+registry checker, QA runner and event sink. ``run`` starts a run (thread id = run id);
+``resume`` continues one from its last checkpoint with the topology and policy recorded when it
+started, so a resumed run ends exactly as an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from agent_platform.events import EventSink
+from agent_platform.orchestration.graph_builder import compile_graph, recursion_limit
+from agent_platform.orchestration.guard import PolicyGuard, RegistryChecker
+from agent_platform.orchestration.llm import LLMClient
+from agent_platform.orchestration.nodes import NodeEnv, QARunner, make_node
+from agent_platform.orchestration.recorder import RunRecorder, ledger_name, read_run
+from agent_platform.orchestration.sandbox import PytestSandbox
+from agent_platform.orchestration.topology import Topology, default_topology
+from agent_platform.orchestration.types import GraphState, TaskSpec, state_hash
+from agent_platform.schemas.policy import AgentPolicy
+from agent_platform.state.ledger_replay import Ledger
+
+__all__ = ["AgentRunner", "RunResult", "UpdateCallback", "initial_state"]
+
+UpdateCallback = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How a run ended (or where it paused)."""
+
+    run_id: str
+    status: str
+    decision: dict[str, Any] | None
+    history: list[str]
+    refinements: int
+    violations: list[dict[str, Any]]
+    cost_eur: float
+    final_state_hash: str
+    paused_before: tuple[str, ...] = ()
+    latency_ms: float = 0.0
+    state: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def approved(self) -> bool:
+        return bool(self.decision and self.decision.get("approved"))
+
+
+def initial_state(task: TaskSpec) -> GraphState:
+    """The state a run starts from."""
+    return GraphState(
+        task=task.model_dump(),
+        plan=None,
+        code=None,
+        verdict=None,
+        qa=None,
+        decision=None,
+        feedback=[],
+        refinements=0,
+        step=0,
+        history=[],
+        violations=[],
+        flags=[],
+        failures=[],
+        cost_eur=0.0,
+    )
+
+
+class AgentRunner:
+    """Runs the agent graph durably: LangGraph checkpoints plus a hash-chained ledger."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        checkpointer: Any,
+        llm: LLMClient,
+        policy: AgentPolicy,
+        registry: RegistryChecker | None = None,
+        qa_runner: QARunner | None = None,
+        events: EventSink | None = None,
+        topology: Topology | None = None,
+        budget_exhausted: Callable[[str], bool] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.checkpointer = checkpointer
+        self.llm = llm
+        self.policy = policy
+        self.registry = registry
+        self.qa_runner = qa_runner or PytestSandbox(policy.sandbox).run
+        self.events = events
+        self.topology = topology or default_topology(policy)
+        self.budget_exhausted = budget_exhausted
+
+    def _env(self, run_id: str, topology: Topology, recorder: RunRecorder) -> NodeEnv:
+        return NodeEnv(
+            run_id=run_id,
+            guard=PolicyGuard(topology.policy, self.registry),
+            llm=self.llm,
+            qa_runner=self.qa_runner,
+            recorder=recorder,
+            events=self.events,
+            budget_exhausted=self.budget_exhausted,
+        )
+
+    async def run(
+        self,
+        task: TaskSpec,
+        *,
+        run_id: str | None = None,
+        interrupt_before: Sequence[str] = (),
+        on_update: UpdateCallback | None = None,
+    ) -> RunResult:
+        """Start a run of ``task``; returns when it finishes or pauses before a node."""
+        run_id = run_id or uuid.uuid4().hex
+        recorder = RunRecorder(Ledger(self.engine, ledger_name(run_id)), run_id)
+        recorder.started(
+            task.model_dump(), self.policy.model_dump(mode="json"), self.topology.dump()
+        )
+        env = self._env(run_id, self.topology, recorder)
+        return await self._drive(
+            env, self.topology, initial_state(task), interrupt_before, on_update
+        )
+
+    async def resume(
+        self,
+        run_id: str,
+        *,
+        interrupt_before: Sequence[str] = (),
+        on_update: UpdateCallback | None = None,
+    ) -> RunResult:
+        """Continue ``run_id`` from its last checkpoint (steps already ledgered are reused)."""
+        ledger = Ledger(self.engine, ledger_name(run_id))
+        record = read_run(ledger, run_id)
+        topology = Topology.model_validate(record.started["topology"])
+        recorder = RunRecorder(ledger, run_id, next_seq=ledger.head()[0] + 1)
+        last_step = max((p["step"] for _seq, p in record.nodes), default=0)
+        recorder.resumed(last_step)
+        env = self._env(run_id, topology, recorder)
+        env.record = record
+        if record.finished is not None:
+            env.recorder = None
+        return await self._drive(env, topology, None, interrupt_before, on_update)
+
+    async def _drive(
+        self,
+        env: NodeEnv,
+        topology: Topology,
+        start: GraphState | None,
+        interrupt_before: Sequence[str],
+        on_update: UpdateCallback | None,
+    ) -> RunResult:
+        nodes = {spec.name: make_node(spec.name, env) for spec in topology.nodes}
+        graph = compile_graph(
+            topology, nodes, checkpointer=self.checkpointer, interrupt_before=interrupt_before
+        )
+        config = {
+            "configurable": {"thread_id": env.run_id},
+            "recursion_limit": recursion_limit(topology),
+        }
+        started = time.perf_counter()
+        values: dict[str, Any] = {}
+        async for mode, chunk in graph.astream(start, config, stream_mode=["updates", "values"]):
+            if mode == "values":
+                values = dict(chunk)
+            elif on_update is not None:
+                for node, update in chunk.items():
+                    if isinstance(update, dict):
+                        on_update(node, update)
+        pending: tuple[str, ...] = ()
+        if interrupt_before or not values.get("decision"):
+            snapshot = await graph.aget_state(config)
+            values, pending = dict(snapshot.values), tuple(snapshot.next)
+        latency = (time.perf_counter() - started) * 1000.0
+        return self._result(env, values, pending, latency)
+
+    def _result(
+        self, env: NodeEnv, state: dict[str, Any], pending: tuple[str, ...], latency_ms: float
+    ) -> RunResult:
+        result = RunResult(
+            run_id=env.run_id,
+            status="paused" if pending else "finished",
+            decision=state.get("decision"),
+            history=list(state.get("history") or []),
+            refinements=int(state.get("refinements") or 0),
+            violations=list(state.get("violations") or []),
+            cost_eur=float(state.get("cost_eur") or 0.0),
+            final_state_hash=state_hash(state),
+            paused_before=pending,
+            latency_ms=round(latency_ms, 3),
+            state=state,
+        )
+        if not pending and env.recorder is not None:
+            self._finish(env, result)
+        return result
+
+    def _finish(self, env: NodeEnv, result: RunResult) -> None:
+        if env.recorder is not None and not env.finished_recorded:
+            self._record_finish(env.recorder, result)
+        self._publish(result)
+
+    def _record_finish(self, recorder: RunRecorder, result: RunResult) -> None:
+        recorder.finished(
+            {
+                "decision": result.decision,
+                "history": result.history,
+                "refinements": result.refinements,
+                "cost_eur": result.cost_eur,
+                "final_state_hash": result.final_state_hash,
+            }
+        )
+
+    def _publish(self, result: RunResult) -> None:
+        if self.events is not None:
+            kind = "agent_run.approved" if result.approved else "agent_run.rejected"
+            payload = {
+                "run_id": result.run_id,
+                "decision": result.decision,
+                "history": result.history,
+                "cost_eur": result.cost_eur,
+            }
+            self.events.publish(kind, payload, correlation_id=result.run_id)

@@ -1,0 +1,205 @@
+"""Benchmark: the overhead of a governed agent run vs LangGraph with its own PostgresSaver.
+
+One 7-step scripted run (planner, coder, critic, coder, critic, qa, approver) with trivial node
+bodies (scripted model answers in-process, a QA result without pytest), so what is timed is the
+machinery: ours = LangGraph + our durable checkpointer setup (AsyncPostgresSaver in its own
+schema) + the policy guard on every input and output + a hash-chained ledger entry per node and
+per run start/finish; the baseline = the same graph (same topology, same conditions, nodes that
+return the same state updates) on LangGraph's AsyncPostgresSaver alone. Same server, a scratch
+database created and dropped here, runs interleaved in chunks so drift hits both alike.
+
+Run: ``uv run python -m bench.graph`` (``--runs N``). The last line is JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import psycopg
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+from sqlalchemy.engine.url import make_url
+
+from agent_platform.db import create_engine_for
+from agent_platform.migrate import upgrade
+from agent_platform.orchestration.checkpointing import libpq_url, open_checkpointer
+from agent_platform.orchestration.graph_builder import compile_graph, recursion_limit
+from agent_platform.orchestration.runner import AgentRunner, initial_state
+from agent_platform.orchestration.scripted import ScriptedLLM, ScriptedResponse
+from agent_platform.orchestration.topology import default_topology
+from agent_platform.orchestration.types import GraphState, QAResult, TaskSpec
+from agent_platform.schemas.policy import AgentPolicy, load_agent_policy
+from bench._harness import emit, p95, ratio
+
+ADMIN_URL = os.environ.get(
+    "AGENT_PLATFORM_BENCH_PG_ADMIN_URL", "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
+)
+EXPECTED = ["planner", "coder", "critic", "coder", "critic", "qa", "approver"]
+TASK = TaskSpec(title="bench", description="a seven-step scripted run")
+_CODE = {
+    "m.py": "def f() -> int:\n    return 1\n",
+    "test_m.py": "from m import f\n\n\ndef test_f():\n    assert f() == 1\n",
+}
+_SCRIPT = [
+    ScriptedResponse(
+        match=["node=planner"],
+        content='{"steps": ["s"], "files_to_write": ["m.py"], "test_strategy": "t"}',
+    ),
+    ScriptedResponse(
+        match=["node=coder"],
+        content=json.dumps({"files": _CODE, "dependencies": []}),
+    ),
+    ScriptedResponse(
+        match=["node=critic attempt=1"], content='{"needs_refinement": true, "reasons": ["again"]}'
+    ),
+    ScriptedResponse(
+        match=["node=critic attempt=2"], content='{"needs_refinement": false, "reasons": ["ok"]}'
+    ),
+    ScriptedResponse(match=["node=approver"], content='{"approved": true, "reasons": ["ok"]}'),
+]
+
+
+def _passing_qa(files: dict[str, str]) -> QAResult:
+    return QAResult(tests_run=1, passed=1, failed=0, ok=True, network_isolated=True)
+
+
+@asynccontextmanager
+async def _scratch_database() -> AsyncIterator[str]:
+    name = f"ap_bench_graph_{uuid.uuid4().hex[:10]}"
+    admin = libpq_url(ADMIN_URL)
+    async with await psycopg.AsyncConnection.connect(admin, autocommit=True) as conn:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(admin).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        async with await psycopg.AsyncConnection.connect(admin, autocommit=True) as conn:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@asynccontextmanager
+async def _plain_saver(url: str) -> AsyncIterator[AsyncPostgresSaver]:
+    kwargs = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        libpq_url(url), min_size=1, max_size=4, kwargs=kwargs, open=False
+    )
+    await pool.open(wait=True)
+    try:
+        saver = AsyncPostgresSaver(pool)
+        await saver.setup()
+        yield saver
+    finally:
+        await pool.close()
+
+
+def _baseline_graph(policy: AgentPolicy, updates: list[dict[str, Any]], saver: Any) -> Any:
+    """The same topology; node k returns the update our node k produced (no guard, no ledger)."""
+
+    def node(name: str) -> Callable[[GraphState], Awaitable[dict[str, Any]]]:
+        async def body(state: GraphState) -> dict[str, Any]:
+            return dict(updates[int(state.get("step") or 0)])
+
+        return body
+
+    topology = default_topology(policy)
+    return compile_graph(
+        topology, {n.name: node(n.name) for n in topology.nodes}, checkpointer=saver
+    )
+
+
+async def _timed(fn: Callable[[], Awaitable[object]], n: int) -> list[float]:
+    samples = []
+    for _ in range(n):
+        start = time.perf_counter()
+        await fn()
+        samples.append((time.perf_counter() - start) * 1000.0)
+    return samples
+
+
+async def _measure(url: str, runs: int, chunk: int) -> dict[str, Any]:
+    policy = load_agent_policy()
+    engine = create_engine_for(url)
+    updates: list[dict[str, Any]] = []
+    async with open_checkpointer(url) as ours_saver, _plain_saver(url) as plain_saver:
+        runner = AgentRunner(
+            engine=engine,
+            checkpointer=ours_saver,
+            llm=ScriptedLLM(_SCRIPT),
+            policy=policy,
+            qa_runner=_passing_qa,
+        )
+        first = await runner.run(TASK, on_update=lambda _n, u: updates.append(u))
+        if first.history != EXPECTED or not first.approved:
+            raise RuntimeError(f"scripted run went {first.history}, expected {EXPECTED}")
+        baseline = _baseline_graph(policy, updates, plain_saver)
+        limit = recursion_limit(default_topology(policy))
+
+        async def ours() -> None:
+            await runner.run(TASK)
+
+        async def plain() -> None:
+            config = {"configurable": {"thread_id": uuid.uuid4().hex}, "recursion_limit": limit}
+            final = await baseline.ainvoke(initial_state(TASK), config)
+            if final["history"] != EXPECTED:
+                raise RuntimeError(f"baseline run went {final['history']}")
+
+        for fn in (ours, plain, ours, plain):
+            await fn()
+        samples: dict[str, list[float]] = {"ours": [], "langgraph": []}
+        while len(samples["ours"]) < runs:
+            size = min(chunk, runs - len(samples["ours"]))
+            samples["ours"].extend(await _timed(ours, size))
+            samples["langgraph"].extend(await _timed(plain, size))
+    engine.dispose()
+    return {"samples": samples, "steps": len(first.history)}
+
+
+def _report(measured: dict[str, Any], runs: int) -> dict[str, Any]:
+    ours, base = measured["samples"]["ours"], measured["samples"]["langgraph"]
+    ours_p95, base_p95 = p95(ours), p95(base)
+    return {
+        "benchmark": "graph_run_overhead",
+        "runs_each": runs,
+        "steps_per_run": measured["steps"],
+        "node_order": EXPECTED,
+        "run_overhead_p95_ms": round(ours_p95, 3),
+        "run_overhead_p50_ms": round(sorted(ours)[len(ours) // 2], 3),
+        "langgraph_postgres_p95_ms": round(base_p95, 3),
+        "langgraph_postgres_p50_ms": round(sorted(base)[len(base) // 2], 3),
+        "overhead_p95_ratio_vs_langgraph_postgres": round(ratio(ours_p95, base_p95), 3),
+        "per_step_p95_ms": round(ours_p95 / measured["steps"], 3),
+        "target_ratio": 1.5,
+        "llm": "scripted in-process answers (simulated); no pytest in qa",
+        "backend": "postgresql (scratch database, dropped after)",
+        "machine": platform.node(),
+        "python": platform.python_version(),
+    }
+
+
+async def _main(runs: int, chunk: int) -> dict[str, Any]:
+    async with _scratch_database() as url:
+        await asyncio.to_thread(upgrade, url)
+        measured = await _measure(url, runs, chunk)
+    return _report(measured, runs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--runs", type=int, default=60, help="timed runs of each graph")
+    parser.add_argument("--chunk", type=int, default=5, help="runs per side before switching")
+    args = parser.parse_args()
+    emit(asyncio.run(_main(args.runs, args.chunk)))
+
+
+if __name__ == "__main__":
+    main()

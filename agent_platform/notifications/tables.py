@@ -35,7 +35,12 @@ outbox = sa.Table(
 delivery_attempts = sa.Table(
     "delivery_attempts",
     metadata,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
     sa.Column("outbox_id", sa.String(64), nullable=False, index=True),
     sa.Column("notification_id", sa.String(64), nullable=False, index=True),
     sa.Column("destination", sa.String(128), nullable=False),

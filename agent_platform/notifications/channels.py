@@ -1,0 +1,217 @@
+"""The delivery channels: a Standard-Webhooks webhook, a Slack incoming webhook, SMTP e-mail.
+
+Each channel turns one :class:`OutboundMessage` into one attempt and returns an
+:class:`AttemptOutcome`; none retries by itself (the dispatcher owns retries, backoff and the
+circuit). Each sits behind a narrow seam: HTTP channels share an :class:`HttpSender` (httpx
+transport + resolver), e-mail takes an ``smtp_factory``. Every error text passes through the
+destination's redactor before it leaves the channel.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import datetime
+from email.message import EmailMessage
+from typing import Protocol
+
+from standardwebhooks.webhooks import Webhook
+
+from agent_platform.notifications.destinations import ResolvedDestination
+from agent_platform.notifications.http_sender import HttpSender
+from agent_platform.notifications.ids import utc_now
+from agent_platform.notifications.outcome import AttemptOutcome, OutcomeKind
+from agent_platform.notifications.render import (
+    OutboundMessage,
+    email_message,
+    slack_body,
+    webhook_body,
+)
+from agent_platform.schemas.notifications import (
+    EmailDestination,
+    SlackDestination,
+    WebhookDestination,
+)
+
+__all__ = [
+    "Channel",
+    "EmailChannel",
+    "SlackChannel",
+    "SmtpFactory",
+    "WebhookChannel",
+    "build_channel",
+    "build_channels",
+]
+
+USER_AGENT = "agent-platform-notifier/0.1"
+
+#: ``smtp_factory(host, port, timeout_s)`` returns a connected ``smtplib.SMTP``.
+SmtpFactory = Callable[[str, int, float], smtplib.SMTP]
+
+
+class Channel(Protocol):
+    """One destination's way of making a single delivery attempt."""
+
+    name: str
+
+    def send(self, message: OutboundMessage) -> AttemptOutcome:
+        """Attempt delivery once; never raises for a delivery failure."""
+        ...
+
+
+def _redacted(outcome: AttemptOutcome, destination: ResolvedDestination) -> AttemptOutcome:
+    if outcome.error is None:
+        return outcome
+    return replace(outcome, error=destination.redactor(outcome.error))
+
+
+class WebhookChannel:
+    """JSON POST signed with ``webhook-id``/``webhook-timestamp``/``webhook-signature`` (v1)."""
+
+    def __init__(
+        self,
+        destination: ResolvedDestination,
+        sender: HttpSender,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        if not isinstance(destination.config, WebhookDestination) or not destination.secret:
+            raise TypeError("WebhookChannel needs a resolved webhook destination with a secret")
+        self.name = destination.name
+        self._destination = destination
+        self._config = destination.config
+        self._signer = Webhook(destination.secret)
+        self._sender = sender
+        self._clock = clock
+
+    def signed_headers(self, message: OutboundMessage, body: bytes) -> dict[str, str]:
+        """The Standard-Webhooks headers for ``body``, signed at the current time."""
+        now = self._clock()
+        signature = self._signer.sign(message.message_id, now, body.decode("utf-8"))
+        return {
+            "content-type": "application/json",
+            "user-agent": USER_AGENT,
+            "webhook-id": message.message_id,
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": signature,
+            "x-correlation-id": message.correlation_id,
+        }
+
+    def send(self, message: OutboundMessage) -> AttemptOutcome:
+        body = webhook_body(message)
+        headers = self.signed_headers(message, body)
+        url = self._destination.url or ""
+        outcome = self._sender.post(url, body, headers, self._config.timeout_s)
+        return _redacted(outcome, self._destination)
+
+
+class SlackChannel:
+    """A Slack incoming webhook: a readable message with event, correlation id and link."""
+
+    def __init__(self, destination: ResolvedDestination, sender: HttpSender) -> None:
+        if not isinstance(destination.config, SlackDestination):
+            raise TypeError("SlackChannel needs a resolved Slack destination")
+        self.name = destination.name
+        self._destination = destination
+        self._config = destination.config
+        self._sender = sender
+
+    def link_for(self, message: OutboundMessage) -> str | None:
+        template = self._config.link_template
+        if template is None:
+            return None
+        return template.format(
+            correlation_id=message.correlation_id,
+            notification_id=message.notification_id,
+            event_type=message.event_type,
+        )
+
+    def send(self, message: OutboundMessage) -> AttemptOutcome:
+        body = slack_body(message, self.link_for(message))
+        headers = {
+            "content-type": "application/json",
+            "user-agent": USER_AGENT,
+            "x-correlation-id": message.correlation_id,
+        }
+        url = self._destination.url or ""
+        outcome = self._sender.post(url, body, headers, self._config.timeout_s)
+        return _redacted(outcome, self._destination)
+
+
+def _default_smtp_factory(host: str, port: int, timeout_s: float) -> smtplib.SMTP:
+    return smtplib.SMTP(host, port, timeout=timeout_s)
+
+
+class EmailChannel:
+    """Plain-text + HTML e-mail over SMTP, upgraded with STARTTLS when configured."""
+
+    def __init__(
+        self, destination: ResolvedDestination, smtp_factory: SmtpFactory | None = None
+    ) -> None:
+        if not isinstance(destination.config, EmailDestination):
+            raise TypeError("EmailChannel needs a resolved e-mail destination")
+        self.name = destination.name
+        self._destination = destination
+        self._config = destination.config
+        self._factory = smtp_factory or _default_smtp_factory
+
+    def send(self, message: OutboundMessage) -> AttemptOutcome:
+        mail = email_message(message, self._config.from_addr, self._config.to_addrs)
+        try:
+            outcome = self._deliver(mail)
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            transient = any(400 <= code < 500 for code in codes)
+            kind = OutcomeKind.RETRY if transient else OutcomeKind.FAILED
+            outcome = AttemptOutcome(kind, error=f"SMTP recipients refused: codes {codes}")
+        except smtplib.SMTPResponseException as exc:
+            kind = OutcomeKind.RETRY if 400 <= exc.smtp_code < 500 else OutcomeKind.FAILED
+            outcome = AttemptOutcome(kind, error=f"SMTP {exc.smtp_code}: {exc.smtp_error!r}")
+        except smtplib.SMTPNotSupportedError as exc:
+            outcome = AttemptOutcome(OutcomeKind.FAILED, error=f"SMTP not supported: {exc}")
+        except (smtplib.SMTPException, ssl.SSLError, OSError) as exc:
+            outcome = AttemptOutcome(OutcomeKind.RETRY, error=f"SMTP {type(exc).__name__}: {exc}")
+        return _redacted(outcome, self._destination)
+
+    def _deliver(self, mail: EmailMessage) -> AttemptOutcome:
+        config = self._config
+        with self._factory(config.smtp_host, config.smtp_port, config.timeout_s) as smtp:
+            if config.starttls:
+                context = ssl.create_default_context(cafile=config.ca_file)
+                smtp.starttls(context=context)
+            if self._destination.username and self._destination.password:
+                smtp.login(self._destination.username, self._destination.password)
+            refused = smtp.send_message(mail)
+        if refused:
+            return AttemptOutcome(
+                OutcomeKind.DELIVERED, error=f"accepted, but {len(refused)} recipient(s) refused"
+            )
+        return AttemptOutcome(OutcomeKind.DELIVERED)
+
+
+def build_channel(
+    destination: ResolvedDestination,
+    *,
+    sender: HttpSender,
+    smtp_factory: SmtpFactory | None = None,
+) -> Channel:
+    """The channel for ``destination``'s type."""
+    if isinstance(destination.config, WebhookDestination):
+        return WebhookChannel(destination, sender)
+    if isinstance(destination.config, SlackDestination):
+        return SlackChannel(destination, sender)
+    return EmailChannel(destination, smtp_factory)
+
+
+def build_channels(
+    destinations: Mapping[str, ResolvedDestination],
+    *,
+    sender: HttpSender,
+    smtp_factory: SmtpFactory | None = None,
+) -> dict[str, Channel]:
+    """One channel per destination name."""
+    return {
+        name: build_channel(d, sender=sender, smtp_factory=smtp_factory)
+        for name, d in destinations.items()
+    }

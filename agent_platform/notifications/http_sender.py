@@ -1,0 +1,134 @@
+"""HTTP delivery for webhooks and Slack: SSRF-pinned POSTs and response classification.
+
+The network seam is httpx's one-method transport (``httpx.BaseTransport``): tests hand in an
+``httpx.MockTransport`` to script responses, production uses ``httpx.HTTPTransport``. The
+resolver is a second seam, so the SSRF tests can make a name resolve anywhere. Redirects are
+never followed; every httpx exception becomes an :class:`AttemptOutcome` here.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import threading
+from collections.abc import Mapping
+from datetime import datetime
+
+import httpx
+
+from agent_platform.errors import DestinationError
+from agent_platform.notifications.ids import as_utc, utc_now
+from agent_platform.notifications.outcome import AttemptOutcome, OutcomeKind
+from agent_platform.notifications.ssrf import AddressPolicy, Resolver, pin_url, system_resolver
+
+__all__ = ["HttpSender", "classify_response", "parse_retry_after"]
+
+_RETRYABLE_4XX = frozenset({408, 425, 429})
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date); None if absent."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (as_utc(when) - (now or utc_now())).total_seconds())
+
+
+def classify_response(status: int, headers: Mapping[str, str]) -> AttemptOutcome:
+    """Map an HTTP status to what the dispatcher should do next."""
+    if 200 <= status < 300:
+        return AttemptOutcome(OutcomeKind.DELIVERED, http_status=status)
+    if status == 410:
+        return AttemptOutcome(OutcomeKind.GONE, http_status=status, error="HTTP 410 Gone")
+    if status in _RETRYABLE_4XX or status >= 500:
+        retry_after = parse_retry_after(headers.get("retry-after"))
+        return AttemptOutcome(
+            OutcomeKind.RETRY, http_status=status, retry_after_s=retry_after, error=f"HTTP {status}"
+        )
+    if 300 <= status < 400:
+        return AttemptOutcome(
+            OutcomeKind.FAILED, http_status=status, error=f"HTTP {status}: redirect not followed"
+        )
+    return AttemptOutcome(OutcomeKind.FAILED, http_status=status, error=f"HTTP {status}")
+
+
+class HttpSender:
+    """POSTs bodies to SSRF-checked, address-pinned URLs through one pooled httpx transport.
+
+    Requests go to the transport directly, not through ``httpx.Client``: the client logs every
+    request URL at INFO, and a Slack URL's path is a secret. Going direct also means there is
+    no redirect machinery at all.
+    """
+
+    def __init__(
+        self,
+        policy: AddressPolicy,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        resolver: Resolver | None = None,
+    ) -> None:
+        self._policy = policy
+        self._resolver = resolver or system_resolver
+        self._shared = transport
+        # One pool per host name: pooled connections are keyed by the pinned IP, and a TLS
+        # connection verified for one name must never carry a request for another on that IP.
+        self._per_host: dict[str, httpx.BaseTransport] = {}
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            transports = [*self._per_host.values(), *([self._shared] if self._shared else [])]
+            self._per_host.clear()
+        for transport in transports:
+            transport.close()
+
+    def _transport_for(self, host: str) -> httpx.BaseTransport:
+        if self._shared is not None:
+            return self._shared
+        with self._lock:
+            transport = self._per_host.get(host)
+            if transport is None:
+                transport = httpx.HTTPTransport(retries=0, trust_env=False)
+                self._per_host[host] = transport
+            return transport
+
+    def post(
+        self, url: str, body: bytes, headers: Mapping[str, str], timeout_s: float
+    ) -> AttemptOutcome:
+        """One attempt: resolve and check once, connect to that address, classify the result."""
+        try:
+            target = pin_url(url, self._policy, self._resolver)
+        except DestinationError as exc:
+            return AttemptOutcome(OutcomeKind.REFUSED, error=str(exc))
+        request = httpx.Request(
+            "POST",
+            target.url,
+            content=body,
+            headers={**headers, "host": target.host_header},
+            extensions={
+                "timeout": httpx.Timeout(timeout_s).as_dict(),
+                **target.extensions,
+            },
+        )
+        try:
+            response = self._transport_for(target.host).handle_request(request)
+            try:
+                response.read()
+            finally:
+                response.close()
+        except httpx.TimeoutException as exc:
+            return _transient(f"timeout after {timeout_s:g}s ({type(exc).__name__})")
+        except httpx.TransportError as exc:
+            return _transient(f"connection error ({type(exc).__name__}: {exc})")
+        return classify_response(response.status_code, response.headers)
+
+
+def _transient(message: str) -> AttemptOutcome:
+    return AttemptOutcome(OutcomeKind.RETRY, error=message)

@@ -1,0 +1,250 @@
+"""The notification publisher: validate an event, write it to the outbox, report its status.
+
+``NotificationPublisher`` is the :class:`agent_platform.events.EventSink` that the budget
+guardian and the agent graph call. ``publish`` writes one outbox row per destination, inside the
+caller's transaction when a SQLAlchemy ``Connection`` is given (the event and its notification
+commit or roll back together), otherwise in a transaction of its own. Delivery is the
+:class:`~agent_platform.notifications.dispatcher.Dispatcher`'s job. Bad input (unknown
+destination, payload not JSON or too large) raises before anything is written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from agent_platform.canonical import canonical_json
+from agent_platform.config import load_yaml_model, project_root
+from agent_platform.errors import (
+    DestinationError,
+    InvalidInputError,
+    PayloadError,
+    StorageError,
+)
+from agent_platform.notifications.destinations import (
+    DEFAULT_CONFIG_FILE,
+    ResolvedDestination,
+    matches_event,
+    resolve_destinations,
+)
+from agent_platform.notifications.ids import (
+    new_correlation_id,
+    new_message_id,
+    new_notification_id,
+    utc_now,
+)
+from agent_platform.notifications.outbox import OutboxStatus, insert_rows
+from agent_platform.notifications.status import (
+    DeliveryLogRow,
+    NotificationStatus,
+    delivery_log,
+    notification_status,
+)
+from agent_platform.schemas.notifications import NotificationsConfig
+
+__all__ = ["NotificationEvent", "NotificationPublisher", "load_notifications_config"]
+
+_EVENT_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$")
+_MAX_CORRELATION_ID = 128
+# Values producers use for "no id"; treated as absent so a real id is generated instead.
+_PLACEHOLDERS = frozenset({"", "n/a", "na", "none", "null", "unknown", "-", "undefined"})
+
+
+def load_notifications_config(path: Path | None = None) -> NotificationsConfig:
+    """Load ``configs/notifications.yaml`` (or ``path``); errors are :class:`ConfigError`."""
+    return load_yaml_model(path or project_root() / DEFAULT_CONFIG_FILE, NotificationsConfig)
+
+
+@dataclass(frozen=True)
+class NotificationEvent:
+    """One event for :meth:`NotificationPublisher.publish_batch`."""
+
+    event_type: str
+    payload: Mapping[str, Any]
+    correlation_id: str | None = None
+    destinations: Sequence[str] | None = None
+
+
+class NotificationPublisher:
+    """Enqueues notifications durably; implements :class:`agent_platform.events.EventSink`.
+
+    Args:
+        engine: the database holding the outbox (PostgreSQL or SQLite).
+        config: the validated ``configs/notifications.yaml``.
+        environ: where ``*_env`` secrets are read (default ``os.environ``); read once, here.
+        config_file: the file name used in error messages.
+        on_enqueue: called after the publisher's own transaction commits (e.g. an in-process
+            dispatcher's ``wake``); not called when the caller owns the transaction.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        config: NotificationsConfig,
+        *,
+        environ: Mapping[str, str] | None = None,
+        config_file: str = DEFAULT_CONFIG_FILE,
+        on_enqueue: Callable[[], None] | None = None,
+    ) -> None:
+        self._engine = engine
+        self._config = config
+        self._destinations: dict[str, ResolvedDestination] = resolve_destinations(
+            config, environ, config_file=config_file
+        )
+        self._on_enqueue = on_enqueue
+
+    @property
+    def destinations(self) -> tuple[str, ...]:
+        """Names of the enabled destinations."""
+        return tuple(self._destinations)
+
+    def publish(
+        self,
+        event_type: str,
+        payload: Mapping[str, Any],
+        *,
+        correlation_id: str | None = None,
+        connection: Connection | None = None,
+        destinations: Sequence[str] | None = None,
+    ) -> str:
+        """Enqueue one event for its destinations and return the notification id.
+
+        The correlation id is ``correlation_id``, else the payload's ``correlation_id`` or
+        ``trace_id``, else a new UUID4. With ``connection`` the rows are written in the caller's
+        transaction (the caller commits); otherwise in one of the publisher's own.
+
+        Raises:
+            InvalidInputError: bad event type or correlation id.
+            PayloadError: payload not a JSON object, not serialisable, or over the size limit.
+            DestinationError: an unknown or disabled destination was named.
+        """
+        event = NotificationEvent(event_type, payload, correlation_id, destinations)
+        return self.publish_batch([event], connection=connection)[0]
+
+    def publish_batch(
+        self, events: Iterable[NotificationEvent], *, connection: Connection | None = None
+    ) -> list[str]:
+        """Enqueue several events atomically: all are validated before any row is written."""
+        now = utc_now()
+        ids: list[str] = []
+        rows: list[dict[str, Any]] = []
+        for event in events:
+            notification_id = new_notification_id()
+            rows.extend(self._rows_for(event, notification_id, now))
+            ids.append(notification_id)
+        if connection is not None:
+            insert_rows(connection, rows)
+            return ids
+        try:
+            with self._engine.begin() as own:
+                insert_rows(own, rows)
+        except SQLAlchemyError as exc:
+            raise StorageError(f"could not commit {len(rows)} outbox row(s): {exc}") from exc
+        if rows and self._on_enqueue is not None:
+            self._on_enqueue()
+        return ids
+
+    def get_delivery_status(self, notification_id: str) -> NotificationStatus:
+        """Every destination's state and every attempt of ``notification_id``."""
+        return notification_status(self._engine, notification_id)
+
+    def delivery_log(self, since: datetime | None = None) -> list[DeliveryLogRow]:
+        """Rows ``timestamp, destination, correlation_id, status, latency_ms, attempt``."""
+        return delivery_log(self._engine, since)
+
+    def _rows_for(
+        self, event: NotificationEvent, notification_id: str, now: datetime
+    ) -> list[dict[str, Any]]:
+        _check_event_type(event.event_type)
+        body = self._payload_json(event.payload)
+        correlation_id = _correlation_id(event.correlation_id, event.payload)
+        targets = self._targets(event.event_type, event.destinations)
+        return [
+            {
+                "id": new_message_id(),
+                "notification_id": notification_id,
+                "destination": name,
+                "event_type": event.event_type,
+                "correlation_id": correlation_id,
+                "payload": body,
+                "status": OutboxStatus.PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "claimed_by": None,
+                "claimed_until": None,
+                "last_error": None,
+                "created_at": now,
+                "delivered_at": None,
+            }
+            for name in targets
+        ]
+
+    def _payload_json(self, payload: Mapping[str, Any]) -> str:
+        if not isinstance(payload, Mapping):
+            raise PayloadError(
+                f"payload must be a JSON object (a mapping), got {type(payload).__name__}"
+            )
+        data = canonical_json(dict(payload))
+        limit = self._config.max_payload_bytes
+        if len(data) > limit:
+            raise PayloadError(
+                f"payload is {len(data)} bytes as canonical JSON; the limit is {limit} "
+                "(max_payload_bytes in configs/notifications.yaml)"
+            )
+        return data.decode("utf-8")
+
+    def _targets(self, event_type: str, names: Sequence[str] | None) -> list[str]:
+        if names is None:
+            return [n for n, d in self._destinations.items() if matches_event(d.config, event_type)]
+        if isinstance(names, str) or not names:
+            raise DestinationError(
+                "destinations must be a non-empty list of destination names (None means all)"
+            )
+        known = sorted(self._destinations)
+        for name in names:
+            if name not in self._destinations:
+                raise DestinationError(
+                    f"unknown or disabled destination {name!r}; enabled: {known or 'none'}"
+                )
+        return list(dict.fromkeys(names))
+
+
+def _check_event_type(event_type: str) -> None:
+    if not isinstance(event_type, str) or not _EVENT_TYPE.match(event_type):
+        raise InvalidInputError(
+            f"event_type {event_type!r} is not allowed: 1-128 characters of letters, digits "
+            "and _ . : / - (starting with a letter or digit)"
+        )
+
+
+def _correlation_id(explicit: str | None, payload: Mapping[str, Any]) -> str:
+    if explicit is not None:
+        if not isinstance(explicit, str) or not _usable(explicit):
+            raise InvalidInputError(
+                f"correlation_id {explicit!r} is not allowed: a non-placeholder string of "
+                f"1-{_MAX_CORRELATION_ID} characters, or None to take it from the event"
+            )
+        return explicit.strip()
+    for key in ("correlation_id", "trace_id"):
+        value = payload.get(key)
+        if isinstance(value, int | str) and not isinstance(value, bool):
+            text = str(value).strip()
+            if _usable(text):
+                return text
+    return new_correlation_id()
+
+
+def _usable(value: str) -> bool:
+    text = value.strip()
+    return (
+        0 < len(text) <= _MAX_CORRELATION_ID
+        and text.lower() not in _PLACEHOLDERS
+        and text.isprintable()
+    )

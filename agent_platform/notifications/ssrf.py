@@ -1,0 +1,150 @@
+"""The SSRF policy: which addresses a webhook or Slack URL may reach, and pinning to them.
+
+A destination URL is resolved once; if any address it resolves to is loopback, private,
+link-local, CGNAT (100.64/10), multicast, reserved, unspecified or a cloud metadata endpoint, the
+request is refused unless the host or the address is on the configured allow-list. The request
+then goes to the resolved address itself (the URL's host is replaced by the IP, the ``Host``
+header and TLS SNI keep the name), so a second DNS answer cannot swap in another target.
+Error texts name the host, never the URL: a Slack URL's path is a secret.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import httpx
+
+from agent_platform.errors import DestinationError
+
+__all__ = [
+    "AddressPolicy",
+    "PinnedTarget",
+    "Resolver",
+    "blocked_reason",
+    "pin_url",
+    "system_resolver",
+]
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+#: ``resolver(host, port)`` returns every address ``host`` resolves to, as strings.
+Resolver = Callable[[str, int], Sequence[str]]
+
+_METADATA = frozenset(
+    ipaddress.ip_address(a)
+    for a in ("169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200")
+)
+_CGNAT = ipaddress.ip_network("100.64.0.0/10")
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    """Resolve with the operating system (``getaddrinfo``), de-duplicated, in its order."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise DestinationError(f"cannot resolve host {host!r}: {exc}") from exc
+    seen: dict[str, None] = {}
+    for info in infos:
+        seen.setdefault(str(info[4][0]).split("%", 1)[0], None)
+    return list(seen)
+
+
+def blocked_reason(address: IPAddress) -> str | None:
+    """Why ``address`` must not be reached without an allow-list entry; None if it is public."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return blocked_reason(address.ipv4_mapped)
+    checks: tuple[tuple[bool, str], ...] = (
+        (address in _METADATA, "cloud metadata"),
+        (address.is_loopback, "loopback"),
+        (address.is_unspecified, "unspecified"),
+        (address.is_link_local, "link-local"),
+        (address.is_multicast, "multicast"),
+        (isinstance(address, ipaddress.IPv4Address) and address in _CGNAT, "CGNAT"),
+        (address.is_reserved, "reserved"),
+        (address.is_private, "private"),
+        (not address.is_global, "non-public"),
+    )
+    for hit, reason in checks:
+        if hit:
+            return reason
+    return None
+
+
+class AddressPolicy:
+    """Refuses non-public addresses unless their host name or their address is allow-listed."""
+
+    def __init__(self, allow_hosts: Iterable[str] = (), allow_cidrs: Iterable[str] = ()) -> None:
+        self._hosts = frozenset(_norm_host(h) for h in allow_hosts)
+        self._networks: tuple[IPNetwork, ...] = tuple(
+            ipaddress.ip_network(c, strict=False) for c in allow_cidrs
+        )
+
+    def check(self, host: str, addresses: Sequence[str]) -> IPAddress:
+        """Return the address to connect to, or raise :class:`DestinationError`."""
+        if not addresses:
+            raise DestinationError(f"host {host!r} resolved to no address")
+        parsed = [_parse(host, a) for a in addresses]
+        if _norm_host(host) in self._hosts:
+            return parsed[0]
+        for address in parsed:
+            reason = blocked_reason(address)
+            if reason is not None and not any(address in n for n in self._networks):
+                raise DestinationError(
+                    f"refused: host {host!r} resolves to {address} ({reason} address); "
+                    "allow-list the host or its CIDR in security.allow_hosts/allow_cidrs"
+                )
+        return parsed[0]
+
+
+@dataclass(frozen=True)
+class PinnedTarget:
+    """Where one request goes: the URL with the resolved IP, the name for Host and SNI."""
+
+    url: httpx.URL
+    host: str
+    address: str
+
+    @property
+    def extensions(self) -> dict[str, str]:
+        return {"sni_hostname": self.host} if self.url.scheme == "https" else {}
+
+    @property
+    def host_header(self) -> str:
+        original_port = self.url.port
+        return self.host if original_port is None else f"{self.host}:{original_port}"
+
+
+def pin_url(url: str, policy: AddressPolicy, resolver: Resolver) -> PinnedTarget:
+    """Resolve ``url``'s host once, apply ``policy`` and return the pinned target."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise DestinationError("invalid destination URL (it does not parse)") from exc
+    host = parsed.host
+    if parsed.scheme not in ("http", "https") or not host:
+        raise DestinationError("invalid destination URL (need http(s) with a host)")
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    address = policy.check(host, _literal_or_resolved(host, port, resolver))
+    return PinnedTarget(url=parsed.copy_with(host=str(address)), host=host, address=str(address))
+
+
+def _literal_or_resolved(host: str, port: int, resolver: Resolver) -> Sequence[str]:
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        return resolver(host, port)
+
+
+def _parse(host: str, address: str) -> IPAddress:
+    try:
+        return ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError as exc:
+        raise DestinationError(f"host {host!r} resolved to a non-IP value {address!r}") from exc
+
+
+def _norm_host(host: str) -> str:
+    return host.strip().rstrip(".").lower()

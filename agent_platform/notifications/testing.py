@@ -1,0 +1,484 @@
+"""Real receivers on loopback for tests, benchmarks and the evidence job.
+
+:class:`WebhookReceiver` is a threaded HTTP server that verifies Standard-Webhooks signatures,
+records every request, and injects faults on demand (500/503, a hang past the client's timeout,
+a dropped connection, 429 with ``Retry-After``, 410), either queued one by one, sticky for a
+path, or at a rate drawn from a seeded RNG. :class:`SmtpReceiver` is an aiosmtpd server
+(optionally offering STARTTLS) that records every message. Both bind 127.0.0.1 on a free port
+and are bounded: every wait has a timeout, ``stop`` ends every thread they started. Shipped in
+the package (like ``structlog.testing``) because the evidence job drives them too; aiosmtpd is
+imported only when an SMTP receiver starts.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import random
+import socket
+import ssl
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Self
+
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from agent_platform.notifications.ids import utc_now
+
+__all__ = [
+    "FAULT_KINDS",
+    "ReceivedEmail",
+    "ReceivedRequest",
+    "SmtpReceiver",
+    "WebhookReceiver",
+    "verify_signature",
+]
+
+#: Faults the webhook receiver can inject.
+FAULT_KINDS = ("500", "503", "timeout", "drop", "429", "410")
+_MAX_BODY = 10_000_000
+
+
+def verify_signature(secret: str, body: bytes, headers: dict[str, str]) -> bool:
+    """True when ``headers`` carry a valid Standard-Webhooks v1 signature of ``body``."""
+    try:
+        Webhook(secret).verify(body.decode("utf-8"), headers, json_parse=False)
+    except (WebhookVerificationError, UnicodeDecodeError, ValueError):
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class ReceivedRequest:
+    """One request as the receiver saw it and what it answered (``status`` None: no answer)."""
+
+    received_at: datetime
+    perf_counter: float
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    fault: str | None
+    status: int | None
+    signature_valid: bool | None
+
+    @property
+    def webhook_id(self) -> str | None:
+        return self.headers.get("webhook-id")
+
+    @property
+    def delivered(self) -> bool:
+        """The receiver accepted it (answered 2xx)."""
+        return self.status is not None and 200 <= self.status < 300
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def correlation_id(self) -> str | None:
+        """From the body's ``correlation_id`` (webhooks) or the ``x-correlation-id`` header."""
+        try:
+            body = self.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and isinstance(body.get("correlation_id"), str):
+            return str(body["correlation_id"])
+        return self.headers.get("x-correlation-id")
+
+
+@dataclass
+class _FaultPlan:
+    queued: deque[str] = field(default_factory=deque)
+    sticky: dict[str, str] = field(default_factory=dict)
+    rate: float = 0.0
+    kinds: tuple[str, ...] = ("500", "drop", "timeout")
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
+
+    def next_fault(self, path: str) -> str | None:
+        if path in self.sticky:
+            return self.sticky[path]
+        if self.queued:
+            return self.queued.popleft()
+        if self.rate > 0 and self.rng.random() < self.rate:
+            return self.rng.choice(self.kinds)
+        return None
+
+
+class WebhookReceiver:
+    """A threaded HTTP receiver on 127.0.0.1 that records requests and injects faults.
+
+    Args:
+        secret: the ``whsec_`` secret to verify signatures with (None: no verification).
+        reject_bad_signature: answer 401 to a request whose signature does not verify.
+        retry_after: the ``Retry-After`` value sent with an injected 429.
+        hang_s: how long a ``timeout`` fault holds the request before dropping it (set it
+            above the client's timeout).
+        delay_s: latency added to every accepted request.
+        unsigned_paths: paths that take unsigned requests (e.g. a Slack stand-in); elsewhere a
+            missing or wrong signature is a 401 when ``reject_bad_signature``.
+    """
+
+    def __init__(
+        self,
+        *,
+        secret: str | None = None,
+        reject_bad_signature: bool = True,
+        retry_after: str = "1",
+        hang_s: float = 2.0,
+        delay_s: float = 0.0,
+        unsigned_paths: Iterable[str] = (),
+        port: int = 0,
+    ) -> None:
+        self.secret = secret
+        self.unsigned_paths = frozenset(unsigned_paths)
+        self.reject_bad_signature = reject_bad_signature
+        self.retry_after = retry_after
+        self.hang_s = hang_s
+        self.delay_s = delay_s
+        self._port = port
+        self._plan = _FaultPlan()
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._requests: list[ReceivedRequest] = []
+        self.server_log: deque[str] = deque(maxlen=1000)
+        self._stopping = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> Self:
+        handler = type("BoundHandler", (_Handler,), {"owner": self})
+        server = ThreadingHTTPServer(("127.0.0.1", self._port), handler)
+        server.daemon_threads = True
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the receiver is not started; call start() first")
+        return int(self._server.server_address[1])
+
+    def url(self, path: str = "/hook") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    # -- faults ----------------------------------------------------------------------------
+    def queue_faults(self, *kinds: str) -> None:
+        """The next requests (any path) get these faults, in order."""
+        _check_kinds(kinds)
+        with self._lock:
+            self._plan.queued.extend(kinds)
+
+    def set_path_fault(self, path: str, kind: str | None) -> None:
+        """Every request to ``path`` gets ``kind`` (None clears it)."""
+        with self._lock:
+            if kind is None:
+                self._plan.sticky.pop(path, None)
+            else:
+                _check_kinds([kind])
+                self._plan.sticky[path] = kind
+
+    def set_fault_rate(
+        self, rate: float, kinds: Sequence[str] = ("500", "drop", "timeout"), seed: int = 0
+    ) -> None:
+        """Inject a fault into a ``rate`` share of requests, drawn from ``kinds`` by ``seed``."""
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"fault rate must be within [0, 1], got {rate}")
+        _check_kinds(kinds)
+        with self._lock:
+            self._plan.rate = rate
+            self._plan.kinds = tuple(kinds)
+            self._plan.rng = random.Random(seed)
+
+    def _next_fault(self, path: str) -> str | None:
+        with self._lock:
+            return self._plan.next_fault(path)
+
+    # -- records ---------------------------------------------------------------------------
+    def _record(self, request: ReceivedRequest) -> None:
+        with self._changed:
+            self._requests.append(request)
+            self._changed.notify_all()
+
+    def requests(self) -> list[ReceivedRequest]:
+        """Every request so far, faulted ones included, in arrival order."""
+        with self._lock:
+            return list(self._requests)
+
+    def delivered(self) -> list[ReceivedRequest]:
+        """The requests the receiver accepted (2xx)."""
+        return [r for r in self.requests() if r.delivered]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._requests.clear()
+
+    def wait_for(
+        self, predicate: Callable[[list[ReceivedRequest]], bool], timeout: float = 10.0
+    ) -> bool:
+        """Wait until ``predicate(requests)`` holds; False if ``timeout`` passes first."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not predicate(list(self._requests)):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._changed.wait(min(remaining, 0.1))
+            return True
+
+    def wait_for_delivered_ids(self, count: int, timeout: float = 10.0) -> bool:
+        """Wait until ``count`` distinct ``webhook-id`` values (or requests) were accepted."""
+
+        def enough(requests: list[ReceivedRequest]) -> bool:
+            ids = {r.webhook_id or str(i) for i, r in enumerate(requests) if r.delivered}
+            return len(ids) >= count
+
+        return self.wait_for(enough, timeout)
+
+    def _pause(self, seconds: float) -> None:
+        self._stopping.wait(seconds)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    owner: WebhookReceiver
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Keep test output quiet: server messages go to ``server_log`` (bounded), not stderr."""
+        self.owner.server_log.append(format % args)
+
+    def do_POST(self) -> None:
+        received_at, clock = utc_now(), time.perf_counter()
+        length = min(int(self.headers.get("content-length") or 0), _MAX_BODY)
+        body = self.rfile.read(length) if length else b""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        owner = self.owner
+        signed = owner.secret is not None and self.path not in owner.unsigned_paths
+        valid = verify_signature(owner.secret or "", body, headers) if signed else None
+        fault = owner._next_fault(self.path)
+        if fault is None and valid is False and owner.reject_bad_signature:
+            fault = "bad_signature"
+        status = self._answer(fault)
+        owner._record(
+            ReceivedRequest(received_at, clock, self.path, headers, body, fault, status, valid)
+        )
+
+    def _answer(self, fault: str | None) -> int | None:
+        owner = self.owner
+        if fault in ("timeout", "drop"):
+            if fault == "timeout":
+                owner._pause(owner.hang_s)
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                return None
+            return None
+        statuses = {"500": 500, "503": 503, "429": 429, "410": 410, "bad_signature": 401}
+        status = statuses.get(fault or "", 200)
+        if status == 200 and owner.delay_s > 0:
+            owner._pause(owner.delay_s)
+        extra = {"Retry-After": owner.retry_after} if status == 429 else {}
+        self._send(status, extra)
+        return status
+
+    def _send(self, status: int, extra: dict[str, str]) -> None:
+        payload = json.dumps({"status": status}).encode()
+        self.send_response(status)
+        for name, value in extra.items():
+            self.send_header(name, value)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+def _check_kinds(kinds: Iterable[str]) -> None:
+    for kind in kinds:
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault {kind!r}; allowed: {', '.join(FAULT_KINDS)}")
+
+
+@dataclass(frozen=True)
+class ReceivedEmail:
+    """One message the SMTP receiver accepted."""
+
+    received_at: datetime
+    mail_from: str
+    rcpt_tos: list[str]
+    message: EmailMessage
+    tls: bool
+    auth_user: str | None = None
+
+    @property
+    def subject(self) -> str:
+        return str(self.message["Subject"]).strip()
+
+    def body(self, subtype: str = "plain") -> str:
+        """The ``text/plain`` (or ``text/html``) part's content."""
+        part = self.message.get_body(preferencelist=(subtype,))
+        return "" if part is None else str(part.get_content())
+
+
+class SmtpReceiver:
+    """An aiosmtpd SMTP server on 127.0.0.1 that records every message.
+
+    Args:
+        tls_context: a server-side context; when given the server offers STARTTLS.
+        require_starttls: refuse mail until the client has upgraded (needs ``tls_context``).
+        credentials: ``(username, password)`` the server demands over TLS (AUTH PLAIN/LOGIN).
+    """
+
+    def __init__(
+        self,
+        *,
+        tls_context: ssl.SSLContext | None = None,
+        require_starttls: bool = False,
+        credentials: tuple[str, str] | None = None,
+        port: int | None = None,
+    ) -> None:
+        self._credentials = credentials
+        self.port = port or _free_port()
+        self._tls_context = tls_context
+        self._require_starttls = require_starttls
+        self._lock = threading.Condition()
+        self._messages: list[ReceivedEmail] = []
+        self._controller: Any = None
+
+    def start(self) -> Self:
+        from aiosmtpd.controller import Controller
+
+        kwargs: dict[str, Any] = {}
+        if self._tls_context is not None:
+            kwargs = {"tls_context": self._tls_context, "require_starttls": self._require_starttls}
+        if self._credentials is not None:
+            kwargs["authenticator"] = _Authenticator(*self._credentials)
+            kwargs["auth_required"] = True
+        self._controller = Controller(
+            _SmtpHandler(self), hostname="127.0.0.1", port=self.port, **kwargs
+        )
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _add(self, message: ReceivedEmail) -> None:
+        with self._lock:
+            self._messages.append(message)
+            self._lock.notify_all()
+
+    def messages(self) -> list[ReceivedEmail]:
+        with self._lock:
+            return list(self._messages)
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> bool:
+        """Wait until ``count`` messages arrived; False if ``timeout`` passes first."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while len(self._messages) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._lock.wait(min(remaining, 0.1))
+            return True
+
+
+class _Authenticator:
+    """Accepts exactly one username/password pair (AUTH PLAIN or LOGIN)."""
+
+    def __init__(self, username: str, password: str) -> None:
+        self._expected = (username.encode(), password.encode())
+
+    def __call__(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> Any:
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and (
+                auth_data.login,
+                auth_data.password,
+            )
+            == self._expected
+        )
+        return AuthResult(success=ok, handled=False, auth_data=auth_data.login if ok else None)
+
+
+class _SmtpHandler:
+    def __init__(self, owner: SmtpReceiver) -> None:
+        self._owner = owner
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        raw = envelope.original_content or envelope.content
+        data = raw if isinstance(raw, bytes) else str(raw).encode("utf-8")
+        parsed = email.message_from_bytes(data, policy=email.policy.default)
+        self._owner._add(
+            ReceivedEmail(
+                received_at=utc_now(),
+                mail_from=str(envelope.mail_from),
+                rcpt_tos=list(envelope.rcpt_tos),
+                message=parsed,
+                tls=session.ssl is not None,
+                auth_user=_text(session.auth_data),
+            )
+        )
+        return "250 Message accepted for delivery"
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

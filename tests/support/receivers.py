@@ -1,0 +1,95 @@
+"""Loopback receivers for the notification tests (and the evidence helper).
+
+The receivers themselves ship in :mod:`agent_platform.notifications.testing` so that the
+evidence job can start them too; this module re-exports them and adds what only tests need: a
+webhook secret, a self-signed certificate for STARTTLS, and a config builder.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import ssl
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from agent_platform.notifications.testing import (
+    FAULT_KINDS,
+    ReceivedEmail,
+    ReceivedRequest,
+    SmtpReceiver,
+    WebhookReceiver,
+    verify_signature,
+)
+from agent_platform.schemas.notifications import NotificationsConfig
+
+__all__ = [
+    "FAULT_KINDS",
+    "ReceivedEmail",
+    "ReceivedRequest",
+    "SmtpReceiver",
+    "WebhookReceiver",
+    "fast_config",
+    "new_webhook_secret",
+    "self_signed_tls",
+    "verify_signature",
+]
+
+
+def new_webhook_secret() -> str:
+    """A fresh Standard-Webhooks secret, ``whsec_`` + base64 of 24 random bytes."""
+    return "whsec_" + base64.b64encode(os.urandom(24)).decode("ascii")
+
+
+def self_signed_tls(directory: Path) -> tuple[ssl.SSLContext, Path]:
+    """A server TLS context for 127.0.0.1 and the PEM file a client trusts it with (openssl CLI)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        raise RuntimeError("the openssl command is needed to make a test certificate")
+    directory.mkdir(parents=True, exist_ok=True)
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context, cert
+
+
+def fast_config(destinations: list[dict[str, Any]], **overrides: Any) -> NotificationsConfig:
+    """A config for tests: tiny backoff, short polls, loopback allow-listed."""
+    data: dict[str, Any] = {
+        "retry": {"max_attempts": 10, "base_s": 0.005, "cap_s": 0.05},
+        "circuit": {"failure_threshold": 50, "open_s": 0.05},
+        "dispatcher": {"batch_size": 100, "lease_s": 30, "poll_interval_s": 0.02, "max_workers": 8},
+        "security": {"allow_cidrs": ["127.0.0.1/32"]},
+        "destinations": destinations,
+    }
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    return NotificationsConfig.model_validate(data)

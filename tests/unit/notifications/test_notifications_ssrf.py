@@ -1,0 +1,104 @@
+"""The SSRF policy refuses every non-public address class unless allow-listed, and pins."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from agent_platform.errors import DestinationError
+from agent_platform.notifications.ssrf import (
+    AddressPolicy,
+    blocked_reason,
+    pin_url,
+    system_resolver,
+)
+
+REFUSED = {
+    "127.0.0.1": "loopback",
+    "10.1.2.3": "private",
+    "172.16.0.1": "private",
+    "172.31.255.254": "private",
+    "192.168.1.1": "private",
+    "169.254.169.254": "cloud metadata",
+    "169.254.1.1": "link-local",
+    "100.64.0.1": "CGNAT",
+    "100.127.255.254": "CGNAT",
+    "0.0.0.0": "unspecified",
+    "224.0.0.1": "multicast",
+    "240.0.0.1": "reserved",
+    "::1": "loopback",
+    "fc00::1": "private",
+    "fd12:3456::1": "private",
+    "fd00:ec2::254": "cloud metadata",
+    "fe80::1": "link-local",
+    "::ffff:127.0.0.1": "loopback",
+    "ff02::1": "multicast",
+}
+
+
+@pytest.mark.parametrize(("address", "reason"), sorted(REFUSED.items()))
+def test_every_non_public_class_is_named(address: str, reason: str) -> None:
+    assert blocked_reason(ipaddress.ip_address(address)) == reason
+
+
+@pytest.mark.parametrize("address", ["8.8.8.8", "1.1.1.1", "2001:4860:4860::8888"])
+def test_public_addresses_pass(address: str) -> None:
+    assert blocked_reason(ipaddress.ip_address(address)) is None
+
+
+@pytest.mark.parametrize("address", sorted(REFUSED))
+def test_url_with_refused_literal_address_is_refused(address: str) -> None:
+    host = f"[{address}]" if ":" in address else address
+    with pytest.raises(DestinationError, match="refused"):
+        pin_url(f"https://{host}/hook", AddressPolicy(), lambda h, p: [])
+
+
+@pytest.mark.parametrize("address", sorted(REFUSED))
+def test_hostname_resolving_to_refused_address_is_refused(address: str) -> None:
+    with pytest.raises(DestinationError, match=r"hooks\.example\.org"):
+        pin_url("https://hooks.example.org/x", AddressPolicy(), lambda h, p: [address])
+
+
+def test_localhost_resolved_by_the_system_is_refused() -> None:
+    assert system_resolver("localhost", 80)
+    with pytest.raises(DestinationError, match="loopback"):
+        pin_url("http://localhost:8080/hook", AddressPolicy(), system_resolver)
+
+
+def test_one_bad_address_among_good_ones_refuses_the_host() -> None:
+    with pytest.raises(DestinationError, match=r"10\.0\.0\.5"):
+        pin_url("https://mixed.example.org/", AddressPolicy(), lambda h, p: ["8.8.8.8", "10.0.0.5"])
+
+
+def test_cidr_allow_list_admits_only_its_network() -> None:
+    policy = AddressPolicy(allow_cidrs=["127.0.0.1/32"])
+    target = pin_url("http://127.0.0.1:9999/hook", policy, lambda h, p: [])
+    assert str(target.url) == "http://127.0.0.1:9999/hook"
+    with pytest.raises(DestinationError):
+        pin_url("http://127.0.0.2:9999/hook", policy, lambda h, p: [])
+
+
+def test_host_allow_list_admits_the_named_host() -> None:
+    policy = AddressPolicy(allow_hosts=["Hooks.Internal."])
+    target = pin_url("https://hooks.internal/x", policy, lambda h, p: ["10.0.0.7"])
+    assert target.address == "10.0.0.7"
+
+
+def test_pinned_target_connects_to_resolved_ip_keeping_host_and_sni() -> None:
+    calls: list[tuple[str, int]] = []
+
+    def resolver(host: str, port: int) -> list[str]:
+        calls.append((host, port))
+        return ["93.184.215.14"]
+
+    target = pin_url("https://hooks.example.org:8443/path?q=1", AddressPolicy(), resolver)
+    assert calls == [("hooks.example.org", 8443)]
+    assert str(target.url) == "https://93.184.215.14:8443/path?q=1"
+    assert target.host_header == "hooks.example.org:8443"
+    assert target.extensions == {"sni_hostname": "hooks.example.org"}
+
+
+def test_unresolvable_host_is_a_destination_error() -> None:
+    with pytest.raises(DestinationError, match="cannot resolve"):
+        system_resolver("no-such-host.invalid", 443)

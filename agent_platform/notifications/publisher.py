@@ -5,12 +5,12 @@ guardian and the agent graph call. ``publish`` writes one outbox row per destina
 caller's transaction when a SQLAlchemy ``Connection`` is given (the event and its notification
 commit or roll back together), otherwise in a transaction of its own. Delivery is the
 :class:`~agent_platform.notifications.dispatcher.Dispatcher`'s job. Bad input (unknown
-destination, payload not JSON or too large) raises before anything is written.
+destination, payload not JSON or too large) raises before anything is written; those checks
+and the row layout live in :mod:`._outbox_rows`.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,27 +20,22 @@ from typing import Any
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from agent_platform.canonical import canonical_json
 from agent_platform.config import load_yaml_model, project_root
-from agent_platform.errors import (
-    DestinationError,
-    InvalidInputError,
-    PayloadError,
-    StorageError,
+from agent_platform.errors import StorageError
+from agent_platform.notifications._outbox_rows import (
+    check_event_type,
+    outbox_rows,
+    payload_json,
+    resolve_correlation_id,
+    select_targets,
 )
 from agent_platform.notifications.destinations import (
     DEFAULT_CONFIG_FILE,
     ResolvedDestination,
-    matches_event,
     resolve_destinations,
 )
-from agent_platform.notifications.ids import (
-    new_correlation_id,
-    new_message_id,
-    new_notification_id,
-    utc_now,
-)
-from agent_platform.notifications.outbox import OutboxStatus, insert_rows
+from agent_platform.notifications.ids import new_notification_id, utc_now
+from agent_platform.notifications.outbox import insert_rows
 from agent_platform.notifications.status import (
     DeliveryLogRow,
     NotificationStatus,
@@ -50,11 +45,6 @@ from agent_platform.notifications.status import (
 from agent_platform.schemas.notifications import NotificationsConfig
 
 __all__ = ["NotificationEvent", "NotificationPublisher", "load_notifications_config"]
-
-_EVENT_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$")
-_MAX_CORRELATION_ID = 128
-# Values producers use for "no id"; treated as absent so a real id is generated instead.
-_PLACEHOLDERS = frozenset({"", "n/a", "na", "none", "null", "unknown", "-", "undefined"})
 
 
 def load_notifications_config(path: Path | None = None) -> NotificationsConfig:
@@ -162,89 +152,8 @@ class NotificationPublisher:
     def _rows_for(
         self, event: NotificationEvent, notification_id: str, now: datetime
     ) -> list[dict[str, Any]]:
-        _check_event_type(event.event_type)
-        body = self._payload_json(event.payload)
-        correlation_id = _correlation_id(event.correlation_id, event.payload)
-        targets = self._targets(event.event_type, event.destinations)
-        return [
-            {
-                "id": new_message_id(),
-                "notification_id": notification_id,
-                "destination": name,
-                "event_type": event.event_type,
-                "correlation_id": correlation_id,
-                "payload": body,
-                "status": OutboxStatus.PENDING,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "claimed_by": None,
-                "claimed_until": None,
-                "last_error": None,
-                "created_at": now,
-                "delivered_at": None,
-            }
-            for name in targets
-        ]
-
-    def _payload_json(self, payload: Mapping[str, Any]) -> str:
-        if not isinstance(payload, Mapping):
-            raise PayloadError(
-                f"payload must be a JSON object (a mapping), got {type(payload).__name__}"
-            )
-        data = canonical_json(dict(payload))
-        limit = self._config.max_payload_bytes
-        if len(data) > limit:
-            raise PayloadError(
-                f"payload is {len(data)} bytes as canonical JSON; the limit is {limit} "
-                "(max_payload_bytes in configs/notifications.yaml)"
-            )
-        return data.decode("utf-8")
-
-    def _targets(self, event_type: str, names: Sequence[str] | None) -> list[str]:
-        if names is None:
-            return [n for n, d in self._destinations.items() if matches_event(d.config, event_type)]
-        if isinstance(names, str) or not names:
-            raise DestinationError(
-                "destinations must be a non-empty list of destination names (None means all)"
-            )
-        known = sorted(self._destinations)
-        for name in names:
-            if name not in self._destinations:
-                raise DestinationError(
-                    f"unknown or disabled destination {name!r}; enabled: {known or 'none'}"
-                )
-        return list(dict.fromkeys(names))
-
-
-def _check_event_type(event_type: str) -> None:
-    if not isinstance(event_type, str) or not _EVENT_TYPE.match(event_type):
-        raise InvalidInputError(
-            f"event_type {event_type!r} is not allowed: 1-128 characters of letters, digits "
-            "and _ . : / - (starting with a letter or digit)"
-        )
-
-
-def _correlation_id(explicit: str | None, payload: Mapping[str, Any]) -> str:
-    if explicit is not None:
-        if not isinstance(explicit, str) or not _usable(explicit):
-            raise InvalidInputError(
-                f"correlation_id {explicit!r} is not allowed: a non-placeholder string of "
-                f"1-{_MAX_CORRELATION_ID} characters, or None to take it from the event"
-            )
-        return explicit.strip()
-    for key in ("correlation_id", "trace_id"):
-        value = payload.get(key)
-        if isinstance(value, int | str) and not isinstance(value, bool):
-            text = str(value).strip()
-            if _usable(text):
-                return text
-    return new_correlation_id()
-
-
-def _usable(value: str) -> bool:
-    text = value.strip()
-    return (
-        0 < len(text) <= _MAX_CORRELATION_ID
-        and text.lower() not in _PLACEHOLDERS
-        and text.isprintable()
-    )
+        check_event_type(event.event_type)
+        body = payload_json(event.payload, self._config.max_payload_bytes)
+        correlation_id = resolve_correlation_id(event.correlation_id, event.payload)
+        targets = select_targets(self._destinations, event.event_type, event.destinations)
+        return outbox_rows(notification_id, event.event_type, correlation_id, body, targets, now)

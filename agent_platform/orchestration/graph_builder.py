@@ -1,9 +1,14 @@
-"""Build the LangGraph ``StateGraph`` of the agent run from a :class:`Topology`.
+"""Where the agent graph is built: guarded nodes, edges and conditions from a :class:`Topology`.
 
 planner → coder → critic; critic → coder when it asks for a refinement, else → qa; qa →
 approver when the tests pass, else → coder with the failures; approver → end. Every node also
 stops the run (→ end) once a decision is in the state: a policy violation, an unparseable
 answer, or the refinement bound (``max_refinements``), so a run never ends in a recursion error.
+
+:func:`make_node` wraps every node body (:mod:`nodes`) the same way: guard the input, refuse to
+run on an exhausted budget, run the body, parse and guard the output, compute the state update
+(:mod:`transitions`), append the ledger entry, publish a policy-violation event.
+:func:`build_agent_graph` wraps the topology's nodes for one run and compiles the graph.
 """
 
 from __future__ import annotations
@@ -12,12 +17,35 @@ from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 from langgraph.graph import StateGraph
+from pydantic import BaseModel
 
-from agent_platform.orchestration.nodes import NodeFn
+from agent_platform.errors import BudgetExceededError
+from agent_platform.orchestration.guard import GuardReport
+from agent_platform.orchestration.nodes import (
+    NODE_BODIES,
+    NodeEnv,
+    NodeFn,
+    StepSources,
+    step_sources,
+)
+from agent_platform.orchestration.parsing import ParseFailure
 from agent_platform.orchestration.topology import CONDITIONS, END_NODE, Topology
-from agent_platform.orchestration.types import GraphState
+from agent_platform.orchestration.transitions import (
+    apply_output,
+    failure_update,
+    node_input,
+    violation_update,
+)
+from agent_platform.orchestration.types import GraphState, Violation, state_hash
 
-__all__ = ["build_state_graph", "compile_graph", "recursion_limit", "structure"]
+__all__ = [
+    "build_agent_graph",
+    "build_state_graph",
+    "compile_graph",
+    "make_node",
+    "recursion_limit",
+    "structure",
+]
 
 
 def build_state_graph(topology: Topology, nodes: Mapping[str, NodeFn]) -> StateGraph[Any]:
@@ -49,6 +77,20 @@ def compile_graph(
     )
 
 
+def build_agent_graph(
+    topology: Topology,
+    env: NodeEnv,
+    *,
+    checkpointer: Any = None,
+    interrupt_before: Sequence[str] = (),
+) -> Any:
+    """The compiled graph of one run: every topology node guarded and ledgered through ``env``."""
+    nodes = {spec.name: make_node(spec.name, env) for spec in topology.nodes}
+    return compile_graph(
+        topology, nodes, checkpointer=checkpointer, interrupt_before=interrupt_before
+    )
+
+
 def recursion_limit(topology: Topology) -> int:
     """Steps a run can take at most: planner, (r+1) x coder/critic/qa, approver, plus slack."""
     loops = topology.policy.max_refinements + 1
@@ -64,3 +106,103 @@ def structure(compiled: Any) -> dict[str, Any]:
         for e in drawable.edges
     )
     return {"nodes": nodes, "edges": [list(e) for e in edges], "end": END_NODE}
+
+
+def _budget_violation(node: str, detail: str) -> Violation:
+    return Violation(node=node, stage="budget", rule="budget_exhausted", detail=detail)
+
+
+async def _evaluate(
+    node: str, state: GraphState, src: StepSources, env: NodeEnv
+) -> tuple[dict[str, Any], BaseModel | ParseFailure | None, GuardReport]:
+    report = src.guard.check_input(node, state)
+    if report.violations:
+        return violation_update(node, state, report.violations), None, report
+    output: BaseModel | ParseFailure | None = None
+    src.budget_error = src.budget_block(node, env)
+    if src.budget_error is None:
+        try:
+            output = await NODE_BODIES[node](state, src, env)
+        except BudgetExceededError as exc:
+            src.budget_error = str(exc)
+    if src.budget_error is not None or output is None:
+        report.violations.append(_budget_violation(node, src.budget_error or "no output"))
+        return violation_update(node, state, report.violations), None, report
+    if isinstance(output, ParseFailure):
+        return failure_update(node, state, output), output, report
+    report.extend(await src.guard.check_output(node, output, state))
+    if report.violations:
+        return violation_update(node, state, report.violations), output, report
+    return apply_output(node, state, output, env.max_refinements), output, report
+
+
+def _entry(
+    node: str, state: GraphState, src: StepSources, output: Any, report: GuardReport
+) -> dict[str, Any]:
+    return {
+        "node": node,
+        "step": src.step,
+        "input": node_input(node, state),
+        "output": output.as_dict()
+        if isinstance(output, ParseFailure)
+        else (output.model_dump() if output is not None else None),
+        "llm_responses": [u.model_dump() for u in src.usages],
+        "registry_lookups": report.registry_lookups,
+        "violations": [v.model_dump() for v in report.violations],
+        "budget_error": src.budget_error,
+    }
+
+
+def make_node(node: str, env: NodeEnv) -> NodeFn:
+    """The guarded, ledgered LangGraph node function for ``node``."""
+
+    async def run(state: GraphState) -> dict[str, Any]:
+        step = int(state.get("step") or 0) + 1
+        src = step_sources(env, node, step)
+        update, output, report = await _evaluate(node, state, src, env)
+        cost = sum(u.cost_eur for u in src.usages)
+        update["step"] = step
+        update["history"] = [*(state.get("history") or []), node]
+        update["cost_eur"] = round(float(state.get("cost_eur") or 0.0) + cost, 9)
+        after = state_hash({**state, **update})
+        entry = _entry(node, state, src, output, report)
+        entry["state_hash_after"] = after
+        _record(env, src, entry, _finished(update, state, after))
+        return update
+
+    run.__name__ = f"{node}_node"
+    return run
+
+
+def _finished(update: dict[str, Any], state: GraphState, after: str) -> dict[str, Any] | None:
+    """The run's end when this node decided it (every decision routes to the end)."""
+    if not update.get("decision"):
+        return None
+    return {
+        "decision": update["decision"],
+        "history": update["history"],
+        "refinements": int(update.get("refinements", state.get("refinements")) or 0),
+        "cost_eur": update["cost_eur"],
+        "final_state_hash": after,
+    }
+
+
+def _record(
+    env: NodeEnv, src: StepSources, entry: dict[str, Any], finished: dict[str, Any] | None
+) -> None:
+    if src.recorded is not None:
+        if src.recorded.get("state_hash_after") != entry["state_hash_after"]:
+            env.mismatches.append(
+                f"step {src.step} ({entry['node']}): state hash {entry['state_hash_after']} "
+                f"!= recorded {src.recorded.get('state_hash_after')}"
+            )
+        return
+    if env.recorder is not None:
+        env.recorder.node(entry, finished)
+        env.finished_recorded = finished is not None
+    if entry["violations"] and env.events is not None:
+        env.events.publish(
+            "agent_run.policy_violation",
+            {"run_id": env.run_id, "node": entry["node"], "violations": entry["violations"]},
+            correlation_id=env.run_id,
+        )

@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from agent_platform.errors import LedgerError
-from agent_platform.orchestration.graph_builder import compile_graph, recursion_limit
+from agent_platform.orchestration.graph_builder import build_agent_graph, recursion_limit
 from agent_platform.orchestration.guard import PolicyGuard, RecordedRegistry
 from agent_platform.orchestration.llm import RecordedLLM
-from agent_platform.orchestration.nodes import NodeEnv, make_node
+from agent_platform.orchestration.nodes import NodeEnv
 from agent_platform.orchestration.recorder import ledger_name, read_run
 from agent_platform.orchestration.runner import initial_state
 from agent_platform.orchestration.topology import Topology
@@ -90,8 +90,7 @@ async def replay_run(engine: Engine, run_id: str) -> ReplayResult:
         qa_runner=_no_qa,
         record=record,
     )
-    nodes = {spec.name: make_node(spec.name, env) for spec in topology.nodes}
-    graph = compile_graph(topology, nodes)
+    graph = build_agent_graph(topology, env)
     start = initial_state(TaskSpec.model_validate(record.started["task"]))
     final = await graph.ainvoke(start, {"recursion_limit": recursion_limit(topology)})
     final_hash = state_hash(dict(final))

@@ -18,10 +18,10 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from agent_platform.events import EventSink
-from agent_platform.orchestration.graph_builder import compile_graph, recursion_limit
+from agent_platform.orchestration.graph_builder import build_agent_graph, recursion_limit
 from agent_platform.orchestration.guard import PolicyGuard, RegistryChecker
 from agent_platform.orchestration.llm import LLMClient
-from agent_platform.orchestration.nodes import NodeEnv, QARunner, make_node
+from agent_platform.orchestration.nodes import NodeEnv, QARunner
 from agent_platform.orchestration.recorder import RunRecorder, ledger_name, read_run
 from agent_platform.orchestration.sandbox import PytestSandbox
 from agent_platform.orchestration.topology import Topology, default_topology
@@ -159,9 +159,8 @@ class AgentRunner:
         interrupt_before: Sequence[str],
         on_update: UpdateCallback | None,
     ) -> RunResult:
-        nodes = {spec.name: make_node(spec.name, env) for spec in topology.nodes}
-        graph = compile_graph(
-            topology, nodes, checkpointer=self.checkpointer, interrupt_before=interrupt_before
+        graph = build_agent_graph(
+            topology, env, checkpointer=self.checkpointer, interrupt_before=interrupt_before
         )
         config = {
             "configurable": {"thread_id": env.run_id},

@@ -1,13 +1,21 @@
-"""The report :meth:`StateRepository.verify_integrity` returns."""
+"""Integrity verification of session state: the pass over one batch of rows, and its report.
+
+:meth:`StateRepository.verify_integrity` streams durable rows in batches through
+:func:`verify_batch`, which checks each row against its stored SHA-256 and each cached copy
+against its row, evicting copies of tampered rows and repairing copies that drifted.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent_platform.canonical import sha256_hex
 from agent_platform.errors import IntegrityError
+from agent_platform.state._session_cache import SessionCache, frame
+from agent_platform.state._session_io import Row
 
-__all__ = ["IntegrityReport"]
+__all__ = ["IntegrityReport", "verify_batch"]
 
 
 @dataclass
@@ -50,3 +58,31 @@ class IntegrityReport:
             "cache_unavailable": self.cache_unavailable,
             "ok": self.ok,
         }
+
+
+def verify_batch(
+    rows: list[Row], prefix: str, cache: SessionCache, report: IntegrityReport
+) -> None:
+    """Check ``rows`` and their cached copies, record findings in ``report``, fix the cache."""
+    report.checked += len(rows)
+    keys = [prefix + r[0] for r in rows]
+    cached, unavailable = cache.read(keys)
+    report.cache_unavailable = report.cache_unavailable or unavailable
+    repairs: dict[str, bytes] = {}
+    evict: list[str] = []
+    for (session_id, payload, digest), key, value in zip(rows, keys, cached, strict=True):
+        body = payload.encode("utf-8")
+        if sha256_hex(body) != digest:
+            report.sql_mismatches.append(session_id)
+            evict.append(key)
+            continue
+        expected = frame(digest, body)
+        if value is not None and value != expected:
+            report.cache_repaired.append(session_id)
+            repairs[key] = expected
+    if unavailable:
+        return
+    if evict:
+        cache.drop(evict)
+    if repairs:
+        cache.put(repairs)

@@ -17,8 +17,7 @@ import sqlalchemy as sa
 
 from agent_platform.db import create_engine_for
 from agent_platform.orchestration.checkpointing import open_checkpointer
-from agent_platform.orchestration.graph_builder import compile_graph, structure
-from agent_platform.orchestration.nodes import make_node
+from agent_platform.orchestration.graph_builder import compile_graph, make_node, structure
 from agent_platform.orchestration.recorder import ledger_name, read_run
 from agent_platform.orchestration.replay import replay_run
 from agent_platform.orchestration.router_wiring import simulated_models

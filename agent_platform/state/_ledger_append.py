@@ -1,0 +1,158 @@
+"""Appending to one ledger: validation, hash chaining and the compare-and-set on its head.
+
+An append names the sequence number it expects to write (``expected_seq``, the head + 1). The
+primary key (ledger, seq) and a compare-and-set on the recorded head in ``ledger_heads`` (same
+transaction) make a lost race fail as :class:`LedgerConflictError`; nothing is written, and the
+caller re-reads the head and retries. Without ``expected_seq`` the appender retries on its own
+a few times, since the caller did not ask for compare-and-set. The last head this process wrote
+is remembered, so an uncontended append costs one round trip on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from agent_platform.canonical import canonical_json, sha256_hex
+from agent_platform.errors import InvalidInputError, LedgerConflictError, PayloadError, StorageError
+from agent_platform.state._chain import GENESIS_HASH, chain_rows
+from agent_platform.state._ledger_entry import LedgerEntry, check_name
+from agent_platform.state._ledger_sql import LedgerStatements
+
+__all__ = ["LedgerAppender"]
+
+_AUTO_RETRIES = 8
+
+Prepared = tuple[str, str, str]
+"""(event_type, canonical JSON payload, checksum)."""
+
+
+class LedgerAppender:
+    """Appends to the ledger ``name``; one per :class:`~.ledger_replay.Ledger`. Thread-safe."""
+
+    def __init__(
+        self, engine: Engine, name: str, sql: LedgerStatements, max_payload_bytes: int
+    ) -> None:
+        self._engine = engine
+        self._name = name
+        self._sql = sql
+        self._max_payload = max_payload_bytes
+        self._lock = threading.Lock()
+        self._head: tuple[int, str] | None = None
+
+    def load_head(self, conn: Connection) -> tuple[int, str]:
+        """(head seq, head hash) as recorded, read on ``conn``; (0, 64 zeros) when empty."""
+        row = conn.execute(self._sql.select_head, {"b_ledger": self._name}).first()
+        return (0, GENESIS_HASH) if row is None else (int(row[0]), str(row[1]))
+
+    def head(self) -> tuple[int, str]:
+        """(head seq, head hash) as recorded in the database."""
+        try:
+            with self._engine.connect() as conn:
+                return self.load_head(conn)
+        except sa.exc.SQLAlchemyError as exc:
+            raise StorageError(f"reading the head of ledger {self._name!r} failed: {exc}") from exc
+
+    def _prepare(self, event_type: object, payload: Any) -> Prepared:
+        kind = check_name("event_type", event_type)
+        body = canonical_json(payload)
+        if len(body) > self._max_payload:
+            raise PayloadError(
+                f"ledger event {kind!r}: payload is {len(body)} bytes of canonical JSON; "
+                f"allowed: at most {self._max_payload}"
+            )
+        return kind, body.decode("utf-8"), sha256_hex(body)
+
+    def append_many(
+        self, events: Iterable[tuple[str, Any]], expected_seq: int | None
+    ) -> list[LedgerEntry]:
+        """Validate every event, then append them all in one transaction (or none)."""
+        prepared = [self._prepare(kind, payload) for kind, payload in events]
+        if not prepared:
+            return []
+        if expected_seq is not None and (isinstance(expected_seq, bool) or expected_seq < 1):
+            raise InvalidInputError(f"expected_seq: got {expected_seq!r}; allowed: an int >= 1")
+        with self._lock:
+            attempts = 0
+            while True:
+                try:
+                    return self._try_append(prepared, expected_seq)
+                except LedgerConflictError:
+                    attempts += 1
+                    if expected_seq is not None or attempts >= _AUTO_RETRIES:
+                        raise
+
+    def _try_append(self, prepared: list[Prepared], expected_seq: int | None) -> list[LedgerEntry]:
+        now = datetime.now(UTC)
+        cached = self._head
+        head = cached or (0, GENESIS_HASH)
+        try:
+            with self._engine.begin() as conn:
+                if cached is None or (expected_seq is not None and expected_seq != head[0] + 1):
+                    head = self.load_head(conn)
+                if expected_seq is not None and expected_seq != head[0] + 1:
+                    raise LedgerConflictError(expected_seq, head[0])
+                rows = chain_rows(self._name, prepared, head[0], head[1], now)
+                if len(rows) == 1 and self._sql.append_next is not None:
+                    self._append_one(conn, head, rows[0], now)
+                else:
+                    conn.execute(self._sql.insert_entries, rows)
+                    self._move_head(conn, head, rows[-1], now)
+        except sa.exc.IntegrityError as exc:
+            self._head = None
+            actual = self.head()[0]
+            raise LedgerConflictError(head[0] + 1, actual) from exc
+        except sa.exc.SQLAlchemyError as exc:
+            self._head = None
+            raise StorageError(f"appending to ledger {self._name!r} failed: {exc}") from exc
+        except LedgerConflictError:
+            self._head = None
+            raise
+        self._head = (rows[-1]["seq"], rows[-1]["entry_hash"])
+        return [LedgerEntry(**row) for row in rows]
+
+    def _head_params(
+        self, head: tuple[int, str], last: dict[str, Any], now: datetime
+    ) -> dict[str, Any]:
+        return {
+            "b_ledger": self._name,
+            "old_seq": head[0],
+            "new_seq": last["seq"],
+            "new_hash": last["entry_hash"],
+            "now": now,
+        }
+
+    def _append_one(
+        self, conn: Connection, head: tuple[int, str], row: dict[str, Any], now: datetime
+    ) -> None:
+        """One round trip on PostgreSQL: the head's compare-and-set and the insert together."""
+        first = head[0] == 0
+        statement = self._sql.append_first if first else self._sql.append_next
+        assert statement is not None
+        params = self._head_params(head, row, now) | {f"e_{k}": v for k, v in row.items()}
+        # RETURNING, because DBAPI rowcount is not reported for INSERT ... SELECT with CTEs.
+        if len(conn.execute(statement, params).all()) != 1:
+            raise LedgerConflictError(head[0] + 1, self.load_head(conn)[0])
+
+    def _move_head(
+        self, conn: Connection, head: tuple[int, str], last: dict[str, Any], now: datetime
+    ) -> None:
+        if head[0] == 0:
+            conn.execute(
+                self._sql.insert_head,
+                {
+                    "ledger": self._name,
+                    "head_seq": last["seq"],
+                    "head_hash": last["entry_hash"],
+                    "updated_at": now,
+                },
+            )
+            return
+        moved = conn.execute(self._sql.move_head, self._head_params(head, last, now)).rowcount
+        if moved != 1:
+            raise LedgerConflictError(head[0] + 1, self.load_head(conn)[0])

@@ -1,0 +1,134 @@
+"""How a consumer walks a ledger: pages in seq order, its recorded position, the entry checks.
+
+Replay (:meth:`~.ledger_replay.Ledger.replay_events`) reads pages after the consumer's
+position, checks each entry (contiguous ``seq``, payload checksum, chain link and entry hash)
+before its handler sees it, and records the new position. The SQL reads and writes here
+translate SQLAlchemy errors into :class:`StorageError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from agent_platform.canonical import sha256_hex
+from agent_platform.errors import LedgerGapError, LedgerIntegrityError, StorageError
+from agent_platform.state._chain import EntryHasher
+from agent_platform.state._ledger_entry import LedgerEntry
+from agent_platform.state._ledger_sql import LedgerStatements
+
+__all__ = [
+    "Handler",
+    "ProgressCallback",
+    "ReplayState",
+    "apply_pages",
+    "check_replayable",
+    "read_page",
+    "read_position",
+    "save_position",
+]
+
+Handler = Callable[[LedgerEntry], object]
+ProgressCallback = Callable[[int, int], object]
+
+
+def read_page(
+    engine: Engine, sql: LedgerStatements, ledger: str, after: int, size: int
+) -> list[LedgerEntry]:
+    """Up to ``size`` entries of ``ledger`` with ``seq > after``, in seq order."""
+    try:
+        with engine.connect() as conn:
+            result = conn.execute(
+                sql.select_page, {"b_ledger": ledger, "after": after, "page": size}
+            )
+            return [LedgerEntry(ledger, *row) for row in result]
+    except sa.exc.SQLAlchemyError as exc:
+        raise StorageError(f"reading ledger {ledger!r} failed: {exc}") from exc
+
+
+def read_position(engine: Engine, sql: LedgerStatements, ledger: str, consumer: str) -> int:
+    """The last seq ``consumer`` has applied (0 when it has applied nothing)."""
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(
+                sql.select_position, {"b_consumer": consumer, "b_ledger": ledger}
+            ).first()
+    except sa.exc.SQLAlchemyError as exc:
+        raise StorageError(f"reading consumer {consumer!r} position failed: {exc}") from exc
+    return 0 if row is None else int(row[0])
+
+
+def save_position(
+    engine: Engine, sql: LedgerStatements, ledger: str, consumer: str, seq: int
+) -> None:
+    """Record that ``consumer`` has applied ``ledger`` up to ``seq``."""
+    params = {
+        "consumer": consumer,
+        "ledger": ledger,
+        "last_seq": seq,
+        "updated_at": datetime.now(UTC),
+    }
+    try:
+        with engine.begin() as conn:
+            conn.execute(sql.save_position, params)
+    except sa.exc.SQLAlchemyError as exc:
+        raise StorageError(f"saving consumer {consumer!r} position failed: {exc}") from exc
+
+
+@dataclass
+class ReplayState:
+    """Where a replay is: position reached, position saved, entries applied, last hash."""
+
+    position: int
+    saved: int = -1
+    applied: int = 0
+    prev_hash: str | None = None
+
+    def __post_init__(self) -> None:
+        self.saved = self.position
+
+    def advance(self, entry: LedgerEntry) -> None:
+        """Record that ``entry`` was applied."""
+        self.position = entry.seq
+        self.prev_hash = entry.entry_hash
+        self.applied += 1
+
+
+def check_replayable(entry: LedgerEntry, state: ReplayState, hasher: EntryHasher) -> None:
+    """Raise LedgerGapError / LedgerIntegrityError unless ``entry`` may be applied next."""
+    if entry.seq != state.position + 1:
+        raise LedgerGapError(state.position + 1)
+    if sha256_hex(entry.payload.encode("utf-8")) != entry.checksum:
+        raise LedgerIntegrityError(entry.seq, "payload does not match its checksum")
+    linked = state.prev_hash is None or entry.prev_hash == state.prev_hash
+    if not linked or hasher(entry.seq, entry.event_type, entry.checksum, entry.prev_hash) != (
+        entry.entry_hash
+    ):
+        raise LedgerIntegrityError(entry.seq, "entry hash or chain link does not match")
+
+
+def apply_pages(
+    engine: Engine,
+    sql: LedgerStatements,
+    ledger: str,
+    state: ReplayState,
+    handler: Handler,
+    page_size: int,
+    on_progress: ProgressCallback | None,
+) -> None:
+    """Check and hand to ``handler`` every entry after ``state.position``, page by page."""
+    hasher = EntryHasher()
+    while True:
+        page = read_page(engine, sql, ledger, state.position, page_size)
+        for entry in page:
+            check_replayable(entry, state, hasher)
+            handler(entry)
+            state.advance(entry)
+        if on_progress is not None and page:
+            on_progress(state.applied, state.position)
+        if len(page) < page_size:
+            return

@@ -1,0 +1,109 @@
+"""The state repository's SQL I/O: each function is one transaction or one read.
+
+Statements come from :mod:`agent_platform.state._sql` (built once per dialect); SQLAlchemy
+errors are translated here into :class:`StorageError` naming what failed. A write commits the
+session rows, their hashes in ``state_hash_index`` and ``state_audit`` rows together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from agent_platform.errors import StorageError
+from agent_platform.state._sql import StateStatements
+
+__all__ = ["Row", "delete_row", "read_rows", "row_batches", "write_rows"]
+
+Row = tuple[str, str, str]
+"""(session_id, canonical JSON payload, SHA-256)."""
+
+_VERIFY_BATCH = 500
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def write_rows(engine: Engine, sql: StateStatements, rows: Sequence[Row]) -> None:
+    """Commit sessions + hash index + audit for ``rows``."""
+    now = _now()
+    if len(rows) == 1 and sql.save_one is not None:
+        ((sid, payload, digest),) = rows
+        params = {"sid": sid, "p": payload, "h": digest, "now": now}
+        try:
+            with engine.begin() as conn:
+                conn.execute(sql.save_one, params)
+        except sa.exc.SQLAlchemyError as exc:
+            raise StorageError(f"saving session {sid!r} failed: {exc}") from exc
+        return
+    sessions = [{"id": s, "payload": p, "payload_hash": h, "updated_at": now} for s, p, h in rows]
+    index = [{"hash": h, "session_id": s, "created_at": now} for s, _, h in rows]
+    audit = [
+        {"session_id": s, "action": "save", "payload_hash": h, "timestamp": now} for s, _, h in rows
+    ]
+    try:
+        with engine.begin() as conn:
+            conn.execute(sql.upsert_session, sessions)
+            conn.execute(sql.index_hash, index)
+            conn.execute(sql.audit, audit)
+    except sa.exc.SQLAlchemyError as exc:
+        raise StorageError(f"saving {len(rows)} session(s) failed: {exc}") from exc
+
+
+def read_rows(
+    engine: Engine, sql: StateStatements, session_ids: Sequence[str]
+) -> dict[str, tuple[str, str]]:
+    """session id -> (payload, hash) for those of ``session_ids`` that exist."""
+    try:
+        with engine.connect() as conn:
+            if len(session_ids) == 1:
+                row = conn.execute(sql.select_one, {"sid": session_ids[0]}).first()
+                return {} if row is None else {session_ids[0]: (row[0], row[1])}
+            result = conn.execute(sql.select_many, {"ids": list(session_ids)})
+            return {r[0]: (r[1], r[2]) for r in result}
+    except sa.exc.SQLAlchemyError as exc:
+        raise StorageError(f"reading {len(session_ids)} session(s) failed: {exc}") from exc
+
+
+def delete_row(engine: Engine, sql: StateStatements, session_id: str) -> bool:
+    """Delete ``session_id`` and audit the deletion in one transaction; True if it existed."""
+    try:
+        with engine.begin() as conn:
+            deleted = conn.execute(sql.delete_one, {"sid": session_id}).rowcount
+            conn.execute(
+                sql.audit,
+                {
+                    "session_id": session_id,
+                    "action": "delete",
+                    "payload_hash": None,
+                    "timestamp": _now(),
+                },
+            )
+    except sa.exc.SQLAlchemyError as exc:
+        raise StorageError(f"deleting session {session_id!r} failed: {exc}") from exc
+    return bool(deleted)
+
+
+def row_batches(
+    engine: Engine, sql: StateStatements, session_id: str | None
+) -> Iterator[list[Row]]:
+    """The rows of ``session_id`` (one batch), or of every session streamed in batches."""
+    try:
+        with engine.connect() as conn:
+            if session_id is not None:
+                rows = conn.execute(sql.select_many, {"ids": [session_id]})
+                yield [(r[0], r[1], r[2]) for r in rows]
+                return
+            yield from _stream_all(conn, sql)
+    except sa.exc.SQLAlchemyError as exc:
+        raise StorageError(f"reading sessions for verification failed: {exc}") from exc
+
+
+def _stream_all(conn: Connection, sql: StateStatements) -> Iterator[list[Row]]:
+    result = conn.execution_options(yield_per=_VERIFY_BATCH).execute(sql.select_all)
+    for partition in result.partitions():
+        yield [(r[0], r[1], r[2]) for r in partition]

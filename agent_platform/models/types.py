@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 __all__ = ["Attempt", "RouteResult"]
@@ -36,7 +37,12 @@ class Attempt:
 
 @dataclass(frozen=True)
 class RouteResult:
-    """The answer to one routed request, with everything needed to audit and bill it."""
+    """The answer to one routed request, with everything needed to audit and bill it.
+
+    ``cost_eur`` is ``float(cost_eur_exact)``, the Decimal the budget was charged;
+    ``decided_provider`` is the decision's first choice (``failover`` is True when another
+    provider served); ``latency_ms`` covers the whole routed call, ``decision_ms`` the decision.
+    """
 
     content: str
     provider: str
@@ -51,3 +57,5 @@ class RouteResult:
     simulated: bool
     failover: bool = False
     attempts: tuple[Attempt, ...] = field(default_factory=tuple)
+    cost_eur_exact: Decimal = Decimal(0)
+    decided_provider: str | None = None

@@ -1,0 +1,166 @@
+"""The litellm adapter: the only module that imports litellm, and only when a call is made.
+
+litellm is imported lazily (it takes seconds) with ``LITELLM_LOCAL_MODEL_COST_MAP=True`` set
+first, so it never fetches its price map from the network; its own retries are off
+(``num_retries=0``, ``max_retries=0``) because failover is the router's job; every call has an
+explicit timeout. litellm's and httpx's exceptions are translated here into
+:class:`ProviderError` with a ``kind`` the router acts on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from agent_platform.errors import ProviderError
+from agent_platform.models.endpoints import Endpoint
+
+__all__ = ["Completion", "LiteLLMAdapter", "classify_exception"]
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One successful provider answer with the usage the provider reported."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    latency_ms: float
+    simulated: bool
+
+
+def _litellm() -> Any:
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    litellm.suppress_debug_info = True
+    return litellm
+
+
+class LiteLLMAdapter:
+    """Calls providers through ``litellm.acompletion`` using the given endpoints."""
+
+    def __init__(self, endpoints: Mapping[str, Endpoint], *, timeout_s: float) -> None:
+        self.endpoints = dict(endpoints)
+        self.timeout_s = timeout_s
+
+    def warm_up(self) -> None:
+        """Import litellm now rather than on the first call."""
+        _litellm()
+
+    async def complete(
+        self,
+        provider: str,
+        model: str,
+        prompt: str,
+        *,
+        max_tokens: int,
+        correlation_id: str,
+    ) -> Completion:
+        """Ask ``provider`` for a completion of ``prompt``.
+
+        Raises:
+            ProviderError: the call failed; ``kind`` says how.
+        """
+        endpoint = self.endpoints[provider]
+        if endpoint.unavailable_reason is not None:
+            raise ProviderError(provider, "client_error", endpoint.unavailable_reason)
+        litellm = _litellm()
+        started = time.perf_counter()
+        try:
+            response = await litellm.acompletion(
+                **self._request(endpoint, model, prompt, max_tokens, correlation_id)
+            )
+        except Exception as exc:  # translated at the boundary: every litellm failure is typed
+            raise classify_exception(provider, exc) from exc
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        return _completion(provider, response, latency_ms, endpoint.simulated)
+
+    def _request(
+        self, endpoint: Endpoint, model: str, prompt: str, max_tokens: int, correlation_id: str
+    ) -> dict[str, Any]:
+        request: dict[str, Any] = {
+            "model": endpoint.model_string(model),
+            "messages": [{"role": "user", "content": prompt}],
+            "max_tokens": max_tokens,
+            "timeout": self.timeout_s,
+            "num_retries": 0,
+            "max_retries": 0,
+            "extra_headers": {"x-correlation-id": correlation_id},
+            **endpoint.extra,
+        }
+        if endpoint.api_base is not None:
+            request["api_base"] = endpoint.api_base
+        if endpoint.api_key is not None:
+            request["api_key"] = endpoint.api_key
+        return request
+
+
+def _completion(provider: str, response: Any, latency_ms: float, simulated: bool) -> Completion:
+    try:
+        text = response.choices[0].message.content
+        usage = response.usage
+        prompt_tokens, completion_tokens = int(usage.prompt_tokens), int(usage.completion_tokens)
+    except (AttributeError, IndexError, TypeError, ValueError) as exc:
+        raise ProviderError(provider, "bad_response", f"unusable response: {exc}") from exc
+    if not isinstance(text, str):
+        raise ProviderError(provider, "bad_response", "response has no text content")
+    return Completion(text, prompt_tokens, completion_tokens, latency_ms, simulated)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen and len(seen) < 10:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    for source in (getattr(exc, "litellm_response_headers", None), _response_headers(exc)):
+        if source is None:
+            continue
+        value = dict(source).get("retry-after") or dict(source).get("Retry-After")
+        if value is not None:
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                return None
+    return None
+
+
+def _response_headers(exc: BaseException) -> Any:
+    try:
+        response = getattr(exc, "response", None)
+    except (AttributeError, RuntimeError):
+        return None
+    return getattr(response, "headers", None)
+
+
+def classify_exception(provider: str, exc: BaseException) -> ProviderError:
+    """Map a litellm/httpx/openai exception to a :class:`ProviderError` kind."""
+    chain = _chain(exc)
+    mro = {cls.__name__ for e in chain for cls in type(e).__mro__}
+    status = getattr(exc, "status_code", None)
+    status = status if isinstance(status, int) else None
+    message = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+    if "Timeout" in mro or "APITimeoutError" in mro or "TimeoutException" in mro:
+        return ProviderError(provider, "timeout", message, None)
+    if "RateLimitError" in mro or status == 429:
+        return ProviderError(provider, "rate_limited", message, 429, _retry_after(exc))
+    if any(isinstance(e, json.JSONDecodeError) for e in chain) or "Expecting value" in message:
+        return ProviderError(provider, "bad_response", message, status)
+    if any(isinstance(e, (httpx.TransportError, ConnectionError)) for e in chain) or (
+        "APIConnectionError" in mro or "Connection error" in message
+    ):
+        return ProviderError(provider, "connection", message, None)
+    if status is not None and 400 <= status < 500:
+        return ProviderError(provider, "client_error", message, status)
+    return ProviderError(provider, "server_error", message, status)

@@ -1,0 +1,277 @@
+"""Benchmark of the LLM router against litellm.Router, on the provider simulator (SIMULATED traffic).
+
+Run as ``uv run python -m bench.router``. Measures, in this run:
+
+* ``decision_p95_ms``: what :meth:`ModelRouter.route` does before the provider call (the
+  decision, then the budget reservation on Redis; the hold is released outside the timed
+  region); ``decision_with_budget_read_p95_ms`` adds decide()'s advisory counter read.
+* ``routed_call_p95_ratio_vs_litellm_router``: our full routed call (decide, reserve on Redis,
+  litellm call, commit + spend record) over ``litellm.Router.acompletion`` on the same model
+  list, both answered by the simulator's zero-latency, fault-free profile; interleaved in chunks.
+* ``failover_success_rate`` under ``configs/simulation/faults.yaml`` (about 10 % faults per
+  provider, every kind), with each failure's attempts listed.
+* ``budget_breaches``: 64 threads drive a nearly exhausted daily cap on the Redis store; a
+  breach is any observation of committed + reserved above the cap, plus final spend above it.
+
+Backends: ``AGENT_PLATFORM_REDIS_URL`` (default ``redis://127.0.0.1:6379/0``) for the budget
+counters, ``AGENT_PLATFORM_DATABASE_URL`` (default: a migrated temporary SQLite file) for spend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import redis
+from sqlalchemy.engine import Engine
+
+from agent_platform.config import Settings
+from agent_platform.db import create_engine_for
+from agent_platform.errors import AgentPlatformError, BudgetExceededError
+from agent_platform.finops import FinOpsBudget, load_finops, open_store
+from agent_platform.migrate import upgrade
+from agent_platform.models.config import load_residency, load_routing
+from agent_platform.models.factory import build_router
+from agent_platform.models.router import ModelRouter
+from agent_platform.models.simulation_profile import load_profile
+from agent_platform.models.simulator import ProviderSimulator
+from agent_platform.models.testing import tuned_finops, tuned_routing
+from agent_platform.schemas.finops import FinOpsConfig
+from agent_platform.stats import percentile
+from bench._harness import emit, p95, ratio
+
+PROMPT = "[agent_platform node=coder attempt=1]\nWrite add(a, b) with a pytest test."
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _budget(engine: Engine, client: redis.Redis, finops: FinOpsConfig) -> FinOpsBudget:
+    prefix = f"bench:{uuid.uuid4().hex[:8]}:"
+    store = open_store(engine, finops, redis_client=client, redis_prefix=prefix)
+    return FinOpsBudget(finops, load_routing(), store)
+
+
+def _roomy(finops: FinOpsConfig) -> FinOpsConfig:
+    huge = {"max_tokens": 10**9, "models": None}
+    providers = {name: huge for name in ("openai", "anthropic", "local")}
+    return tuned_finops(
+        finops,
+        phase_1={
+            "daily_eur_cap": Decimal(10**6),
+            "monthly_eur_cap": Decimal(10**7),
+            "providers": providers,
+        },
+    )
+
+
+def bench_decision(router: ModelRouter, n: int, *, read_budget: bool) -> list[float]:
+    """What route() does before the provider call: decide, then reserve on Redis."""
+    samples = []
+    for _ in range(n):
+        start = time.perf_counter()
+        decision = router.decide("coding", 2000, read_budget=read_budget)
+        assert decision.provider is not None and decision.model is not None
+        hold = router.budget.reserve(decision.provider, decision.model, "coding", 2000)
+        samples.append((time.perf_counter() - start) * 1000.0)
+        router.budget.release(hold)
+    return samples
+
+
+async def bench_routed(
+    router: ModelRouter, sim: ProviderSimulator, n: int
+) -> dict[str, list[float]]:
+    import litellm  # the baseline; our side imports it lazily through the adapter
+
+    baseline = litellm.Router(
+        model_list=[
+            {
+                "model_name": "coding",
+                "litellm_params": {
+                    "model": "openai/gpt-4o",
+                    "api_base": sim.url_for("openai") + "/v1",
+                    "api_key": "simulated-key",
+                    "timeout": 30,
+                    "max_retries": 0,
+                },
+            }
+        ],
+        num_retries=0,
+    )
+    messages = [{"role": "user", "content": PROMPT}]
+
+    async def ours() -> None:
+        result = await router.route(PROMPT, "coding", 2000)
+        assert result.provider == "openai" and result.simulated
+
+    async def theirs() -> None:
+        response = await baseline.acompletion(model="coding", messages=messages, max_tokens=1990)
+        assert response.choices[0].message.content
+
+    sides: dict[str, Callable[[], Awaitable[None]]] = {"ours": ours, "litellm_router": theirs}
+    samples: dict[str, list[float]] = {name: [] for name in sides}
+    for _ in range(20):  # warm-up: imports, connection pools
+        for fn in sides.values():
+            await fn()
+    for chunk in range(n // 10):
+        order = list(sides.items()) if chunk % 2 == 0 else list(reversed(sides.items()))
+        for name, fn in order:
+            for _ in range(10):
+                start = time.perf_counter()
+                await fn()
+                samples[name].append((time.perf_counter() - start) * 1000.0)
+    return samples
+
+
+async def bench_failover(router: ModelRouter, n: int) -> tuple[int, list[dict[str, Any]]]:
+    ok, failures = 0, []
+
+    async def one(index: int) -> None:
+        nonlocal ok
+        task = ("planning", "coding", "review")[index % 3]
+        try:
+            await router.route(PROMPT, task, 2000)
+            ok += 1
+        except AgentPlatformError as exc:
+            failures.append(
+                {
+                    "error": type(exc).__name__,
+                    "detail": str(exc)[:300],
+                    "attempts": getattr(exc, "attempts", None),
+                }
+            )
+
+    for batch in range(0, n, 20):
+        await asyncio.gather(*(one(i) for i in range(batch, min(n, batch + 20))))
+    return ok, failures
+
+
+def bench_breaches(engine: Engine, client: redis.Redis, finops: FinOpsConfig) -> dict[str, Any]:
+    cap = Decimal("0.50")
+    tight = tuned_finops(_roomy(finops), phase_1={"daily_eur_cap": cap})
+    budget = _budget(engine, client, tight)
+    stop, seen, counts = threading.Event(), [], {"ok": 0, "refused": 0, "errors": 0}
+    lock = threading.Lock()
+
+    def monitor() -> None:
+        while not stop.is_set():
+            day = budget.get_remaining_budget().day
+            seen.append(day.committed + day.reserved)
+
+    def work() -> None:
+        for _ in range(5):
+            try:
+                hold = budget.reserve("openai", "gpt-4o", "coding", 1000)
+                budget.commit(hold, 400, 500)
+                key = "ok"
+            except BudgetExceededError:
+                key = "refused"
+            except AgentPlatformError:
+                key = "errors"
+            with lock:
+                counts[key] += 1
+
+    watcher = threading.Thread(target=monitor)
+    watcher.start()
+    workers = [threading.Thread(target=work) for _ in range(64)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    stop.set()
+    watcher.join()
+    final = budget.get_remaining_budget().day
+    breaches = sum(1 for value in seen if value > cap) + (1 if final.committed > cap else 0)
+    return {
+        "breaches": breaches,
+        "observations": len(seen),
+        "final_committed_eur": str(final.committed),
+        "cap_eur": str(cap),
+        **counts,
+    }
+
+
+def _engine(settings: Settings, workdir: Path) -> Engine:
+    url = settings.database_url or f"sqlite:///{workdir / 'bench_router.sqlite3'}"
+    upgrade(url)
+    return create_engine_for(url)
+
+
+async def main() -> None:
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # before litellm is imported
+    settings = Settings.from_env()
+    routing, residency = load_routing(), load_residency()
+    finops = _roomy(load_finops(routing=routing))
+    client = redis.Redis.from_url(settings.redis_url or "redis://127.0.0.1:6379/0")
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = _engine(settings, Path(tmp))
+        instant = load_profile(ROOT / "configs/simulation/instant.yaml")
+        with ProviderSimulator(instant) as sim:
+            router = build_router(
+                routing,
+                residency,
+                _budget(engine, client, finops),
+                simulator_url=sim.base_url,
+                mode="simulator",
+            )
+            decisions = bench_decision(router, 2000, read_budget=False)
+            with_read = bench_decision(router, 2000, read_budget=True)
+            routed = await bench_routed(router, sim, 400)
+        fast = tuned_routing(routing, request_timeout_s=0.3, retry_delay_ms=5, cooldown_s=2)
+        with ProviderSimulator(load_profile(ROOT / "configs/simulation/faults.yaml")) as sim:
+            router = build_router(
+                fast,
+                residency,
+                _budget(engine, client, finops),
+                simulator_url=sim.base_url,
+                mode="simulator",
+                rng=random.Random(5),
+            )
+            failover_n = 2000
+            ok, failures = await bench_failover(router, failover_n)
+            faults = sum(1 for r in sim.requests() if r.fault)
+            calls = len(sim.requests())
+        breaches = bench_breaches(engine, client, finops)
+        engine.dispose()
+    client.close()
+    ours, theirs = p95(routed["ours"]), p95(routed["litellm_router"])
+    result = {
+        "benchmark": "router",
+        "simulated_provider_traffic": True,
+        "backends": {
+            "budget": "redis",
+            "spend_records": settings.database_backend if settings.database_url else "sqlite",
+        },
+        "decision_p95_ms": round(p95(decisions), 4),
+        "decision_p50_ms": round(percentile(decisions, 50), 4),
+        "decision_with_budget_read_p95_ms": round(p95(with_read), 4),
+        "routed_call_p95_ms": round(ours, 3),
+        "litellm_router_call_p95_ms": round(theirs, 3),
+        "routed_call_p95_ratio_vs_litellm_router": round(ratio(ours, theirs), 4),
+        "failover_requests": failover_n,
+        "failover_success_rate": round(ok / failover_n, 5),
+        "failover_failures": failures,
+        "failover_provider_calls": calls,
+        "failover_injected_faults": faults,
+        "failover_settings": {"request_timeout_s": 0.3, "retry_delay_ms": 5, "cooldown_s": 2},
+        "budget_breaches": breaches["breaches"],
+        "budget_workers": 64,
+        "budget_detail": breaches,
+        "pid": os.getpid(),
+    }
+    print(
+        f"decision p95 {result['decision_p95_ms']} ms; routed call p95 {ours:.2f} ms vs "
+        f"litellm.Router {theirs:.2f} ms; failover {ok}/{failover_n}; breaches {breaches['breaches']}"
+    )
+    emit(result)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -11,7 +11,14 @@ run each, back to back. The last line printed is a JSON object:
 - ``ratio_vs_pip_audit``: ``seconds / pip_audit_seconds`` (target <= 1.0);
 - ``packages``, ``verified``, ``unverified``, ``vulnerabilities``, ``advisory_sources``;
 - ``pip_audit_packages``, ``pip_audit_skipped`` (dependencies pip-audit could not audit, from its
-  JSON ``skip_reason`` entries), ``pip_audit_exit_code``.
+  JSON ``skip_reason`` entries), ``pip_audit_audited``, ``pip_audit_skip_reasons`` (each distinct
+  reason with its count), ``pip_audit_exit_code``;
+- ``ratio_comparable`` (bool) and ``ratio_comparable_reason``: whether the two timed runs did the
+  same work. They did only when pip-audit audited every dependency it listed, exited normally
+  and listed as many dependencies as we verified; otherwise the raw ratio compares a full
+  verification with a run that skipped its look-ups, and the reason says exactly how;
+- ``comparable_ratio_vs_pip_audit``: the ratio when ``ratio_comparable`` holds, else
+  ``NOT_MEASURED`` (no honest like-for-like figure exists then).
 
 pip-audit looks packages up through PyPI's per-version JSON endpoint, which does not answer on
 every network; when it does not, pip-audit skips those packages (and still exits 0). That is
@@ -26,12 +33,23 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
+
+from packaging.markers import InvalidMarker, Marker
 
 from agent_platform.config import project_root
 from agent_platform.supply_chain import PackageVerifier, VerificationRun, load_supply_chain_config
 from bench._harness import emit, ratio
+
+__all__ = [
+    "NOT_MEASURED",
+    "applicable_packages",
+    "comparability",
+    "main",
+    "pip_audit_figures",
+]
 
 NOT_MEASURED = "NOT_MEASURED"
 
@@ -73,19 +91,116 @@ def _pip_audit(lockfile: Path) -> dict[str, Any]:
     }
 
 
-def _pip_audit_figures(result: dict[str, Any]) -> dict[str, Any]:
+def pip_audit_figures(result: dict[str, Any]) -> dict[str, Any]:
     data = result["data"]
     if not isinstance(data, dict):
         return {
             "pip_audit_packages": NOT_MEASURED,
             "pip_audit_skipped": NOT_MEASURED,
+            "pip_audit_audited": NOT_MEASURED,
+            "pip_audit_skip_reasons": NOT_MEASURED,
             "pip_audit_vulnerabilities": NOT_MEASURED,
         }
     deps = data.get("dependencies", [])
+    skipped = [d for d in deps if "skip_reason" in d]
     return {
         "pip_audit_packages": len(deps),
-        "pip_audit_skipped": sum(1 for d in deps if "skip_reason" in d),
+        "pip_audit_skipped": len(skipped),
+        "pip_audit_audited": len(deps) - len(skipped),
+        "pip_audit_skip_reasons": _skip_reasons(skipped),
         "pip_audit_vulnerabilities": sum(len(d.get("vulns", [])) for d in deps),
+    }
+
+
+def _skip_reasons(skipped: list[dict[str, Any]]) -> dict[str, int]:
+    """Distinct skip reasons with their counts (the per-package "NAME (VERSION)" tail dropped)."""
+    counts: Counter[str] = Counter()
+    for dep in skipped:
+        reason = str(dep.get("skip_reason", ""))
+        name = str(dep.get("name", ""))
+        counts[reason.split(f": {name} (")[0] if name else reason] += 1
+    return dict(counts.most_common())
+
+
+def comparability(
+    packages: int, audit: dict[str, Any], exit_code: int | str, *, applicable: int | None = None
+) -> tuple[bool, str]:
+    """Whether our run and pip-audit's did the same work, and the reason either way.
+
+    ``audit`` holds the ``pip_audit_*`` figures; ``packages`` is how many pinned lines we
+    verified and ``applicable`` how many distinct packages among them have environment markers
+    that match this interpreter (None: not computed).
+    """
+    listed, skipped = audit["pip_audit_packages"], audit["pip_audit_skipped"]
+    if not isinstance(listed, int) or not isinstance(skipped, int):
+        return False, "pip-audit produced no JSON report, so nothing it did can be compared"
+    problems: list[str] = []
+    if skipped:
+        why = "; ".join(f"{n} x {r}" for r, n in audit["pip_audit_skip_reasons"].items())
+        problems.append(
+            f"pip-audit skipped {skipped} of {listed} dependencies ({why}) and audited "
+            f"{listed - skipped}, so its time covers no advisory look-up for the skipped ones "
+            f"while ours covers a registry and advisory check of all {packages}"
+        )
+    if exit_code not in (0, 1):
+        problems.append(f"pip-audit exited {exit_code} (an error, not a verdict)")
+    if listed != packages:
+        detail = (
+            f"; {applicable} distinct packages among our lines have markers matching this "
+            "interpreter"
+            if applicable is not None
+            else ""
+        )
+        problems.append(
+            f"pip-audit listed {listed} dependencies and we verified {packages} pinned lines{detail}"
+        )
+    if problems:
+        return False, "; ".join(problems)
+    return True, f"both runs checked the same {packages} dependencies against advisories"
+
+
+def applicable_packages(run: VerificationRun) -> int:
+    """Distinct package names whose environment marker holds for this interpreter."""
+    names = {r.package.name for r in run.results if _marker_holds(r.package.marker)}
+    return len(names)
+
+
+def _marker_holds(marker: str) -> bool:
+    if not marker:
+        return True
+    try:
+        return Marker(marker).evaluate()
+    except InvalidMarker:
+        return True  # the parser accepted it as part of a requirement; count it, do not hide it
+
+
+def _audit_result(warm: VerificationRun, audit: dict[str, Any] | None) -> dict[str, Any]:
+    """The pip-audit half of the JSON line, with the comparability verdict."""
+    if audit is None:
+        figures = pip_audit_figures({"data": None})
+        timing: dict[str, Any] = {
+            "pip_audit_seconds": NOT_MEASURED,
+            "ratio_vs_pip_audit": NOT_MEASURED,
+            "pip_audit_exit_code": NOT_MEASURED,
+        }
+    else:
+        figures = pip_audit_figures(audit)
+        timing = {
+            "pip_audit_seconds": round(audit["seconds"], 3),
+            "ratio_vs_pip_audit": round(ratio(warm.seconds, audit["seconds"]), 4),
+            "pip_audit_exit_code": audit["exit_code"],
+        }
+    comparable, reason = comparability(
+        warm.total, figures, timing["pip_audit_exit_code"], applicable=applicable_packages(warm)
+    )
+    return {
+        **timing,
+        **figures,
+        "ratio_comparable": comparable,
+        "ratio_comparable_reason": reason,
+        "comparable_ratio_vs_pip_audit": timing["ratio_vs_pip_audit"]
+        if comparable
+        else NOT_MEASURED,
     }
 
 
@@ -102,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         f"ours: cold {cold.seconds:.2f} s, warm {warm.seconds:.2f} s, {warm.status}",
         file=sys.stderr,
     )
+    audit: dict[str, Any] | None
     try:
         _pip_audit(lockfile)  # warm-up
         audit = _pip_audit(lockfile)
@@ -121,21 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         "advisory_sources": [s.name + " " + s.date for s in warm.sources if s.kind != "registry"],
         "cache_hits": sum(1 for r in warm.results if r.registry.from_cache),
     }
-    if audit is None:
-        result |= {
-            "pip_audit_seconds": NOT_MEASURED,
-            "ratio_vs_pip_audit": NOT_MEASURED,
-            "pip_audit_exit_code": NOT_MEASURED,
-        }
-        result |= _pip_audit_figures({"data": None})
-    else:
-        result |= {
-            "pip_audit_seconds": round(audit["seconds"], 3),
-            "ratio_vs_pip_audit": round(ratio(warm.seconds, audit["seconds"]), 4),
-            "pip_audit_exit_code": audit["exit_code"],
-        }
-        result |= _pip_audit_figures(audit)
-    emit(result)
+    emit(result | _audit_result(warm, audit))
     return 0
 
 

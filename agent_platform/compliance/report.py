@@ -106,6 +106,7 @@ def write_distribution_csv(report: ResidencyReport, path: Path | None = None) ->
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            os.fchmod(handle.fileno(), 0o644)  # evidence is shared; mkstemp makes 0600
             handle.write(render_distribution_csv(report))
         os.replace(tmp, target)
     except BaseException:

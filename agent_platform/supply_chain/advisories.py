@@ -103,25 +103,24 @@ class AdvisoryService:
         return AdvisoryOutcome(checks, (info,), ())
 
     def _via_offline(self, packages: Sequence[LockedPackage], notes: list[str]) -> AdvisoryOutcome:
+        online = "; ".join(notes) or "the OSV API was not consulted"
+        ecosystems = sorted({p.ecosystem for p in packages})
+        chosen = {eco: self._offline_for(eco) for eco in ecosystems}
+        unusable = {eco: self._why_no_offline(eco) for eco, db in chosen.items() if db is None}
+        notes.extend(unusable.values())
         checks: dict[Key, AdvisoryCheck] = {}
         used: dict[str, SourceInfo] = {}
         for package in packages:
-            db = self._offline_for(package.ecosystem)
+            db = chosen[package.ecosystem]
             if db is None:
-                reason = "; ".join(notes) or "no advisory source"
-                checks[package.key] = AdvisoryCheck(
-                    False,
-                    "none",
-                    error=f"no advisory source for {package.ecosystem} could be used ({reason})",
+                error = (
+                    f"advisories not checked: no advisory source for {package.ecosystem} could "
+                    f"be used ({online}; {unusable[package.ecosystem]})"
                 )
+                checks[package.key] = AdvisoryCheck(False, "none", error=error)
                 continue
             used[db.label] = db.info()
-            checks[package.key] = AdvisoryCheck(
-                True, db.label, tuple(db.lookup(package.name, package.version))
-            )
-        missing = sorted({p.ecosystem for p in packages if self._offline_for(p.ecosystem) is None})
-        for ecosystem in missing:
-            notes.append(f"no usable offline advisory source for {ecosystem}")
+            checks[package.key] = _offline_check(db, package)
         return AdvisoryOutcome(checks, tuple(used.values()), tuple(notes))
 
     def _offline_for(self, ecosystem: str) -> OfflineAdvisoryDB | None:
@@ -129,6 +128,24 @@ class AdvisoryService:
             if db.ecosystem == ecosystem and db.available():
                 return db
         return None
+
+    def _why_no_offline(self, ecosystem: str) -> str:
+        reasons = [
+            reason
+            for db in self.offline
+            if db.ecosystem == ecosystem and (reason := db.unavailable_reason()) is not None
+        ]
+        if not reasons:
+            return f"no offline advisory source is configured for {ecosystem}"
+        return "; ".join(reasons)
+
+
+def _offline_check(db: OfflineAdvisoryDB, package: LockedPackage) -> AdvisoryCheck:
+    """One package looked up offline; an unreadable record leaves it unchecked, not clean."""
+    try:
+        return AdvisoryCheck(True, db.label, tuple(db.lookup(package.name, package.version)))
+    except SupplyChainError as exc:
+        return AdvisoryCheck(False, db.label, error=f"advisories not checked: {exc}")
 
 
 def _osv_advisory(

@@ -247,7 +247,7 @@ def _npm_entry(path: str, entry: Any, where: str) -> LockedPackage | None:
     if not isinstance(integrity, str):
         raise LockfileError(f"{where}.integrity: not a string")
     source = "registry"
-    if resolved and not resolved.startswith(("http://", "https://")):
+    if resolved and not _registry_tarball(resolved):
         source = f"resolved {resolved}"
     return LockedPackage(
         ecosystem="node",
@@ -257,3 +257,12 @@ def _npm_entry(path: str, entry: Any, where: str) -> LockedPackage | None:
         location=where,
         source=source,
     )
+
+
+def _registry_tarball(resolved: str) -> bool:
+    """Whether ``resolved`` is a registry tarball URL (``.../NAME/-/NAME-VERSION.tgz``).
+
+    Git, file and plain URL dependencies (a GitHub tarball, say) are not what the registry
+    serves under that name and version, so they cannot be verified against it.
+    """
+    return resolved.startswith(("http://", "https://")) and "/-/" in resolved

@@ -56,24 +56,52 @@ class OfflineAdvisoryDB:
         )
 
     def available(self) -> bool:
-        return self.path.is_dir()
+        """Whether the directory exists and holds at least one package folder."""
+        return self.unavailable_reason() is None
+
+    def unavailable_reason(self) -> str | None:
+        """Why this source cannot be used (None when it can), naming the resolved path.
+
+        An empty directory counts as unusable: looking packages up in it would report every
+        one of them as free of advisories, which is a silent pass, not a check.
+        """
+        where = f"offline advisory directory {self.path} ({self.source.name})"
+        if not self.path.exists():
+            return f"{where} does not exist (advisories.offline path {self.source.path!r})"
+        if not self.path.is_dir():
+            return f"{where} is not a directory"
+        try:
+            folders = self._folders()
+        except SupplyChainError as exc:
+            return str(exc)
+        return None if folders else f"{where} holds no package folders"
 
     def _folders(self) -> dict[str, Path]:
         if self._index is None:
-            if not self.available():
-                raise SupplyChainError(f"offline advisory directory {self.path} does not exist")
-            self._index = {
-                normalize_name(self.ecosystem, p.name): p for p in self.path.iterdir() if p.is_dir()
-            }
+            try:
+                entries = [p for p in self.path.iterdir() if p.is_dir()]
+            except OSError as exc:
+                raise SupplyChainError(
+                    f"offline advisory directory {self.path} cannot be listed: {exc}"
+                ) from exc
+            self._index = {normalize_name(self.ecosystem, p.name): p for p in entries}
         return self._index
 
     def lookup(self, name: str, version: str) -> list[Advisory]:
-        """Advisories in the snapshot that affect ``name==version``."""
+        """Advisories in the snapshot that affect ``name==version``.
+
+        Raises SupplyChainError when the directory or one of the package's records cannot be
+        read: the caller marks that package as not checked.
+        """
         folder = self._folders().get(normalize_name(self.ecosystem, name))
         if folder is None:
             return []
         found: list[Advisory] = []
-        for file in sorted(folder.iterdir()):
+        try:
+            files = sorted(folder.iterdir())
+        except OSError as exc:
+            raise SupplyChainError(f"offline advisory folder {folder} cannot be listed") from exc
+        for file in files:
             record = _load(file)
             if record is None:
                 continue

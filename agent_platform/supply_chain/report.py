@@ -273,6 +273,7 @@ def _atomic_write(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            os.fchmod(handle.fileno(), 0o644)  # evidence is shared; mkstemp makes 0600
             handle.write(text)
         os.replace(tmp, path)
     except BaseException:

@@ -3,19 +3,23 @@
 Covers: a clean lockfile; an invented package; a yanked release; a hash mismatch; a too-young
 release; a typosquat; a vulnerable pin through OSV and through an offline directory (a fixture
 one and the real PyPA snapshot); advisory source and registry unreachable (fail closed); the
-cache never storing failures; the CLI's exit codes and report; one real-PyPI check.
+cache never storing failures; npm lockfiles v2 and v3; the CLI's exit codes and report; the
+shipped offline advisory path in a clone somewhere else (and missing there: fails closed); one
+real-PyPI check.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 import subprocess
 import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -164,6 +168,69 @@ def test_vulnerable_pins_found_through_osv_for_python_and_npm(
     assert node.status == "FAIL" and server.count("/v1/vulns/") >= 2
 
 
+@pytest.mark.parametrize(
+    ("lockfile", "expected"),
+    [
+        ("package-lock.v2.json", {"lodash": ["GHSA-35jh-r3h4-6jhm"], "ms": []}),
+        ("package-lock.v3.json", {"@scope/util": [], "left-pad": [], "ms": []}),
+    ],
+    ids=["v2", "v3"],
+)
+def test_npm_lockfiles_v2_and_v3_against_the_loopback_registry(
+    server: RegistryServer, tmp_path: Path, lockfile: str, expected: dict[str, list[str]]
+) -> None:
+    config = supply_chain_config(server.url, tmp_path / "cache")
+    run = _verify(config, FIXTURES / "lockfiles" / lockfile, "node")
+    results = _by_name(run)
+    assert {n: [a.id for a in r.advisories.advisories] for n, r in results.items()} == expected
+    for result in run.results:  # every integrity string is one the registry lists
+        release = result.registry.release
+        assert release is not None and result.package.hashes
+        assert set(result.package.hashes) <= release.digests
+        assert result.verified and not [f for f in result.findings if f.level == "fail"]
+    assert run.sources[0].location == server.url and run.sources[1].kind == "online"
+    assert run.status == ("FAIL" if lockfile.endswith("v2.json") else "PASS")
+    if "left-pad" in results:  # npm's "deprecated" is reported, and only warns
+        assert [f.kind for f in results["left-pad"].findings] == ["deprecated"]
+    assert server.count("/@scope%2Futil") + server.count("/lodash") == 1
+
+
+def _npm_lock(tmp_path: Path, packages: dict[str, dict[str, Any]], version: int) -> Path:
+    entries = {f"node_modules/{name}": entry for name, entry in packages.items()}
+    document = {"name": "app", "lockfileVersion": version, "packages": {"": {}, **entries}}
+    return _lock(tmp_path, json.dumps(document), "package-lock.json")
+
+
+@pytest.mark.parametrize("version", [2, 3])
+def test_npm_invented_tampered_and_typosquat_packages_are_unverified(
+    server: RegistryServer, tmp_path: Path, version: int
+) -> None:
+    ms = server.npm["ms"]["versions"]["2.1.3"]["dist"]
+    tampered = "sha512-" + "A" * 86 + "=="
+    lock = _npm_lock(
+        tmp_path,
+        {
+            "ms": {"version": "2.1.3", "resolved": ms["tarball"], "integrity": tampered},
+            "leftpad-utils-pro": {"version": "1.0.0"},  # invented: the registry answers 404
+            "expresss": {
+                "version": "1.0.0",
+                "integrity": server.npm["expresss"]["versions"]["1.0.0"]["dist"]["integrity"],
+            },
+            "lodash": {"version": "9.9.9"},
+        },
+        version,
+    )
+    run = _verify(supply_chain_config(server.url, tmp_path / "cache"), lock, "node")
+    kinds = {n: [f.kind for f in r.findings if f.level == "fail"] for n, r in _by_name(run).items()}
+    assert kinds == {
+        "ms": ["hash_mismatch"],
+        "leftpad-utils-pro": ["unknown_package"],
+        "expresss": ["typosquat"],
+        "lodash": ["unknown_version"],
+    }
+    assert run.unverified == 4 and run.status == "FAIL"
+
+
 def test_offline_directory_used_when_osv_is_unreachable(
     server: RegistryServer, tmp_path: Path
 ) -> None:
@@ -183,12 +250,12 @@ def test_offline_directory_used_when_osv_is_unreachable(
     assert "knows nothing published after 2024-10-10" in run.sources[1].note
 
 
-@pytest.mark.skipif(
-    not REAL_SNAPSHOT.is_dir(), reason=f"PyPA snapshot not found at {REAL_SNAPSHOT}"
-)
 def test_real_pypa_snapshot_flags_an_old_requests_pin(
     server: RegistryServer, tmp_path: Path
 ) -> None:
+    # The shipped config depends on this snapshot (shared/ beside the checkout, in CI too):
+    # its absence is a broken setup, so this fails instead of skipping.
+    assert REAL_SNAPSHOT.is_dir(), f"PyPA snapshot missing at {REAL_SNAPSHOT} (see ../shared)"
     config = supply_chain_config(
         server.url, tmp_path / "cache", osv_url=closed_port_url(), offline_dir=REAL_SNAPSHOT
     )
@@ -320,6 +387,64 @@ def test_cli_writes_report_and_twin_and_exits_by_verdict(
     assert bad.returncode == 2 and ":1:" in bad.stderr and "Traceback" not in bad.stderr
 
 
+def _clone_elsewhere(tmp_path: Path, server: RegistryServer) -> Path:
+    """A copy of the package, the script and the shipped config (aimed at the loopback
+    registry, OSV unreachable, offline path untouched) in tmp/clone, run with tmp as cwd."""
+    clone = tmp_path / "clone"
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(ROOT / "agent_platform", clone / "agent_platform", ignore=ignore)
+    (clone / "scripts").mkdir()
+    shutil.copy2(ROOT / "scripts/verify_packages.py", clone / "scripts")
+    config = yaml.safe_load((ROOT / "configs/supply_chain.yaml").read_text())
+    assert config["advisories"]["offline"][0]["path"] == "../shared/advisories/pypa/vulns"
+    config["registries"] |= {"pypi_url": server.url, "retries": 0}
+    config["advisories"] |= {"osv_url": closed_port_url()}
+    config["cache"] |= {"dir": str(tmp_path / "cache")}
+    (clone / "configs").mkdir()
+    (clone / "configs/supply_chain.yaml").write_text(yaml.safe_dump(config))
+    return clone
+
+
+def _run_clone(clone: Path, lock: Path, output: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "AGENT_PLATFORM_HOME"}
+    env["PYTHONPATH"] = str(clone)  # import the clone's package, not this checkout's
+    script = clone / "scripts/verify_packages.py"
+    return subprocess.run(
+        [sys.executable, str(script), "--lockfile", str(lock), "--output", str(output)],
+        cwd=clone.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_shipped_offline_path_works_in_a_clone_elsewhere_and_fails_closed_without_it(
+    server: RegistryServer, tmp_path: Path
+) -> None:
+    clone = _clone_elsewhere(tmp_path, server)
+    shared = tmp_path / "shared/advisories/pypa/vulns"
+    shutil.copytree(FIXTURES / "offline", shared)
+    lock = _lock(tmp_path, _pin(server, "jinja2", "3.1.4"))
+    output = tmp_path / "out/pkg_reality_report.md"
+    ok = _run_clone(clone, lock, output)
+    assert ok.returncode == 0, ok.stderr
+    data = json.loads(output.with_suffix(".json").read_text())
+    (offline,) = [s for s in data["runs"][0]["sources"] if s["kind"] == "offline OSV snapshot"]
+    assert Path(offline["location"]) == shared.resolve()
+    assert "snapshot 3ccb612 of 2024-10-10" in data["advisory_sources"]
+    shutil.rmtree(tmp_path / "shared")
+    missing = _run_clone(clone, lock, output)
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    expected = f"offline advisory directory {shared.resolve()} (Python Packaging Advisory"
+    assert "unverified: jinja2==3.1.4: advisories not checked" in missing.stderr
+    assert expected in missing.stderr and "does not exist" in missing.stderr
+    report = output.read_text()
+    assert "| Status | **FAIL** |" in report and "| jinja2 | 3.1.4 | **UNVERIFIED** |" in report
+    assert "no source" in report  # the Vulnerability Scan Results name the missing source
+
+
 def test_requirements_lock_is_in_sync_with_uv_lock() -> None:
     locked = tomllib.loads((ROOT / "uv.lock").read_text())["package"]
     expected = {(p["name"], p["version"]) for p in locked if "registry" in p.get("source", {})}
@@ -329,7 +454,7 @@ def test_requirements_lock_is_in_sync_with_uv_lock() -> None:
 
 
 @pytest.mark.network
-def test_real_pypi_knows_our_own_pins(tmp_path: Path) -> None:
+def test_real_pypi_knows_our_own_pins(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pins = {p.name: p for p in parse_lockfile(ROOT / "requirements.lock", "python")}
     chosen = [pins[name] for name in ("httpx", "pyyaml", "packaging")]
     config = SupplyChainConfig.model_validate(
@@ -339,7 +464,8 @@ def test_real_pypi_knows_our_own_pins(tmp_path: Path) -> None:
         httpx.get("https://pypi.org/pypi/pip/json", timeout=10).raise_for_status()
     except httpx.HTTPError as exc:
         reason = f"PyPI JSON API unreachable: {exc!r}"
-        print(reason)
+        with capsys.disabled():  # printed whatever the capture mode or -r flags
+            print(f"\nSKIPPED test_real_pypi_knows_our_own_pins: {reason}")
         pytest.skip(reason)
     run = PackageVerifier(config, root=ROOT).verify_packages(chosen, "python")
     assert [r.registry.outcome for r in run.results] == ["found"] * 3

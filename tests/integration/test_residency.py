@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +35,9 @@ def test_shipped_configs_pass_and_write_the_csv(tmp_path: Path) -> None:
     output = tmp_path / "metrics/compliance/vendor_region_distribution.csv"
     result = _run("--output", str(output))
     assert result.returncode == 0, result.stderr
+    header = output.read_text().splitlines()[0]
+    assert header == "vendor,region,endpoint_host,eu_compliant,reason"
+    assert stat.S_IMODE(output.stat().st_mode) == 0o644
     rows = _rows(output)
     assert {r["vendor"] for r in rows} == {"openai", "anthropic", "local"}
     assert all(r["eu_compliant"] == "true" and r["reason"] == "compliant" for r in rows)

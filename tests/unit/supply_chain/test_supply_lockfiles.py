@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,26 @@ def test_wrong_format_for_ecosystem_and_missing_file(tmp_path: Path) -> None:
         parse_lockfile(FIXTURES / "package-lock.v3.json", "python")
     with pytest.raises(LockfileError, match="not found"):
         parse_lockfile(tmp_path / "requirements.lock", "python")
+
+
+def test_package_lock_marks_non_registry_sources() -> None:
+    entries = {
+        "node_modules/a": {
+            "version": "1.0.0",
+            "resolved": "https://registry.npmjs.org/a/-/a-1.0.0.tgz",
+        },
+        "node_modules/b": {
+            "version": "1.0.0",
+            "resolved": "https://codeload.github.com/x/b/tar.gz/abc",
+        },
+        "node_modules/c": {"version": "1.0.0", "resolved": "git+ssh://git@github.com/x/c.git#abc"},
+        "node_modules/d": {"version": "1.0.0"},
+    }
+    text = json.dumps({"lockfileVersion": 3, "packages": {"": {}, **entries}})
+    sources = {p.name: p.source for p in parse_package_lock(text)}
+    assert sources == {
+        "a": "registry",
+        "b": "resolved https://codeload.github.com/x/b/tar.gz/abc",
+        "c": "resolved git+ssh://git@github.com/x/c.git#abc",
+        "d": "registry",
+    }

@@ -19,8 +19,13 @@ __all__ = ["main"]
 
 _COMMAND_MODULES: tuple[str, ...] = (
     "agent_platform.commands.migrate",
+    "agent_platform.commands.router",
     "agent_platform.commands.ledger",
     "agent_platform.commands.workload",
+    "agent_platform.commands.notify",
+    "agent_platform.commands.supply_chain",
+    "agent_platform.commands.run",
+    "agent_platform.commands.gate",
 )
 
 Handler = Callable[[argparse.Namespace], int]

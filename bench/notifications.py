@@ -1,10 +1,12 @@
 """Notification benchmark: publish -> outbox -> dispatcher -> a real loopback HTTP receiver.
 
 Run as ``uv run python -m bench.notifications [--quick] [--database-url URL]``. Without a URL
-it uses a fresh SQLite file in a temporary folder (migrated to head, deleted at the end); with
-one it migrates that database and leaves its rows there, so give it a scratch database. Traffic
-goes only to :class:`~agent_platform.notifications.testing.WebhookReceiver` on 127.0.0.1, a
-real HTTP server (not a simulator). The last line printed is a JSON object:
+it uses a fresh SQLite file in a temporary folder (migrated to head, deleted at the end). With a
+PostgreSQL server URL (e.g. ``postgresql://postgres@127.0.0.1:5432/postgres``) it connects to
+that URL's database only to create a scratch database of its own, migrates it to head, runs
+there and drops it at the end (also on failure). Traffic goes only to
+:class:`~agent_platform.notifications.testing.WebhookReceiver` on 127.0.0.1, a real HTTP server
+(not a simulator). The last line printed is a JSON object:
 
 - ``delivery_p95_ms``: publish-to-received latency, one notification at a time, measured from
   before ``publish`` to the receiver's arrival time (target < 100);
@@ -12,7 +14,9 @@ real HTTP server (not a simulator). The last line printed is a JSON object:
   plain httpx POST of the same signed body, interleaved, as the floor the outbox adds to;
 - ``throughput_per_s``: notifications delivered per second draining a backlog with no faults;
 - ``success_rate_under_faults``: delivered / published with 30 % of requests faulted (500, 503,
-  dropped connection, 429, timeout) after retries (target 1.0), plus its attempt counts.
+  dropped connection, 429, timeout, and ``late``: accepted after the client timed out, so its
+  retry is a duplicate the receiver recognises by ``webhook-id``) after retries (target 1.0),
+  plus its attempt and duplicate counts.
 """
 
 from __future__ import annotations
@@ -23,14 +27,19 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.engine.url import make_url
+from sqlalchemy.exc import ArgumentError
 
-from agent_platform.db import create_engine_for
+from agent_platform.db import create_engine_for, is_postgres
 from agent_platform.migrate import upgrade
 from agent_platform.notifications import Dispatcher, NotificationEvent, NotificationPublisher
 from agent_platform.notifications.tables import outbox
@@ -42,7 +51,7 @@ from bench._harness import emit, p95, ratio
 SECRET_ENV = "BENCH_WEBHOOK_SECRET"
 SECRET = "whsec_YmVuY2gtb25seS1zZWNyZXQtMjQtYnl0ZXM="  # bench-only, loopback-only key
 FAULT_RATE = 0.3
-FAULT_KINDS = ("500", "503", "drop", "429", "timeout")
+FAULT_KINDS = ("500", "503", "drop", "429", "timeout", "late")
 
 
 def _config(url: str, **overrides: Any) -> NotificationsConfig:
@@ -202,16 +211,36 @@ def _figures(
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="fewer samples (smoke run)")
-    parser.add_argument("--database-url", help="a scratch database (default: temporary SQLite)")
-    args = parser.parse_args(argv)
-    samples, backlog, faulted = (50, 200, 200) if args.quick else (300, 1000, 1000)
+@contextmanager
+def sqlite_database() -> Iterator[str]:
+    """A migrated SQLite file in a temporary folder, deleted afterwards."""
     with tempfile.TemporaryDirectory(prefix="bench-notify-") as tmp:
-        url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
+        url = f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
         upgrade(url)
-        engine = create_engine_for(url)
+        yield url
+
+
+@contextmanager
+def scratch_postgres_database(server_url: str) -> Iterator[str]:
+    """A migrated database of this run's own on ``server_url``'s server, dropped afterwards."""
+    name = f"ap_bench_notify_{uuid.uuid4().hex[:10]}"
+    admin = create_engine_for(server_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def run(url: str, database: str, samples: int, backlog: int, faulted: int) -> dict[str, Any]:
+    """Every measurement against the migrated database at ``url``; returns the figures."""
+    engine = create_engine_for(url)
+    try:
         with WebhookReceiver(secret=SECRET, unsigned_paths=["/direct"]) as rx:
             print(f"latency: {samples} sequential notifications", file=sys.stderr)
             latency = measure_latency(engine, rx, samples)
@@ -220,8 +249,40 @@ def main(argv: list[str] | None = None) -> int:
             print(f"faults: draining {faulted} with {FAULT_RATE:.0%} faults", file=sys.stderr)
             chaos = drain_backlog(engine, rx, faulted, "/faults", faults=True)
         backend = engine.url.get_backend_name()
+    finally:
         engine.dispose()
-    emit(_figures(latency, clean, chaos, backend))
+    return {**_figures(latency, clean, chaos, backend), "database": database}
+
+
+def _postgres_url(parser: argparse.ArgumentParser, value: str) -> str:
+    try:
+        postgres = is_postgres(value)
+    except ArgumentError:
+        postgres = False
+    if not postgres:
+        parser.error("--database-url takes a PostgreSQL server URL (SQLite is the default)")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="fewer samples (smoke run)")
+    parser.add_argument(
+        "--database-url",
+        help="a PostgreSQL server URL: a scratch database is created there and dropped after "
+        "(default: a temporary SQLite file)",
+    )
+    args = parser.parse_args(argv)
+    sizes = (50, 200, 200) if args.quick else (300, 1000, 1000)
+    if args.database_url is None:
+        with sqlite_database() as url:
+            figures = run(url, "temporary SQLite file, deleted after", *sizes)
+    else:
+        with scratch_postgres_database(_postgres_url(parser, args.database_url)) as url:
+            figures = run(
+                url, "scratch PostgreSQL database, created and dropped by this run", *sizes
+            )
+    emit(figures)
     return 0
 
 

@@ -102,7 +102,9 @@ class WebhookChannel:
         body = webhook_body(message)
         headers = self.signed_headers(message, body)
         url = self._destination.url or ""
-        outcome = self._sender.post(url, body, headers, self._config.timeout_s)
+        outcome = self._sender.post(
+            url, body, headers, self._config.timeout_s, ssl_context=self._destination.ssl_context
+        )
         return _redacted(outcome, self._destination)
 
 
@@ -135,8 +137,15 @@ class SlackChannel:
             "x-correlation-id": message.correlation_id,
         }
         url = self._destination.url or ""
-        outcome = self._sender.post(url, body, headers, self._config.timeout_s)
+        outcome = self._sender.post(
+            url, body, headers, self._config.timeout_s, ssl_context=self._destination.ssl_context
+        )
         return _redacted(outcome, self._destination)
+
+
+def _text(reply: bytes | str) -> str:
+    """A server reply as text (not ``repr``), so the redactor sees secrets it echoes verbatim."""
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
 
 
 def _default_smtp_factory(host: str, port: int, timeout_s: float) -> smtplib.SMTP:
@@ -167,7 +176,7 @@ class EmailChannel:
             outcome = AttemptOutcome(kind, error=f"SMTP recipients refused: codes {codes}")
         except smtplib.SMTPResponseException as exc:
             kind = OutcomeKind.RETRY if 400 <= exc.smtp_code < 500 else OutcomeKind.FAILED
-            outcome = AttemptOutcome(kind, error=f"SMTP {exc.smtp_code}: {exc.smtp_error!r}")
+            outcome = AttemptOutcome(kind, error=f"SMTP {exc.smtp_code}: {_text(exc.smtp_error)}")
         except smtplib.SMTPNotSupportedError as exc:
             outcome = AttemptOutcome(OutcomeKind.FAILED, error=f"SMTP not supported: {exc}")
         except (smtplib.SMTPException, ssl.SSLError, OSError) as exc:
@@ -178,7 +187,7 @@ class EmailChannel:
         config = self._config
         with self._factory(config.smtp_host, config.smtp_port, config.timeout_s) as smtp:
             if config.starttls:
-                context = ssl.create_default_context(cafile=config.ca_file)
+                context = self._destination.ssl_context or ssl.create_default_context()
                 smtp.starttls(context=context)
             if self._destination.username and self._destination.password:
                 smtp.login(self._destination.username, self._destination.password)

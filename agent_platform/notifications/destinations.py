@@ -4,7 +4,7 @@ The YAML names secrets only by environment variable; this module reads them once
 publisher or dispatcher is built, and fails with a :class:`ConfigError` that names the variable
 (never its value) when one is missing or malformed. It also builds the :class:`Redactor` that
 scrubs every secret it read out of error texts before they reach the outbox, the delivery log or
-a log line.
+a log line, and the TLS context of a destination that names its own ``ca_file``.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import base64
 import binascii
 import fnmatch
 import os
+import ssl
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -60,7 +61,8 @@ class ResolvedDestination:
     """One enabled destination with its secrets read from the environment.
 
     ``url`` is set for webhook and Slack destinations, ``secret`` for webhooks,
-    ``username``/``password`` for SMTP with authentication.
+    ``username``/``password`` for SMTP with authentication, ``ssl_context`` (trusting only the
+    destination's ``ca_file``) when one is configured.
     """
 
     config: WebhookDestination | SlackDestination | EmailDestination
@@ -69,6 +71,7 @@ class ResolvedDestination:
     username: str | None = field(default=None, repr=False)
     password: str | None = field(default=None, repr=False)
     redactor: Redactor = field(default_factory=Redactor, repr=False)
+    ssl_context: ssl.SSLContext | None = field(default=None, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -108,6 +111,7 @@ def _resolve_one(
     file: str,
     key: str,
 ) -> ResolvedDestination:
+    context = _ssl_context(destination.ca_file, file, f"{key}.ca_file")
     if isinstance(destination, EmailDestination):
         username = _optional_env(env, destination.username_env, file, f"{key}.username_env")
         password = _optional_env(env, destination.password_env, file, f"{key}.password_env")
@@ -116,6 +120,7 @@ def _resolve_one(
             username=username,
             password=password,
             redactor=Redactor([password or ""]),
+            ssl_context=context,
         )
     url, url_secrets = _resolve_url(destination, env, file, key)
     secret: str | None = None
@@ -123,8 +128,25 @@ def _resolve_one(
         secret = _webhook_secret(env, destination.secret_env, file, f"{key}.secret_env")
         url_secrets += [secret, secret.removeprefix("whsec_")]
     return ResolvedDestination(
-        config=destination, url=url, secret=secret, redactor=Redactor(url_secrets)
+        config=destination,
+        url=url,
+        secret=secret,
+        redactor=Redactor(url_secrets),
+        ssl_context=context,
     )
+
+
+def _ssl_context(ca_file: str | None, file: str, key: str) -> ssl.SSLContext | None:
+    """A verifying client context that trusts ``ca_file`` (None: the default trust store)."""
+    if ca_file is None:
+        return None
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(
+            file, key, ca_file, f"a readable PEM file of CA certificates ({reason})"
+        ) from exc
 
 
 def _resolve_url(

@@ -3,12 +3,15 @@
 The network seam is httpx's one-method transport (``httpx.BaseTransport``): tests hand in an
 ``httpx.MockTransport`` to script responses, production uses ``httpx.HTTPTransport``. The
 resolver is a second seam, so the SSRF tests can make a name resolve anywhere. Redirects are
-never followed; every httpx exception becomes an :class:`AttemptOutcome` here.
+never followed; every httpx exception becomes an :class:`AttemptOutcome` here. An https request
+connects to the pinned IP while TLS sends the URL's host name as SNI and checks the certificate
+against that name (not the IP), trusting the destination's own CA file when it names one.
 """
 
 from __future__ import annotations
 
 import email.utils
+import ssl
 import threading
 from collections.abc import Mapping
 from datetime import datetime
@@ -77,9 +80,9 @@ class HttpSender:
         self._policy = policy
         self._resolver = resolver or system_resolver
         self._shared = transport
-        # One pool per host name: pooled connections are keyed by the pinned IP, and a TLS
-        # connection verified for one name must never carry a request for another on that IP.
-        self._per_host: dict[str, httpx.BaseTransport] = {}
+        # One pool per host name (and trust store): pooled connections are keyed by the pinned
+        # IP, and a TLS connection verified for one name must never carry a request for another.
+        self._per_host: dict[tuple[str, ssl.SSLContext | None], httpx.BaseTransport] = {}
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -89,20 +92,30 @@ class HttpSender:
         for transport in transports:
             transport.close()
 
-    def _transport_for(self, host: str) -> httpx.BaseTransport:
+    def _transport_for(self, host: str, context: ssl.SSLContext | None) -> httpx.BaseTransport:
         if self._shared is not None:
             return self._shared
         with self._lock:
-            transport = self._per_host.get(host)
+            transport = self._per_host.get((host, context))
             if transport is None:
-                transport = httpx.HTTPTransport(retries=0, trust_env=False)
-                self._per_host[host] = transport
+                verify: ssl.SSLContext | bool = True if context is None else context
+                transport = httpx.HTTPTransport(retries=0, trust_env=False, verify=verify)
+                self._per_host[(host, context)] = transport
             return transport
 
     def post(
-        self, url: str, body: bytes, headers: Mapping[str, str], timeout_s: float
+        self,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        timeout_s: float,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> AttemptOutcome:
-        """One attempt: resolve and check once, connect to that address, classify the result."""
+        """One attempt: resolve and check once, connect to that address, classify the result.
+
+        ``ssl_context`` is the verifying context for https (None: the default trust store).
+        """
         try:
             target = pin_url(url, self._policy, self._resolver)
         except DestinationError as exc:
@@ -118,7 +131,7 @@ class HttpSender:
             },
         )
         try:
-            response = self._transport_for(target.host).handle_request(request)
+            response = self._transport_for(target.host, ssl_context).handle_request(request)
             try:
                 response.read()
             finally:

@@ -2,9 +2,11 @@
 
 :class:`WebhookReceiver` is a threaded HTTP server that verifies Standard-Webhooks signatures,
 records every request, and injects faults on demand (500/503, a hang past the client's timeout,
-a dropped connection, 429 with ``Retry-After``, 410), either queued one by one, sticky for a
-path, or at a rate drawn from a seeded RNG. :class:`SmtpReceiver` is an aiosmtpd server
-(optionally offering STARTTLS) that records every message. Both bind 127.0.0.1 on a free port
+a dropped connection, 429 with ``Retry-After``, 410, and ``late``: accepted but answered after
+the client gave up, so the retry is a duplicate), either queued one by one, sticky for a path,
+or at a rate drawn from a seeded RNG; given a TLS context it serves HTTPS and records the SNI
+name each connection asked for. :class:`SmtpReceiver` is an aiosmtpd server (optionally
+offering STARTTLS) that records every message. Both bind 127.0.0.1 on a free port
 and are bounded: every wait has a timeout, ``stop`` ends every thread they started. Shipped in
 the package (like ``structlog.testing``) because the evidence job drives them too; aiosmtpd is
 imported only when an SMTP receiver starts.
@@ -43,7 +45,7 @@ __all__ = [
 ]
 
 #: Faults the webhook receiver can inject.
-FAULT_KINDS = ("500", "503", "timeout", "drop", "429", "410")
+FAULT_KINDS = ("500", "503", "timeout", "drop", "429", "410", "late")
 _MAX_BODY = 10_000_000
 
 
@@ -58,7 +60,11 @@ def verify_signature(secret: str, body: bytes, headers: dict[str, str]) -> bool:
 
 @dataclass(frozen=True)
 class ReceivedRequest:
-    """One request as the receiver saw it and what it answered (``status`` None: no answer)."""
+    """One request as the receiver saw it and what it answered (``status`` None: no answer).
+
+    A ``late`` fault records ``status`` 200 (the receiver processed it) although the client had
+    stopped waiting; ``tls_server_name`` is the SNI of an HTTPS connection (None over HTTP).
+    """
 
     received_at: datetime
     perf_counter: float
@@ -68,6 +74,7 @@ class ReceivedRequest:
     fault: str | None
     status: int | None
     signature_valid: bool | None
+    tls_server_name: str | None = None
 
     @property
     def webhook_id(self) -> str | None:
@@ -123,6 +130,8 @@ class WebhookReceiver:
         delay_s: latency added to every accepted request.
         unsigned_paths: paths that take unsigned requests (e.g. a Slack stand-in); elsewhere a
             missing or wrong signature is a 401 when ``reject_bad_signature``.
+        tls_context: a server-side context: serve HTTPS (the receiver installs its own
+            ``sni_callback`` on it to record each connection's SNI name).
     """
 
     def __init__(
@@ -135,6 +144,7 @@ class WebhookReceiver:
         delay_s: float = 0.0,
         unsigned_paths: Iterable[str] = (),
         port: int = 0,
+        tls_context: ssl.SSLContext | None = None,
     ) -> None:
         self.secret = secret
         self.unsigned_paths = frozenset(unsigned_paths)
@@ -143,20 +153,24 @@ class WebhookReceiver:
         self.hang_s = hang_s
         self.delay_s = delay_s
         self._port = port
+        self._tls_context = tls_context
         self._plan = _FaultPlan()
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._requests: list[ReceivedRequest] = []
         self.server_log: deque[str] = deque(maxlen=1000)
         self._stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> Self:
         handler = type("BoundHandler", (_Handler,), {"owner": self})
-        server = ThreadingHTTPServer(("127.0.0.1", self._port), handler)
-        server.daemon_threads = True
+        server = _Server(("127.0.0.1", self._port), handler)
+        server.owner = self
+        if self._tls_context is not None:
+            self._tls_context.sni_callback = _remember_sni
+            server.tls_context = self._tls_context
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -191,8 +205,10 @@ class WebhookReceiver:
             raise RuntimeError("the receiver is not started; call start() first")
         return int(self._server.server_address[1])
 
-    def url(self, path: str = "/hook") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+    def url(self, path: str = "/hook", host: str = "127.0.0.1") -> str:
+        """This receiver's URL; ``host`` may be a name a test's resolver maps to 127.0.0.1."""
+        scheme = "https" if self._tls_context is not None else "http"
+        return f"{scheme}://{host}:{self.port}{path}"
 
     # -- faults ----------------------------------------------------------------------------
     def queue_faults(self, *kinds: str) -> None:
@@ -271,9 +287,44 @@ class WebhookReceiver:
         self._stopping.wait(seconds)
 
 
+def _remember_sni(
+    connection: ssl.SSLSocket | ssl.SSLObject, server_name: str | None, context: ssl.SSLContext
+) -> None:
+    """``sni_callback``: keep the requested name on the connection for the handler to read."""
+    setattr(connection, "_receiver_sni", server_name)  # noqa: B010
+
+
+class _Server(ThreadingHTTPServer):
+    """One thread per connection; with ``tls_context`` the handshake runs in that thread."""
+
+    daemon_threads = True
+    owner: WebhookReceiver
+    tls_context: ssl.SSLContext | None = None
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        if self.tls_context is None:
+            super().finish_request(request, client_address)
+            return
+        request.settimeout(10)  # a client that never finishes its handshake cannot pin a thread
+        try:
+            tls = self.tls_context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError) as exc:
+            self.owner.server_log.append(f"TLS handshake with {client_address} failed: {exc}")
+            return
+        with tls:
+            super().finish_request(tls, client_address)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A broken connection is part of fault injection: note it, do not print a traceback."""
+        self.owner.server_log.append(f"connection from {client_address} ended with an error")
+
+
 class _Handler(BaseHTTPRequestHandler):
     owner: WebhookReceiver
     protocol_version = "HTTP/1.1"
+    # The response's headers and body are separate writes: with Nagle on, the body waits for
+    # the client's delayed ACK (~40 ms on Linux), which would be measured as delivery latency.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         """Keep test output quiet: server messages go to ``server_log`` (bounded), not stderr."""
@@ -291,8 +342,9 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is None and valid is False and owner.reject_bad_signature:
             fault = "bad_signature"
         status = self._answer(fault)
+        sni = getattr(self.connection, "_receiver_sni", None)
         owner._record(
-            ReceivedRequest(received_at, clock, self.path, headers, body, fault, status, valid)
+            ReceivedRequest(received_at, clock, self.path, headers, body, fault, status, valid, sni)
         )
 
     def _answer(self, fault: str | None) -> int | None:
@@ -308,7 +360,10 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         statuses = {"500": 500, "503": 503, "429": 429, "410": 410, "bad_signature": 401}
         status = statuses.get(fault or "", 200)
-        if status == 200 and owner.delay_s > 0:
+        if fault == "late":
+            owner._pause(owner.hang_s)  # processed, but the answer comes after the client left
+            self.close_connection = True
+        elif status == 200 and owner.delay_s > 0:
             owner._pause(owner.delay_s)
         extra = {"Retry-After": owner.retry_after} if status == 429 else {}
         self._send(status, extra)
@@ -316,13 +371,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, extra: dict[str, str]) -> None:
         payload = json.dumps({"status": status}).encode()
-        self.send_response(status)
-        for name, value in extra.items():
-            self.send_header(name, value)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        try:
+            self.send_response(status)
+            for name, value in extra.items():
+                self.send_header(name, value)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except OSError:  # the client already gave up (a ``late`` answer): nobody to tell
+            self.close_connection = True
 
 
 def _check_kinds(kinds: Iterable[str]) -> None:
@@ -359,6 +417,8 @@ class SmtpReceiver:
         tls_context: a server-side context; when given the server offers STARTTLS.
         require_starttls: refuse mail until the client has upgraded (needs ``tls_context``).
         credentials: ``(username, password)`` the server demands over TLS (AUTH PLAIN/LOGIN).
+        echo_credentials: answer a failed AUTH with a reply that repeats the login and password
+            it was given (as careless servers do), to prove the client never stores such text.
     """
 
     def __init__(
@@ -367,9 +427,11 @@ class SmtpReceiver:
         tls_context: ssl.SSLContext | None = None,
         require_starttls: bool = False,
         credentials: tuple[str, str] | None = None,
+        echo_credentials: bool = False,
         port: int | None = None,
     ) -> None:
         self._credentials = credentials
+        self._echo_credentials = echo_credentials
         self.port = port or _free_port()
         self._tls_context = tls_context
         self._require_starttls = require_starttls
@@ -384,7 +446,7 @@ class SmtpReceiver:
         if self._tls_context is not None:
             kwargs = {"tls_context": self._tls_context, "require_starttls": self._require_starttls}
         if self._credentials is not None:
-            kwargs["authenticator"] = _Authenticator(*self._credentials)
+            kwargs["authenticator"] = _Authenticator(*self._credentials, self._echo_credentials)
             kwargs["auth_required"] = True
         self._controller = Controller(
             _SmtpHandler(self), hostname="127.0.0.1", port=self.port, **kwargs
@@ -432,8 +494,9 @@ class SmtpReceiver:
 class _Authenticator:
     """Accepts exactly one username/password pair (AUTH PLAIN or LOGIN)."""
 
-    def __init__(self, username: str, password: str) -> None:
+    def __init__(self, username: str, password: str, echo: bool = False) -> None:
         self._expected = (username.encode(), password.encode())
+        self._echo = echo
 
     def __call__(
         self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
@@ -448,7 +511,13 @@ class _Authenticator:
             )
             == self._expected
         )
-        return AuthResult(success=ok, handled=False, auth_data=auth_data.login if ok else None)
+        message = None
+        if not ok and self._echo and isinstance(auth_data, LoginPassword):
+            given = f"{_text(auth_data.login)}:{_text(auth_data.password)}"
+            message = f"535 5.7.8 credentials rejected: {given}"
+        return AuthResult(
+            success=ok, handled=False, message=message, auth_data=auth_data.login if ok else None
+        )
 
 
 class _SmtpHandler:

@@ -87,6 +87,8 @@ class _HttpDestination(_Destination):
 
     url: str | None = None
     url_env: str | None = Field(default=None, pattern=_ENV_NAME)
+    #: PEM file of the CA(s) to trust for an https URL instead of the system store.
+    ca_file: str | None = Field(default=None, min_length=1)
 
     @field_validator("url")
     @classmethod

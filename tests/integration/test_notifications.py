@@ -10,10 +10,12 @@ import random
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -126,6 +128,30 @@ def test_every_delivery_carries_its_correlation_id(
         assert all(parse_ts(a.timestamp) for a in status.attempts)
 
 
+def test_a_tampered_body_fails_verification_at_the_receiver(
+    sqlite_engine: Engine, receiver: WebhookReceiver, env: dict[str, str]
+) -> None:
+    config = fast_config([hook(receiver)])
+    NotificationPublisher(sqlite_engine, config, environ=env).publish("run.approved", {"eur": 5})
+    drain(sqlite_engine, config, env)
+    (original,) = receiver.delivered()
+    assert original.signature_valid is True
+    signed = {k: v for k, v in original.headers.items() if k.startswith("webhook-")}
+    tampered = original.body.replace(b'"eur":5', b'"eur":500')
+    assert tampered != original.body
+    with httpx.Client() as client:
+        replay = client.post(receiver.url(), content=original.body, headers=signed)
+        forged = client.post(receiver.url(), content=tampered, headers=signed)
+    assert (replay.status_code, forged.status_code) == (200, 401)
+    assert [r.signature_valid for r in receiver.requests()] == [True, True, False]
+
+
+def count_outbox(engine: Engine) -> int:
+    """Outbox rows as another connection sees them (only what has committed)."""
+    with engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(outbox)).scalar_one())
+
+
 def test_outbox_commits_and_rolls_back_with_the_callers_transaction(
     engine: Engine, receiver: WebhookReceiver, env: dict[str, str]
 ) -> None:
@@ -133,7 +159,8 @@ def test_outbox_commits_and_rolls_back_with_the_callers_transaction(
         "caller_events", sa.MetaData(), sa.Column("id", sa.String(64), primary_key=True)
     )
     events.create(engine)
-    publisher = NotificationPublisher(engine, fast_config([hook(receiver)]), environ=env)
+    config = fast_config([hook(receiver)])
+    publisher = NotificationPublisher(engine, config, environ=env)
     with engine.connect() as conn:
         with conn.begin() as txn:
             conn.execute(events.insert().values(id="rolled-back"))
@@ -142,10 +169,21 @@ def test_outbox_commits_and_rolls_back_with_the_callers_transaction(
         with conn.begin():
             conn.execute(events.insert().values(id="kept"))
             kept = publisher.publish("run.approved", {"x": 2}, connection=conn)
+            batch = publisher.publish_batch(
+                [NotificationEvent("run.batch", {"x": n}) for n in (3, 4)], connection=conn
+            )
+            assert count_outbox(engine) == 0  # not visible before the caller commits
+        assert count_outbox(engine) == 3
+    with pytest.raises(RuntimeError, match="caller failed"), engine.begin() as conn:
+        conn.execute(events.insert().values(id="raised"))
+        publisher.publish("run.approved", {"x": 5}, connection=conn)
+        raise RuntimeError("caller failed after publishing")
     with engine.connect() as conn:
         assert list(conn.execute(sa.select(events.c.id)).scalars()) == ["kept"]
-    rows = outbox_rows(engine)
-    assert [r["notification_id"] for r in rows] == [kept]
+    assert sorted(r["notification_id"] for r in outbox_rows(engine)) == sorted([kept, *batch])
+    drain(engine, config, env)
+    delivered = [r.json()["notification_id"] for r in receiver.delivered()]
+    assert sorted(delivered) == sorted([kept, *batch])  # rolled-back events never went out
 
 
 @pytest.mark.parametrize(
@@ -283,8 +321,9 @@ def test_thousand_notifications_with_30_percent_faults_all_arrive(
     engine: Engine, receiver: WebhookReceiver, env: dict[str, str]
 ) -> None:
     receiver.retry_after = "0"
-    receiver.hang_s = 0.5
-    receiver.set_fault_rate(0.3, kinds=("500", "503", "drop", "429", "timeout"), seed=11)
+    receiver.hang_s = 0.5  # past the client's 0.2 s timeout: "timeout" and "late" both time out
+    kinds = ("500", "503", "drop", "429", "timeout", "late")
+    receiver.set_fault_rate(0.3, kinds=kinds, seed=11)
     config = fast_config(
         [hook(receiver, timeout_s=0.2)],
         retry={"max_attempts": 25},
@@ -297,10 +336,20 @@ def test_thousand_notifications_with_30_percent_faults_all_arrive(
     assert len(rows) == 1000 and len(set(ids)) == 1000
     assert {r["status"] for r in rows} == {"delivered"}
     assert stats.delivered == 1000 and stats.retrying > 0
-    faulted = [r for r in receiver.requests() if r.fault]
-    assert len(faulted) >= 200  # the faults really were injected
-    delivered_ids = {r.webhook_id for r in receiver.delivered()}
-    assert delivered_ids == {r["id"] for r in rows}
+    requests = receiver.requests()
+    faulted = [r for r in requests if r.fault]
+    assert len(faulted) >= 0.25 * len(requests)  # the faults really were injected
+    assert {r.fault for r in faulted} == set(kinds)
+    delivered = receiver.delivered()
+    counts = Counter(r.webhook_id for r in delivered)
+    assert set(counts) == {r["id"] for r in rows}  # 100 % arrived
+    assert all(r.signature_valid and r.correlation_id for r in delivered)
+    # A "late" answer reached the receiver but not the client, so it was sent again: the
+    # duplicate carries the same webhook-id and the same body.
+    late = {r.webhook_id for r in faulted if r.fault == "late"}
+    assert late and all(counts[webhook_id] >= 2 for webhook_id in late)
+    for webhook_id in (w for w, n in counts.items() if n > 1):
+        assert len({r.body for r in delivered if r.webhook_id == webhook_id}) == 1
     with engine.connect() as conn:
         attempts = conn.execute(
             sa.select(sa.func.count()).select_from(delivery_attempts)
@@ -328,6 +377,30 @@ def test_two_dispatchers_share_the_outbox_without_double_delivery(
     ids = [r.webhook_id for r in receiver.delivered()]
     assert len(ids) == 200 and len(set(ids)) == 200
     assert sum(r.delivered for r in results) == 200
+
+
+def test_attempts_run_concurrently_across_destinations(
+    sqlite_engine: Engine, secret: str, env: dict[str, str]
+) -> None:
+    delay = 1.0
+    with (
+        WebhookReceiver(secret=secret, delay_s=delay) as slow,
+        WebhookReceiver(secret=secret) as fast,
+    ):
+        config = fast_config(
+            [hook(slow, name="slow", timeout_s=5.0), hook(fast, name="fast")],
+            dispatcher={"max_workers": 8},
+        )
+        publisher = NotificationPublisher(sqlite_engine, config, environ=env)
+        for n in range(3):
+            publisher.publish("run.approved", {"n": n})
+        with Dispatcher(sqlite_engine, config, environ=env) as dispatcher:
+            stats = dispatcher.run_once()
+        slow_starts = [r.perf_counter for r in slow.delivered()]
+        fast_starts = [r.perf_counter for r in fast.delivered()]
+    assert stats.delivered == 6 and len(slow_starts) == 3 and len(fast_starts) == 3
+    # Every request began before the first slow one was answered: none waited for another.
+    assert max(slow_starts + fast_starts) < min(slow_starts) + delay
 
 
 def test_a_slow_batch_keeps_its_lease_by_heartbeat(

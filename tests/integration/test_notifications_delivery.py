@@ -1,13 +1,14 @@
 """Real-server tests of each channel's edge: SMTP (plain and STARTTLS), SSRF refusal on the wire,
-secrets kept out of every record, the delivery log and its CSV, and the ``notify`` commands."""
+the delivery log and its CSV, and the ``notify`` commands. Secrets: test_notifications_secrets;
+HTTPS pinning: test_notifications_tls."""
 
 from __future__ import annotations
 
 import argparse
 import csv
-import logging
 import random
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from agent_platform.notifications import (
     load_notifications_config,
     write_delivery_log_csv,
 )
-from agent_platform.notifications.tables import delivery_attempts, outbox
+from agent_platform.notifications.tables import outbox
 from agent_platform.schemas.notifications import NotificationsConfig
 from tests.support.receivers import (
     SmtpReceiver,
@@ -158,50 +159,6 @@ def test_every_non_public_destination_is_refused_on_the_wire(engine: Engine) -> 
     assert all("refused" in (a.error or "") for a in status.attempts)
 
 
-def test_secrets_never_reach_the_outbox_the_log_or_error_texts(
-    engine: Engine, caplog: pytest.LogCaptureFixture
-) -> None:
-    secret = new_webhook_secret()
-    token = "T0K3N-slack-path-secret"
-    with WebhookReceiver(secret=secret, unsigned_paths=[f"/services/{token}"]) as rx:
-        env = {
-            "S": secret,
-            "SLACK_URL": rx.url(f"/services/{token}"),
-            "DEAD_URL": f"http://127.0.0.1:9/x?key={token}",
-        }
-        config = fast_config(
-            [
-                {
-                    "name": "hook",
-                    "type": "webhook",
-                    "url": rx.url(),
-                    "secret_env": "S",
-                    "timeout_s": 0.3,
-                },
-                {"name": "slack", "type": "slack", "url_env": "SLACK_URL", "timeout_s": 0.3},
-                {"name": "dead", "type": "slack", "url_env": "DEAD_URL", "timeout_s": 0.3},
-            ],
-            retry={"max_attempts": 3},
-        )
-        rx.queue_faults("500", "drop", "500", "timeout")
-        rx.hang_s = 0.5
-        caplog.set_level(logging.DEBUG)
-        publisher = NotificationPublisher(engine, config, environ=env)
-        ids = [publisher.publish("run.approved", {"n": n}) for n in range(3)]
-        drain(engine, config, env)
-    with engine.connect() as conn:
-        stored = [dict(r) for r in conn.execute(sa.select(outbox)).mappings()]
-        stored += [dict(r) for r in conn.execute(sa.select(delivery_attempts)).mappings()]
-    texts = [repr(stored), caplog.text, repr(publisher.delivery_log())]
-    texts += [repr(publisher.get_delivery_status(n)) for n in ids]
-    errors = [a.error for n in ids for a in publisher.get_delivery_status(n).attempts if a.error]
-    assert len(errors) >= 3  # failures happened and their texts were stored
-    for text in texts:
-        assert secret not in text
-        assert secret.removeprefix("whsec_") not in text
-        assert token not in text
-
-
 def test_delivery_log_rows_and_csv(engine: Engine, tmp_path: Path) -> None:
     secret = new_webhook_secret()
     with WebhookReceiver(secret=secret) as rx:
@@ -224,12 +181,7 @@ def test_delivery_log_rows_and_csv(engine: Engine, tmp_path: Path) -> None:
         read = list(csv.DictReader(handle))
     assert tuple(read[0]) == DELIVERY_LOG_COLUMNS
     assert [r["correlation_id"] for r in read] == [r.correlation_id for r in rows]
-    assert (
-        publisher.delivery_log(
-            since=__import__("datetime").datetime.now(__import__("datetime").UTC)
-        )
-        == []
-    )
+    assert publisher.delivery_log(since=datetime.now(UTC)) == []
 
 
 def _cli(argv: list[str]) -> int:

@@ -8,10 +8,12 @@ webhook secret, a self-signed certificate for STARTTLS, and a config builder.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import os
 import shutil
 import ssl
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,13 +45,20 @@ def new_webhook_secret() -> str:
     return "whsec_" + base64.b64encode(os.urandom(24)).decode("ascii")
 
 
-def self_signed_tls(directory: Path) -> tuple[ssl.SSLContext, Path]:
-    """A server TLS context for 127.0.0.1 and the PEM file a client trusts it with (openssl CLI)."""
+def self_signed_tls(
+    directory: Path, names: Sequence[str] = ("127.0.0.1", "localhost")
+) -> tuple[ssl.SSLContext, Path]:
+    """A server TLS context for ``names`` and the PEM file a client trusts it with (openssl CLI).
+
+    Each name becomes a subjectAltName entry (``IP:`` for addresses, ``DNS:`` otherwise), so a
+    certificate for ``["hooks.test"]`` does not cover 127.0.0.1 itself.
+    """
     openssl = shutil.which("openssl")
     if openssl is None:
         raise RuntimeError("the openssl command is needed to make a test certificate")
     directory.mkdir(parents=True, exist_ok=True)
     cert, key = directory / "cert.pem", directory / "key.pem"
+    alt_names = ",".join(f"{'IP' if _is_ip(n) else 'DNS'}:{n}" for n in names)
     subprocess.run(
         [
             openssl,
@@ -61,9 +70,9 @@ def self_signed_tls(directory: Path) -> tuple[ssl.SSLContext, Path]:
             "-days",
             "1",
             "-subj",
-            "/CN=127.0.0.1",
+            f"/CN={names[0]}",
             "-addext",
-            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            f"subjectAltName={alt_names}",
             "-keyout",
             str(key),
             "-out",
@@ -76,6 +85,14 @@ def self_signed_tls(directory: Path) -> tuple[ssl.SSLContext, Path]:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     return context, cert
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 def fast_config(destinations: list[dict[str, Any]], **overrides: Any) -> NotificationsConfig:

@@ -9,18 +9,22 @@ knows how to read YAML and translate pydantic's errors.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticCustomError
 
 from agent_platform.errors import ConfigError
 
 __all__ = [
+    "CONFIG_VALUE_ERROR",
     "Settings",
+    "checkout_root",
+    "config_value_error",
     "load_yaml",
     "load_yaml_model",
     "project_root",
@@ -34,6 +38,14 @@ REDIS_URL_ENV = "AGENT_PLATFORM_REDIS_URL"
 HOME_ENV = "AGENT_PLATFORM_HOME"
 DATA_DIR_ENV = "AGENT_PLATFORM_DATA_DIR"
 
+CONFIG_VALUE_ERROR = "config_value"
+"""The pydantic error type of :func:`config_value_error`."""
+
+
+def checkout_root() -> Path:
+    """The checkout this package was imported from (``alembic.ini``, ``migrations/``)."""
+    return Path(__file__).resolve().parent.parent
+
 
 def project_root() -> Path:
     """The folder holding ``configs/`` and ``policies/``.
@@ -43,7 +55,7 @@ def project_root() -> Path:
     home = os.environ.get(HOME_ENV)
     if home:
         return Path(home).resolve()
-    return Path(__file__).resolve().parent.parent
+    return checkout_root()
 
 
 @dataclass(frozen=True)
@@ -61,8 +73,9 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read the settings from ``environ`` (default: the process environment)."""
         env = os.environ if environ is None else environ
-        root = Path(env[HOME_ENV]).resolve() if env.get(HOME_ENV) else project_root()
+        root = Path(env[HOME_ENV]).resolve() if env.get(HOME_ENV) else checkout_root()
         data_dir = Path(env[DATA_DIR_ENV]) if env.get(DATA_DIR_ENV) else root / ".data"
         return cls(
             root=root,
@@ -80,13 +93,17 @@ class Settings:
 
     @property
     def database_backend(self) -> str:
-        return self.effective_database_url.split(":", 1)[0].split("+", 1)[0]
+        """``postgresql`` or ``sqlite`` (the URL's scheme without its driver)."""
+        scheme = self.effective_database_url.split(":", 1)[0].split("+", 1)[0]
+        return "postgresql" if scheme == "postgres" else scheme
 
     @property
     def cache_backend(self) -> str:
+        """``redis`` when a Redis URL is set, else ``memory``."""
         return "redis" if self.redis_url else "memory"
 
     def config_path(self, relative: str) -> Path:
+        """``relative`` (such as ``configs/model_routing.yaml``) under the project root."""
         return self.root / relative
 
 
@@ -108,11 +125,43 @@ def load_yaml(path: Path) -> Any:
         ) from exc
 
 
+def config_value_error(
+    path: Sequence[str | int], value: object, allowed: str
+) -> PydanticCustomError:
+    """An error for a model validator to raise so the :class:`ConfigError` names the exact key.
+
+    A validator that checks several fields together (a reference from one section to another)
+    is reported by pydantic at the model's own location; raising this instead names the
+    offending key. ``path`` is relative to the model whose validator raises it.
+
+    Args:
+        path: the key below the model, as parts (``("task_types", "coding", "fallback")``).
+        value: the offending value (None when the key is missing).
+        allowed: what would be accepted, in words.
+    """
+    parts = tuple(path)
+    return PydanticCustomError(
+        CONFIG_VALUE_ERROR,
+        "{key}: got {shown}; allowed: {allowed}",
+        {
+            "path": parts,
+            "key": ".".join(str(p) for p in parts),
+            "value": value,
+            "shown": repr(value),
+            "allowed": allowed,
+        },
+    )
+
+
 def translate_validation_error(file: str, exc: ValidationError, data: Any) -> ConfigError:
     """Turn pydantic's first error into a one-line :class:`ConfigError`."""
     first = exc.errors()[0]
-    loc = first.get("loc", ())
-    key = ".".join(str(part) for part in loc) or "<root>"
+    loc = tuple(first.get("loc", ()))
+    ctx = first.get("ctx") or {}
+    if first.get("type") == CONFIG_VALUE_ERROR:
+        full = loc + tuple(ctx["path"])
+        return ConfigError(file, _dotted(full), ctx["value"], str(ctx["allowed"]))
+    key = _dotted(loc)
     value = first.get("input", _lookup(data, loc))
     if first.get("type") == "missing":
         value = None
@@ -121,6 +170,10 @@ def translate_validation_error(file: str, exc: ValidationError, data: Any) -> Co
         allowed = str(first.get("msg", "a valid value"))
         allowed = allowed.removeprefix("Value error, ")
     return ConfigError(file, key, value, allowed)
+
+
+def _dotted(loc: Sequence[Any]) -> str:
+    return ".".join(str(part) for part in loc) or "<root>"
 
 
 def _lookup(data: Any, loc: tuple[Any, ...]) -> Any:

@@ -1,25 +1,31 @@
 """Apply Alembic migrations from code (the CLI, the tests and the evidence job use this).
 
-Alembic's files live in the checkout (``alembic.ini``, ``migrations/``); this module points
-Alembic at them and at a database URL, so no caller needs to shell out to ``alembic``.
+Alembic's files live in the checkout (``alembic.ini``, ``migrations/``), not under
+``AGENT_PLATFORM_HOME`` (which only relocates ``configs/`` and ``policies/``); this module points
+Alembic at them and at a database URL, so no caller needs to shell out to ``alembic``. A failed
+migration is a :class:`StorageError` naming the database (password hidden) and the revision.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.util import CommandError
+from sqlalchemy.engine.url import make_url
 
-from agent_platform.config import project_root
+from agent_platform.config import checkout_root
 from agent_platform.db import normalize_url
+from agent_platform.errors import StorageError
 
 __all__ = ["alembic_config", "downgrade", "upgrade"]
 
 
 def alembic_config(url: str, root: Path | None = None) -> Config:
     """An Alembic config for ``url`` using this checkout's migration scripts."""
-    base = root or project_root()
+    base = root or checkout_root()
     cfg = Config(str(base / "alembic.ini"))
     cfg.set_main_option("script_location", str(base / "migrations"))
     # ConfigParser treats % as interpolation: escape it so URL-encoded passwords survive.
@@ -27,11 +33,42 @@ def alembic_config(url: str, root: Path | None = None) -> Config:
     return cfg
 
 
+def _shown(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "<unparsable database URL>"
+
+
+def _reason(exc: BaseException) -> str:
+    """The driver's error on one line, without SQLAlchemy's SQL echo and help link."""
+    cause = exc.orig if isinstance(exc, sa.exc.DBAPIError) and exc.orig is not None else exc
+    return f"{type(cause).__name__}: {' '.join(str(cause).split())}"
+
+
 def upgrade(url: str, revision: str = "head") -> None:
-    """Migrate the database at ``url`` up to ``revision``."""
-    command.upgrade(alembic_config(url), revision)
+    """Migrate the database at ``url`` up to ``revision``.
+
+    Raises:
+        StorageError: the database could not be reached or a migration failed.
+    """
+    try:
+        command.upgrade(alembic_config(url), revision)
+    except (sa.exc.SQLAlchemyError, CommandError) as exc:
+        raise StorageError(
+            f"migrating {_shown(url)} up to {revision!r} failed: {_reason(exc)}"
+        ) from exc
 
 
 def downgrade(url: str, revision: str = "base") -> None:
-    """Migrate the database at ``url`` down to ``revision``."""
-    command.downgrade(alembic_config(url), revision)
+    """Migrate the database at ``url`` down to ``revision``.
+
+    Raises:
+        StorageError: the database could not be reached or a migration failed.
+    """
+    try:
+        command.downgrade(alembic_config(url), revision)
+    except (sa.exc.SQLAlchemyError, CommandError) as exc:
+        raise StorageError(
+            f"migrating {_shown(url)} down to {revision!r} failed: {_reason(exc)}"
+        ) from exc

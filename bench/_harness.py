@@ -1,8 +1,9 @@
 """A tiny, stable helper shared by the benchmarks: timing loops and the final JSON line.
 
-Every benchmark prints a JSON object as its last line; :func:`emit` does that. Measured and
-baseline calls are interleaved by :func:`time_interleaved` so that drift on a shared machine
-hits both sides alike.
+Every benchmark prints a JSON object as its last line; :func:`emit` does that, as strict JSON:
+a figure that could not be computed (NaN or infinity, such as a ratio to a zero baseline) is
+written as ``"NOT_MEASURED"``, never as a number. Measured and baseline calls are interleaved by
+:func:`time_interleaved` so that drift on a shared machine hits both sides alike.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from typing import Any
 
 from agent_platform.stats import percentile
 
-__all__ = ["emit", "p95", "ratio", "time_calls", "time_interleaved"]
+__all__ = ["NOT_MEASURED", "emit", "p95", "ratio", "time_calls", "time_interleaved"]
+
+NOT_MEASURED = "NOT_MEASURED"
 
 
 def time_calls(fn: Callable[[], object], n: int, warmup: int = 0) -> list[float]:
@@ -57,6 +60,17 @@ def ratio(measured: float, baseline: float) -> float:
     return measured / baseline if baseline > 0 else math.nan
 
 
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by ``NOT_MEASURED``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return NOT_MEASURED
+    if isinstance(value, Mapping):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
+
+
 def emit(result: Mapping[str, Any]) -> None:
-    """Print ``result`` as one JSON line; callers print it last."""
-    print(json.dumps(dict(result), sort_keys=True, allow_nan=True), flush=True)
+    """Print ``result`` as one strict JSON line; callers print it last."""
+    print(json.dumps(_finite(result), sort_keys=True, allow_nan=False), flush=True)

@@ -14,6 +14,9 @@ their baselines are interleaved. The last line printed is a JSON object of the f
 - ``ledger_batch_appends_per_s``: ``append_many`` throughput (target >= 5,000);
 - ``ledger_verify_1m_s``: seconds to verify 1,000,000 entries (target < 30; ``--quick`` verifies
   fewer and reports ``ledger_verify_entries`` accordingly, with the 1M figure NOT_MEASURED).
+
+``targets`` restates those targets and ``meets_targets`` compares each measured figure with its
+target (``NOT_MEASURED`` where the figure was not measured in this run).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import os
 import time
 import uuid
@@ -42,7 +46,7 @@ from agent_platform.state._chain import GENESIS_HASH, EntryHasher
 from agent_platform.state.cache import RedisCache
 from agent_platform.state.ledger_replay import Ledger
 from agent_platform.state.repository import StateRepository
-from bench._harness import emit, p95, ratio, time_interleaved
+from bench._harness import NOT_MEASURED, emit, p95, ratio, time_interleaved
 
 PG_ADMIN_URL = os.environ.get(
     "AGENT_PLATFORM_BENCH_PG_ADMIN_URL", "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
@@ -243,7 +247,29 @@ def run(sizes: Sizes) -> dict[str, Any]:
     return result
 
 
+TARGETS: dict[str, tuple[str, float]] = {
+    "get_p95_ratio_vs_redis_py": ("<=", 1.5),
+    "save_p95_ratio_vs_psycopg": ("<=", 3.0),
+    "ledger_append_p95_ratio_vs_insert": ("<=", 3.0),
+    "ledger_batch_appends_per_s": (">=", 5000.0),
+    "ledger_verify_1m_s": ("<", 30.0),
+}
+"""The issue's targets: figure -> (comparison, limit)."""
+
+
+def _meets(value: Any, op: str, limit: float) -> bool | str:
+    """Whether the measured ``value`` meets its target; NOT_MEASURED when it was not measured."""
+    if not isinstance(value, int | float) or math.isnan(value):
+        return NOT_MEASURED
+    if op == "<=":
+        return bool(value <= limit)
+    if op == ">=":
+        return bool(value >= limit)
+    return bool(value < limit)
+
+
 def figures(raw: dict[str, Any], sizes: Sizes) -> dict[str, Any]:
+    """The ratios and target verdicts computed from the figures measured by :func:`run`."""
     out = dict(raw)
     out["get_p95_ratio_vs_redis_py"] = ratio(raw["get_p95_ms"], raw["redis_py_get_p95_ms"])
     out["save_p95_ratio_vs_psycopg"] = ratio(raw["save_p95_ms"], raw["psycopg_upsert_p95_ms"])
@@ -251,9 +277,13 @@ def figures(raw: dict[str, Any], sizes: Sizes) -> dict[str, Any]:
         raw["ledger_append_p95_ms"], raw["raw_insert_p95_ms"]
     )
     full = sizes.verify_entries == 1_000_000
-    out["ledger_verify_1m_s"] = raw["ledger_verify_s"] if full else "NOT_MEASURED"
+    out["ledger_verify_1m_s"] = raw["ledger_verify_s"] if full else NOT_MEASURED
     out["calls_per_side"] = sizes.calls
     out["loadavg_1m_at_end"] = os.getloadavg()[0]
+    out["targets"] = {key: f"{op} {limit:g}" for key, (op, limit) in TARGETS.items()}
+    out["meets_targets"] = {
+        key: _meets(out[key], op, limit) for key, (op, limit) in TARGETS.items()
+    }
     return out
 
 

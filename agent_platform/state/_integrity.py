@@ -2,7 +2,8 @@
 
 :meth:`StateRepository.verify_integrity` streams durable rows in batches through
 :func:`verify_batch`, which checks each row against its stored SHA-256 and each cached copy
-against its row, evicting copies of tampered rows and repairing copies that drifted.
+against its row, evicting copies of tampered rows and copies that drifted (the next read
+refills those from SQL).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ class IntegrityReport:
     Attributes:
         checked: durable rows examined.
         sql_mismatches: sessions whose stored payload no longer matches its stored SHA-256.
-        cache_repaired: sessions whose cached copy differed from the durable row (now repaired).
+        cache_repaired: sessions whose cached copy differed from the durable row; the copy was
+            evicted, so the next read refills it from SQL.
         cache_unavailable: the cache could not be read, so cached copies were not compared.
     """
 
@@ -68,7 +70,6 @@ def verify_batch(
     keys = [prefix + r[0] for r in rows]
     cached, unavailable = cache.read(keys)
     report.cache_unavailable = report.cache_unavailable or unavailable
-    repairs: dict[str, bytes] = {}
     evict: list[str] = []
     for (session_id, payload, digest), key, value in zip(rows, keys, cached, strict=True):
         body = payload.encode("utf-8")
@@ -76,13 +77,9 @@ def verify_batch(
             report.sql_mismatches.append(session_id)
             evict.append(key)
             continue
-        expected = frame(digest, body)
-        if value is not None and value != expected:
+        if value is not None and value != frame(digest, body):
             report.cache_repaired.append(session_id)
-            repairs[key] = expected
-    if unavailable:
-        return
+            evict.append(key)
     if evict:
+        # With the cache down this marks the keys stale: they are deleted once it answers.
         cache.drop(evict)
-    if repairs:
-        cache.put(repairs)

@@ -19,8 +19,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from agent_platform.canonical import canonical_json, sha256_hex
-from agent_platform.errors import InvalidInputError, LedgerConflictError, PayloadError, StorageError
+from agent_platform.errors import InvalidInputError, LedgerConflictError, PayloadError
 from agent_platform.state._chain import GENESIS_HASH, chain_rows
+from agent_platform.state._dberror import storage_error
 from agent_platform.state._ledger_entry import LedgerEntry, check_name
 from agent_platform.state._ledger_sql import LedgerStatements
 
@@ -56,7 +57,7 @@ class LedgerAppender:
             with self._engine.connect() as conn:
                 return self.load_head(conn)
         except sa.exc.SQLAlchemyError as exc:
-            raise StorageError(f"reading the head of ledger {self._name!r} failed: {exc}") from exc
+            raise storage_error(f"reading the head of ledger {self._name!r}", exc) from exc
 
     def _prepare(self, event_type: object, payload: Any) -> Prepared:
         kind = check_name("event_type", event_type)
@@ -109,7 +110,7 @@ class LedgerAppender:
             raise LedgerConflictError(head[0] + 1, actual) from exc
         except sa.exc.SQLAlchemyError as exc:
             self._head = None
-            raise StorageError(f"appending to ledger {self._name!r} failed: {exc}") from exc
+            raise storage_error(f"appending to ledger {self._name!r}", exc) from exc
         except LedgerConflictError:
             self._head = None
             raise

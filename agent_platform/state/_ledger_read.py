@@ -16,8 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from agent_platform.canonical import sha256_hex
-from agent_platform.errors import LedgerGapError, LedgerIntegrityError, StorageError
+from agent_platform.errors import LedgerGapError, LedgerIntegrityError
 from agent_platform.state._chain import EntryHasher
+from agent_platform.state._dberror import storage_error
 from agent_platform.state._ledger_entry import LedgerEntry
 from agent_platform.state._ledger_sql import LedgerStatements
 
@@ -25,6 +26,7 @@ __all__ = [
     "Handler",
     "ProgressCallback",
     "ReplayState",
+    "Walk",
     "apply_pages",
     "check_replayable",
     "read_page",
@@ -47,7 +49,7 @@ def read_page(
             )
             return [LedgerEntry(ledger, *row) for row in result]
     except sa.exc.SQLAlchemyError as exc:
-        raise StorageError(f"reading ledger {ledger!r} failed: {exc}") from exc
+        raise storage_error(f"reading ledger {ledger!r}", exc) from exc
 
 
 def read_position(engine: Engine, sql: LedgerStatements, ledger: str, consumer: str) -> int:
@@ -58,7 +60,7 @@ def read_position(engine: Engine, sql: LedgerStatements, ledger: str, consumer: 
                 sql.select_position, {"b_consumer": consumer, "b_ledger": ledger}
             ).first()
     except sa.exc.SQLAlchemyError as exc:
-        raise StorageError(f"reading consumer {consumer!r} position failed: {exc}") from exc
+        raise storage_error(f"reading consumer {consumer!r} position", exc) from exc
     return 0 if row is None else int(row[0])
 
 
@@ -76,7 +78,7 @@ def save_position(
         with engine.begin() as conn:
             conn.execute(sql.save_position, params)
     except sa.exc.SQLAlchemyError as exc:
-        raise StorageError(f"saving consumer {consumer!r} position failed: {exc}") from exc
+        raise storage_error(f"saving consumer {consumer!r} position", exc) from exc
 
 
 @dataclass
@@ -111,24 +113,36 @@ def check_replayable(entry: LedgerEntry, state: ReplayState, hasher: EntryHasher
         raise LedgerIntegrityError(entry.seq, "entry hash or chain link does not match")
 
 
+@dataclass(frozen=True)
+class Walk:
+    """What one replay reads and where it records progress."""
+
+    engine: Engine
+    sql: LedgerStatements
+    ledger: str
+    consumer: str
+    page_size: int
+
+
 def apply_pages(
-    engine: Engine,
-    sql: LedgerStatements,
-    ledger: str,
-    state: ReplayState,
-    handler: Handler,
-    page_size: int,
-    on_progress: ProgressCallback | None,
+    walk: Walk, state: ReplayState, handler: Handler, on_progress: ProgressCallback | None
 ) -> None:
-    """Check and hand to ``handler`` every entry after ``state.position``, page by page."""
+    """Check and hand to ``handler`` every entry after ``state.position``, page by page.
+
+    The consumer's position is saved after each page, so a process that dies mid-replay
+    resumes at its last full page (at most one page is handed over again).
+    """
     hasher = EntryHasher()
     while True:
-        page = read_page(engine, sql, ledger, state.position, page_size)
+        page = read_page(walk.engine, walk.sql, walk.ledger, state.position, walk.page_size)
         for entry in page:
             check_replayable(entry, state, hasher)
             handler(entry)
             state.advance(entry)
-        if on_progress is not None and page:
-            on_progress(state.applied, state.position)
-        if len(page) < page_size:
+        if page:
+            save_position(walk.engine, walk.sql, walk.ledger, walk.consumer, state.position)
+            state.saved = state.position
+            if on_progress is not None:
+                on_progress(state.applied, state.position)
+        if len(page) < walk.page_size:
             return

@@ -87,9 +87,8 @@ def _append_next_postgres(move_head: Update) -> Insert:
     return _entry_from(move_head.returning(ledger_heads.c.ledger).cte("moved"))
 
 
-def ledger_statements_for(engine: Engine) -> LedgerStatements:
-    """Build the ledger statements for ``engine``'s dialect (PostgreSQL or SQLite)."""
-    dialect = engine.dialect.name
+def _save_position(dialect: str) -> Insert:
+    """Upsert of one consumer's position in ``ledger_consumers``."""
     upsert: postgresql.Insert | sqlite.Insert
     if dialect == "postgresql":
         upsert = postgresql.insert(ledger_consumers)
@@ -97,11 +96,36 @@ def ledger_statements_for(engine: Engine) -> LedgerStatements:
         upsert = sqlite.insert(ledger_consumers)
     else:
         raise ValueError(f"unsupported database dialect {dialect!r}")
-    save_position = upsert.on_conflict_do_update(
+    return upsert.on_conflict_do_update(
         index_elements=[ledger_consumers.c.consumer, ledger_consumers.c.ledger],
         set_={"last_seq": upsert.excluded.last_seq, "updated_at": upsert.excluded.updated_at},
     )
+
+
+def _select_page() -> sa.Select[int, str, str, str, str, str, datetime]:
+    """Up to ``:page`` entries of ``:b_ledger`` with ``seq > :after``, in seq order."""
     entry = ledger_entries.c
+    return (
+        sa.select(
+            entry.seq,
+            entry.event_type,
+            entry.payload,
+            entry.checksum,
+            entry.prev_hash,
+            entry.entry_hash,
+            entry.created_at,
+        )
+        .where(entry.ledger == sa.bindparam("b_ledger"))
+        .where(entry.seq > sa.bindparam("after"))
+        .order_by(entry.seq)
+        .limit(sa.bindparam("page"))
+    )
+
+
+def ledger_statements_for(engine: Engine) -> LedgerStatements:
+    """Build the ledger statements for ``engine``'s dialect (PostgreSQL or SQLite)."""
+    dialect = engine.dialect.name
+    save_position = _save_position(dialect)
     move_head = (
         sa.update(ledger_heads)
         .where(ledger_heads.c.ledger == sa.bindparam("b_ledger"))
@@ -120,19 +144,7 @@ def ledger_statements_for(engine: Engine) -> LedgerStatements:
         select_head=sa.select(ledger_heads.c.head_seq, ledger_heads.c.head_hash).where(
             ledger_heads.c.ledger == sa.bindparam("b_ledger")
         ),
-        select_page=sa.select(
-            entry.seq,
-            entry.event_type,
-            entry.payload,
-            entry.checksum,
-            entry.prev_hash,
-            entry.entry_hash,
-            entry.created_at,
-        )
-        .where(entry.ledger == sa.bindparam("b_ledger"))
-        .where(entry.seq > sa.bindparam("after"))
-        .order_by(entry.seq)
-        .limit(sa.bindparam("page")),
+        select_page=_select_page(),
         select_position=sa.select(ledger_consumers.c.last_seq)
         .where(ledger_consumers.c.consumer == sa.bindparam("b_consumer"))
         .where(ledger_consumers.c.ledger == sa.bindparam("b_ledger")),

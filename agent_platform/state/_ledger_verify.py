@@ -16,8 +16,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from agent_platform.errors import LedgerIntegrityError, StorageError
+from agent_platform.errors import LedgerIntegrityError
 from agent_platform.state._chain import GENESIS_HASH, EntryHasher
+from agent_platform.state._dberror import storage_error
 from agent_platform.state.tables import ledger_entries, ledger_heads
 
 __all__ = ["LedgerVerification", "verify_ledger"]
@@ -184,7 +185,7 @@ def verify_ledger(engine: Engine, ledger: str) -> LedgerVerification:
             if scan.bad_seq is None:
                 scan = _check_head(scan, head)
     except sa.exc.SQLAlchemyError as exc:
-        raise StorageError(f"reading ledger {ledger!r} for verification failed: {exc}") from exc
+        raise storage_error(f"reading ledger {ledger!r} for verification", exc) from exc
     return LedgerVerification(
         ledger=ledger,
         ok=scan.bad_seq is None,

@@ -78,6 +78,20 @@ class SessionCache:
             self._stats.cache_error()
             self._mark_stale(items)
 
+    def fill(self, items: Mapping[str, bytes]) -> None:
+        """Refill values read from SQL where the cache has none; on failure mark them stale.
+
+        Only-where-absent, so a reader that read SQL just before a writer committed cannot
+        overwrite the writer's newer cached value with its older one.
+        """
+        try:
+            if not self._ready():
+                raise CacheUnavailableError("pending invalidations not yet applied")
+            self.cache.add_many(items, self._ttl)
+        except CacheUnavailableError:
+            self._stats.cache_error()
+            self._mark_stale(items)
+
     def drop(self, keys: Sequence[str]) -> None:
         """Delete ``keys``; on failure remember them as stale."""
         try:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from agent_platform.errors import StorageError
+from agent_platform.state._dberror import storage_error
 from agent_platform.state._sql import StateStatements
 
 __all__ = ["Row", "delete_row", "read_rows", "row_batches", "write_rows"]
@@ -38,7 +38,7 @@ def write_rows(engine: Engine, sql: StateStatements, rows: Sequence[Row]) -> Non
             with engine.begin() as conn:
                 conn.execute(sql.save_one, params)
         except sa.exc.SQLAlchemyError as exc:
-            raise StorageError(f"saving session {sid!r} failed: {exc}") from exc
+            raise storage_error(f"saving session {sid!r}", exc) from exc
         return
     sessions = [{"id": s, "payload": p, "payload_hash": h, "updated_at": now} for s, p, h in rows]
     index = [{"hash": h, "session_id": s, "created_at": now} for s, _, h in rows]
@@ -51,7 +51,7 @@ def write_rows(engine: Engine, sql: StateStatements, rows: Sequence[Row]) -> Non
             conn.execute(sql.index_hash, index)
             conn.execute(sql.audit, audit)
     except sa.exc.SQLAlchemyError as exc:
-        raise StorageError(f"saving {len(rows)} session(s) failed: {exc}") from exc
+        raise storage_error(f"saving {len(rows)} session(s)", exc) from exc
 
 
 def read_rows(
@@ -66,7 +66,7 @@ def read_rows(
             result = conn.execute(sql.select_many, {"ids": list(session_ids)})
             return {r[0]: (r[1], r[2]) for r in result}
     except sa.exc.SQLAlchemyError as exc:
-        raise StorageError(f"reading {len(session_ids)} session(s) failed: {exc}") from exc
+        raise storage_error(f"reading {len(session_ids)} session(s)", exc) from exc
 
 
 def delete_row(engine: Engine, sql: StateStatements, session_id: str) -> bool:
@@ -84,7 +84,7 @@ def delete_row(engine: Engine, sql: StateStatements, session_id: str) -> bool:
                 },
             )
     except sa.exc.SQLAlchemyError as exc:
-        raise StorageError(f"deleting session {session_id!r} failed: {exc}") from exc
+        raise storage_error(f"deleting session {session_id!r}", exc) from exc
     return bool(deleted)
 
 
@@ -100,7 +100,7 @@ def row_batches(
                 return
             yield from _stream_all(conn, sql)
     except sa.exc.SQLAlchemyError as exc:
-        raise StorageError(f"reading sessions for verification failed: {exc}") from exc
+        raise storage_error("reading sessions for verification", exc) from exc
 
 
 def _stream_all(conn: Connection, sql: StateStatements) -> Iterator[list[Row]]:

@@ -73,6 +73,11 @@ class Cache(Protocol):
         """Store every item with the same TTL. Raises CacheUnavailableError."""
         ...
 
+    def add_many(self, items: Mapping[str, bytes], ttl_seconds: float) -> None:
+        """Store each item only where its key is absent (a refill never overwrites a newer
+        value a writer has set meanwhile). Raises CacheUnavailableError."""
+        ...
+
     def ping(self) -> bool:
         """True when the cache answers; never raises."""
         ...
@@ -144,6 +149,14 @@ class MemoryTTLCache:
             expires_at = self._clock() + ttl_seconds
             for key, value in items.items():
                 self._set_locked(key, value, expires_at)
+
+    def add_many(self, items: Mapping[str, bytes], ttl_seconds: float) -> None:
+        _check_ttl(ttl_seconds)
+        with self._lock:
+            now = self._clock()
+            for key, value in items.items():
+                if self._get_locked(key, now) is None:
+                    self._set_locked(key, value, now + ttl_seconds)
 
     def delete(self, key: str) -> None:
         with self._lock:
@@ -247,6 +260,14 @@ class RedisCache:
         self.breaker.record_success()
 
     def set_many(self, items: Mapping[str, bytes], ttl_seconds: float) -> None:
+        self._pipelined_set(items, ttl_seconds, only_absent=False)
+
+    def add_many(self, items: Mapping[str, bytes], ttl_seconds: float) -> None:
+        self._pipelined_set(items, ttl_seconds, only_absent=True)
+
+    def _pipelined_set(
+        self, items: Mapping[str, bytes], ttl_seconds: float, *, only_absent: bool
+    ) -> None:
         _check_ttl(ttl_seconds)
         if not items:
             return
@@ -255,7 +276,7 @@ class RedisCache:
         try:
             pipe = self._client.pipeline(transaction=False)
             for key, value in items.items():
-                pipe.set(self._prefix + key, value, px=px)
+                pipe.set(self._prefix + key, value, px=px, nx=only_absent)
             pipe.execute()
         except self._errors as exc:
             raise self._failed(exc) from exc

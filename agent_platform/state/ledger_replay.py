@@ -7,7 +7,7 @@ compare-and-set on the recorded head (:mod:`._ledger_append`); a lost race raise
 :class:`LedgerConflictError` and writes nothing.
 
 Replay contract: :meth:`Ledger.replay_events` hands entries to ``handler`` in strict ``seq``
-order and records the consumer's position in ``ledger_consumers`` after each page (and before
+order and records the consumer's position in ``ledger_consumers`` after each page (and, before
 re-raising a handler error, up to the last entry the handler completed). The handler's side
 effects are its own and are not in that transaction, so delivery is at-least-once: after a
 crash between a side effect and the position update, up to one page may be handed over again.
@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from agent_platform.errors import LedgerGapError
+from agent_platform.errors import InvalidInputError, LedgerGapError
 from agent_platform.state import _ledger_read as read
 from agent_platform.state._chain import GENESIS_HASH
 from agent_platform.state._ledger_append import LedgerAppender
@@ -100,6 +100,7 @@ class Ledger:
 
     def entries(self, start: int = 0, *, page_size: int = 1000) -> Iterator[LedgerEntry]:
         """Entries with ``seq > start`` in seq order, read page by page."""
+        _check_page_size(page_size)
         after = start
         while True:
             page = read.read_page(self._engine, self._sql, self.name, after, page_size)
@@ -130,16 +131,18 @@ class Ledger:
             LedgerGapError: a seq is missing (the position stays before the gap).
             LedgerIntegrityError: an entry's payload does not match its checksum or link.
         """
+        _check_page_size(page_size)
         start = self.position(consumer)
+        # The head is read first: entries appended while the replay runs are either replayed
+        # or left for next time, and are never mistaken for a missing tail.
+        head_seq = self.head()[0]
         state = read.ReplayState(position=start)
+        walk = read.Walk(self._engine, self._sql, self.name, consumer, page_size)
         try:
-            read.apply_pages(
-                self._engine, self._sql, self.name, state, handler, page_size, on_progress
-            )
+            read.apply_pages(walk, state, handler, on_progress)
         finally:
             if state.position != state.saved:
                 read.save_position(self._engine, self._sql, self.name, consumer, state.position)
-        head_seq = self.head()[0]
         if head_seq > state.position:
             raise LedgerGapError(state.position + 1)
         return ReplayReport(self.name, consumer, start, state.position, state.applied)
@@ -147,6 +150,11 @@ class Ledger:
     def verify(self) -> LedgerVerification:
         """Verify the whole chain against the recorded head (see :func:`verify_ledger_integrity`)."""
         return verify_ledger(self._engine, self.name)
+
+
+def _check_page_size(page_size: object) -> None:
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+        raise InvalidInputError(f"page_size: got {page_size!r}; allowed: an int >= 1")
 
 
 def append_event(

@@ -14,9 +14,12 @@ This module is the public face; the parts live beside it: input validation
 (:mod:`._session_input`), SQL I/O (:mod:`._session_io`), cache framing and outage bookkeeping
 (:mod:`._session_cache`), verification (:mod:`._integrity`) and counters (:mod:`._stats`).
 
+A read that misses refills the cache only where the key is still absent, so a reader that read
+SQL just before a writer committed never overwrites the writer's newer cached value.
+
 Known limit: two processes saving the same session at the same moment may set the cache in the
 opposite order of their commits; the stale copy lives at most ``ttl_seconds`` and
-``verify_integrity`` finds and repairs it. SQL itself is never torn.
+``verify_integrity`` finds and evicts it. SQL itself is never torn.
 """
 
 from __future__ import annotations
@@ -165,7 +168,7 @@ class StateRepository:
             found[session_id] = body
             refill[self._prefix + session_id] = frame(digest, body)
         if refill and not unavailable:
-            self._cache.put(refill)
+            self._cache.fill(refill)
         return found
 
     def delete(self, session_id: str) -> bool:
@@ -180,9 +183,10 @@ class StateRepository:
     def verify_integrity(self, session_id: str | None = None) -> IntegrityReport:
         """Check SQL rows against their hashes and cached copies against SQL.
 
-        A cached copy that differs from an intact durable row is overwritten from SQL (and
-        reported); the cached copy of a row that fails its hash is evicted, so no read serves
-        it. ``session_id`` None checks every session.
+        A cached copy that differs from an intact durable row is evicted and reported, so the
+        next read refills it from SQL (evicting, not overwriting, cannot race a concurrent
+        save into a stale copy); the cached copy of a row that fails its hash is evicted too,
+        so no read serves it. ``session_id`` None checks every session.
         """
         if session_id is not None:
             session_key(self._prefix, session_id)

@@ -65,18 +65,11 @@ def _pick(rng: random.Random, ids: list[str], plan: WorkloadPlan) -> str:
     return ids[rng.randrange(len(ids))]
 
 
-def run_state_fabric_workload(backends: Backends, plan: WorkloadPlan) -> dict[str, Any]:
-    """Run ``plan`` against ``backends``; returns the measured figures (JSON-ready)."""
-    run_id = uuid.uuid4().hex[:10]
-    rng = random.Random(plan.seed)
-    ids = [f"wl-{run_id}-{n}" for n in range(plan.sessions)]
-    # Seeded through a repository with a private cache: the measured one starts cold.
-    seeder = StateRepository(backends.engine, MemoryTTLCache())
-    seeder.save_many({sid: _payload(rng, 0) for sid in ids})
-    repo = StateRepository(backends.engine, backends.cache, key_prefix=f"state:{run_id}:")
-    ledger = Ledger(backends.engine, plan.ledger)
+def _drive(
+    repo: StateRepository, ledger: Ledger, ids: list[str], plan: WorkloadPlan, rng: random.Random
+) -> list[float]:
+    """The measured mix of skewed reads and writes; returns each ledger append's ms."""
     appends: list[float] = []
-    started = time.perf_counter()
     for n in range(plan.iterations):
         sid = _pick(rng, ids, plan)
         if rng.random() < plan.write_share:
@@ -87,6 +80,21 @@ def run_state_fabric_workload(backends: Backends, plan: WorkloadPlan) -> dict[st
             appends.append((time.perf_counter() - t0) * 1000.0)
         else:
             repo.get(sid)
+    return appends
+
+
+def run_state_fabric_workload(backends: Backends, plan: WorkloadPlan) -> dict[str, Any]:
+    """Run ``plan`` against ``backends``; returns the measured figures (JSON-ready)."""
+    run_id = uuid.uuid4().hex[:10]
+    rng = random.Random(plan.seed)
+    ids = [f"wl-{run_id}-{n}" for n in range(plan.sessions)]
+    # Seeded through a repository with a private cache: the measured one starts cold.
+    seeder = StateRepository(backends.engine, MemoryTTLCache())
+    seeder.save_many({sid: _payload(rng, 0) for sid in ids})
+    repo = StateRepository(backends.engine, backends.cache, key_prefix=f"state:{run_id}:")
+    ledger = Ledger(backends.engine, plan.ledger)
+    started = time.perf_counter()
+    appends = _drive(repo, ledger, ids, plan, rng)
     workload_s = time.perf_counter() - started
     verification = ledger.verify()
     integrity_start = time.perf_counter()

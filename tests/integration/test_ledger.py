@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -284,3 +287,90 @@ def test_bad_input(engine: sa.Engine, ledger: Ledger) -> None:
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(ledger_heads)).scalar_one() == 1
     assert ledger.verify().ok
+
+
+def _cas_writer(url: str, worker: int, count: int) -> None:
+    """Append ``count`` events with explicit compare-and-set, retrying lost races (bounded)."""
+    engine = create_engine_for(url)
+    ledger = Ledger(engine, "audit")
+    done = conflicts = 0
+    while done < count and conflicts < 50 * count:
+        try:
+            expected = ledger.head()[0] + 1
+            ledger.append_event("w", {"worker": worker, "n": done}, expected_seq=expected)
+            done += 1
+        except LedgerConflictError:
+            conflicts += 1
+    engine.dispose()
+    os._exit(0 if done == count else 1)
+
+
+def test_cas_writers_in_several_processes_never_fork(db_url: str) -> None:
+    engine = create_engine_for(db_url)
+    _fill(engine, "audit")
+    workers, count = 3, 15
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_cas_writer, args=(db_url, w, count)) for w in range(workers)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(timeout=120)
+        assert proc.exitcode == 0
+    result = verify_ledger_integrity(engine, "audit")
+    assert result.ok and result.entries_checked == 10 + workers * count
+    written = [e.data() for e in Ledger(engine, "audit").entries(start=10)]
+    assert sorted((d["worker"], d["n"]) for d in written) == [
+        (w, n) for w in range(workers) for n in range(count)
+    ]
+    engine.dispose()
+
+
+def _crashing_replay(url: str, log: str) -> None:
+    """Replay with pages of 3 and die (no clean-up at all) while handling seq 8."""
+    engine = create_engine_for(url)
+
+    def handler(entry: LedgerEntry) -> None:
+        if entry.seq == 8:
+            os._exit(3)
+        with open(log, "a", encoding="utf-8") as out:
+            out.write(f"{entry.seq}\n")
+
+    Ledger(engine, "r").replay_events("crashy", handler, page_size=3)
+    os._exit(0)
+
+
+def test_replay_resumes_after_a_crash_at_the_last_full_page(db_url: str, tmp_path: Path) -> None:
+    engine = create_engine_for(db_url)
+    ledger = Ledger(engine, "r")
+    ledger.append_many([("e", {"n": n}) for n in range(12)])
+    log = tmp_path / "applied.txt"
+    proc = multiprocessing.get_context("fork").Process(
+        target=_crashing_replay, args=(db_url, str(log))
+    )
+    proc.start()
+    proc.join(timeout=120)
+    assert proc.exitcode == 3
+    assert ledger.position("crashy") == 6  # pages 1-3 and 4-6 were recorded
+    applied = [int(line) for line in log.read_text(encoding="utf-8").split()]
+    assert applied == [1, 2, 3, 4, 5, 6, 7]
+    again: list[int] = []
+    report = ledger.replay_events("crashy", lambda e: again.append(e.seq), page_size=3)
+    assert again == list(range(7, 13))  # seq 7 handed over again: at most one page
+    assert (report.start_seq, report.last_seq) == (6, 12)
+    engine.dispose()
+
+
+def test_appends_during_replay_are_not_a_gap(engine: sa.Engine, ledger: Ledger) -> None:
+    writer = Ledger(engine, "audit")
+
+    def handler(entry: LedgerEntry) -> None:
+        if entry.seq == 10:  # the last entry when the replay started
+            writer.append_event("late", {"after": entry.seq})
+
+    report = ledger.replay_events("live", handler, page_size=100)
+    assert report.last_seq == 10
+    late: list[int] = []
+    assert ledger.replay_events("live", lambda e: late.append(e.seq)).applied == 1
+    assert late == [11]
+    with pytest.raises(InvalidInputError):
+        ledger.replay_events("live", handler, page_size=0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import random
 import time
@@ -154,7 +155,9 @@ def test_tampered_cache_value_repaired(engine: sa.Engine, cache: Cache) -> None:
     cache.set("state:a", stale, 60)
     report = repo.verify_integrity("a")
     assert report.cache_repaired == ["a"]
+    assert cache.get("state:a") is None  # evicted: the next read refills it from SQL
     assert repo.get("a") == {"amount": 10}
+    assert cache.get("state:a") == content_hash({"amount": 10}).encode() + b'{"amount":10}'
     assert repo.verify_integrity().ok
     cache.set("state:a", forged, 60)  # corrupt bytes: hash check turns it into a miss
     assert repo.get("a") == {"amount": 10}
@@ -162,12 +165,15 @@ def test_tampered_cache_value_repaired(engine: sa.Engine, cache: Cache) -> None:
 
 
 def test_ttl_expiry(engine: sa.Engine, cache: Cache) -> None:
-    repo = StateRepository(engine, cache, ttl_seconds=0.3)
+    # A TTL long enough that a stalled machine still reads the value back before it expires.
+    repo = StateRepository(engine, cache, ttl_seconds=1.5)
     repo.save("t", {"v": 1})
     assert cache.get("state:t") is not None
-    time.sleep(0.6)
+    time.sleep(2.0)
     assert cache.get("state:t") is None
+    misses = repo.stats().misses
     assert repo.get("t") == {"v": 1}  # served from SQL, cache refilled
+    assert repo.stats().misses == misses + 1
     assert cache.get("state:t") is not None
 
 
@@ -230,22 +236,26 @@ def _writer(url: str, worker: int, writes: int) -> None:
     engine.dispose()
 
 
-def test_concurrent_writers_from_processes_leave_no_torn_state(pg_url: str) -> None:
+def test_concurrent_writers_from_processes_leave_no_torn_state(db_url: str) -> None:
     workers, writes = 3, 30
     # fork: the children build their own engines and never touch the parent's connections.
     ctx = multiprocessing.get_context("fork")
-    procs = [ctx.Process(target=_writer, args=(pg_url, w, writes)) for w in range(workers)]
+    procs = [ctx.Process(target=_writer, args=(db_url, w, writes)) for w in range(workers)]
     for proc in procs:
         proc.start()
     for proc in procs:
         proc.join(timeout=120)
         assert proc.exitcode == 0
-    engine = create_engine_for(pg_url)
+    engine = create_engine_for(db_url)
     with engine.connect() as conn:
         row = conn.execute(sa.select(sessions).where(sessions.c.id == "shared")).one()
-    assert content_hash(__import__("json").loads(row.payload)) == row.payload_hash
+    assert content_hash(json.loads(row.payload)) == row.payload_hash
     assert _count(engine, state_audit) == workers * writes * 2
     repo = StateRepository(engine, MemoryTTLCache())
     assert repo.verify_integrity().ok
-    assert repo.get("shared")["n"] == writes - 1
+    shared = repo.get("shared")
+    assert shared["n"] == writes - 1  # the last write of whichever worker committed last
+    assert shared["blob"] == "z" * (100 * shared["worker"])  # one writer's value, whole
+    for w in range(workers):
+        assert repo.get(f"own-{w}") == {"n": writes - 1}
     engine.dispose()

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import yaml
 
 from agent_platform.cli import main
+from agent_platform.config import project_root
 from agent_platform.db import create_engine_for
 from agent_platform.state.ledger_replay import Ledger
 from agent_platform.state.tables import ledger_entries
+from tests.support.servers import free_port
 
 
 @pytest.fixture
@@ -92,3 +97,68 @@ def test_ledger_replay_applies_state_events(
     assert "applied 2 entries" in out and "'saved': 1" in out
     assert main(["ledger", "replay", "--consumer", "cli", "--ledger", "s", "--apply", "count"]) == 0
     assert "applied 0 entries" in capsys.readouterr().out
+
+
+def _set(data: dict[str, Any], dotted: str, value: object) -> None:
+    *parents, last = dotted.split(".")
+    for part in parents:
+        data = data[int(part) if part.isdigit() else part]
+    data[last] = value
+
+
+@pytest.mark.parametrize(
+    ("relative", "dotted", "value"),
+    [
+        ("configs/model_routing.yaml", "task_types.coding.fallback", "mystery"),
+        ("configs/model_routing.yaml", "weights.cost", "cheap"),
+        ("policies/finops.yaml", "phases.1.daily_eur_cap", -5),
+    ],
+)
+def test_bad_config_file_prints_one_line_naming_it_and_exits_2(
+    embedded: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    relative: str,
+    dotted: str,
+    value: object,
+) -> None:
+    """A command that loads configs from AGENT_PLATFORM_HOME meets a bad file."""
+    home = tmp_path / "home"
+    for name in ("configs/model_routing.yaml", "policies/finops.yaml"):
+        (home / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(project_root() / name, home / name)
+    data = yaml.safe_load((home / relative).read_text(encoding="utf-8"))
+    _set(data, dotted, value)
+    (home / relative).write_text(yaml.safe_dump(data), encoding="utf-8")
+    monkeypatch.setenv("AGENT_PLATFORM_HOME", str(home))
+    assert main(["budget", "status"]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in captured.err
+    prefix = f"agent-platform: error: {home / relative}: {dotted}: got {value!r}; allowed: "
+    assert err.startswith(prefix), err
+    assert len(err) > len(prefix)
+
+
+def test_migrations_come_from_the_checkout_not_the_config_home(
+    embedded: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AGENT_PLATFORM_HOME", str(tmp_path / "configs-only"))
+    assert main(["migrate"]) == 0
+    engine = create_engine_for(embedded)
+    try:
+        assert "ledger_entries" in sa.inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+
+
+def test_unreachable_database_is_one_line_exit_1(
+    embedded: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = free_port()  # nothing listens there
+    monkeypatch.setenv("AGENT_PLATFORM_DATABASE_URL", f"postgresql://u:secret@127.0.0.1:{port}/x")
+    assert main(["migrate"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("agent-platform: StorageError:")
+    assert "secret" not in err and str(port) in err

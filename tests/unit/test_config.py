@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import BaseModel, model_validator
 
-from agent_platform.config import Settings, load_yaml_model, project_root
+from agent_platform.config import Settings, config_value_error, load_yaml_model, project_root
 from agent_platform.errors import ConfigError
 from agent_platform.schemas.finops import FinOpsConfig
 from agent_platform.schemas.routing import RoutingConfig
@@ -69,14 +70,56 @@ def test_negative_cap(tmp_path: Path) -> None:
     assert "greater than" in error.allowed
 
 
-def test_unknown_provider_in_task_types(tmp_path: Path) -> None:
+@pytest.mark.parametrize("field", ["preferred_provider", "fallback"])
+def test_unknown_provider_in_task_types_names_the_exact_key(tmp_path: Path, field: str) -> None:
     data = _real("configs/model_routing.yaml")
-    data["task_types"]["coding"]["preferred_provider"] = "mystery"
+    data["task_types"]["coding"][field] = "mystery"
     error = _error(_write(tmp_path, "routing.yaml", data), RoutingConfig)
-    message = str(error)
-    assert "task_types.coding" in message and "'mystery'" in message
+    assert error.key == f"task_types.coding.{field}"
+    assert error.value == "mystery"
+    assert "'mystery'" in str(error)
     for known in data["providers"]:
         assert known in error.allowed
+
+
+def test_cross_reference_errors_name_their_key(tmp_path: Path) -> None:
+    data = _real("configs/model_routing.yaml")
+    data["failover"]["fallback_provider"] = "ghost"
+    error = _error(_write(tmp_path, "a.yaml", data), RoutingConfig)
+    assert (error.key, error.value) == ("failover.fallback_provider", "ghost")
+    data = _real("configs/model_routing.yaml")
+    del data["task_types"]["review"]
+    error = _error(_write(tmp_path, "b.yaml", data), RoutingConfig)
+    assert (error.key, error.value) == ("task_types.review", None)
+    data = _real("configs/model_routing.yaml")
+    provider = next(iter(data["providers"]))
+    del data["providers"][provider]["models"]["planning"]
+    error = _error(_write(tmp_path, "c.yaml", data), RoutingConfig)
+    assert error.key == f"providers.{provider}.models.planning"
+
+
+class _Leaf(BaseModel):
+    low: int
+    high: int
+
+    @model_validator(mode="after")
+    def _ordered(self) -> _Leaf:
+        if self.high < self.low:
+            raise config_value_error(("high",), self.high, f"an int >= low ({self.low})")
+        return self
+
+
+class _Tree(BaseModel):
+    leaves: dict[str, list[_Leaf]]
+
+
+def test_config_value_error_path_is_relative_to_the_raising_model(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path, "tree.yaml", {"leaves": {"a": [{"low": 1, "high": 2}, {"low": 5, "high": 3}]}}
+    )
+    error = _error(path, _Tree)
+    assert (error.key, error.value, error.allowed) == ("leaves.a.1.high", 3, "an int >= low (5)")
+    assert str(error) == f"{path}: leaves.a.1.high: got 3; allowed: an int >= low (5)"
 
 
 def test_missing_and_unparsable_files(tmp_path: Path) -> None:
@@ -100,3 +143,14 @@ def test_settings_default_to_embedded_backends(tmp_path: Path) -> None:
         }
     )
     assert configured.database_backend == "postgresql" and configured.cache_backend == "redis"
+
+
+def test_settings_ignore_the_process_home_when_given_an_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AGENT_PLATFORM_HOME", str(tmp_path))
+    assert project_root() == tmp_path.resolve()
+    assert Settings.from_env({}).root != tmp_path.resolve()
+    assert Settings.from_env(
+        {"AGENT_PLATFORM_DATABASE_URL": "postgres://h/db"}
+    ).database_backend == ("postgresql")

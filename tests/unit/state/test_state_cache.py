@@ -51,6 +51,16 @@ def test_memory_lru_eviction_keeps_recently_used() -> None:
     assert len(cache) == 0
 
 
+def test_memory_add_many_only_fills_absent_or_expired_keys() -> None:
+    clock = FakeClock()
+    cache = MemoryTTLCache(clock=clock)
+    cache.set("new", b"writer", ttl_seconds=5)
+    cache.set("old", b"expired", ttl_seconds=1)
+    clock.now += 2
+    cache.add_many({"new": b"refill", "old": b"refill", "none": b"refill"}, ttl_seconds=5)
+    assert cache.get_many(["new", "old", "none"]) == [b"writer", b"refill", b"refill"]
+
+
 def test_memory_rejects_bad_arguments() -> None:
     with pytest.raises(ValueError):
         MemoryTTLCache(max_entries=0)
@@ -85,6 +95,7 @@ def test_redis_down_is_a_typed_error_then_short_circuits() -> None:
         lambda: cache.set("k", b"v", 1),
         lambda: cache.get_many(["k"]),
         lambda: cache.set_many({"k": b"v"}, 1),
+        lambda: cache.add_many({"k": b"v"}, 1),
         lambda: cache.delete("k"),
     ):
         with pytest.raises(CacheUnavailableError) as again:

@@ -4,8 +4,10 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.local/bin:$(PATH)
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 UV ?= uv
+PG_URL ?= postgresql://postgres:postgres@127.0.0.1:5432/agent_platform
+REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: gate test bootstrap services lint typecheck pytest bench
+.PHONY: gate gate-services test bootstrap services bench
 
 bootstrap:
 	@command -v $(UV) >/dev/null 2>&1 || scripts/install_uv.sh
@@ -18,15 +20,19 @@ services:
 gate: bootstrap
 	@$(UV) run --frozen agent-platform gate
 
+## The evidence job against the real PostgreSQL and Redis, reduced sizes (CI runs it after the tests).
+gate-services: bootstrap services
+	@AGENT_PLATFORM_DATABASE_URL=$(PG_URL) AGENT_PLATFORM_REDIS_URL=$(REDIS_URL) \
+		$(UV) run --frozen agent-platform gate --scale reduced --no-doc
+
 ## Everything CI runs: services, migrations, ruff, mypy, pytest.
 test: bootstrap services
-	@AGENT_PLATFORM_DATABASE_URL=postgresql://postgres:postgres@127.0.0.1:5432/postgres \
-		$(UV) run --frozen agent-platform migrate
+	@AGENT_PLATFORM_DATABASE_URL=$(PG_URL) $(UV) run --frozen agent-platform migrate
 	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen ruff format --check .
 	@$(UV) run --frozen mypy
 	@$(UV) run --frozen pytest -q -p no:cacheprovider
 
 bench: bootstrap services
-	@for b in state_fabric router graph notifications packages; do \
-		[ -f bench/$$b.py ] && $(UV) run --frozen python -m bench.$$b; done
+	@set -e; for b in state_fabric router graph notifications packages; do \
+		$(UV) run --frozen python -m bench.$$b; done

@@ -49,14 +49,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except (ConfigError, InvalidInputError) as exc:
-        print(f"agent-platform: error: {exc}", file=sys.stderr)
+        print(f"agent-platform: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except AgentPlatformError as exc:
-        print(f"agent-platform: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"agent-platform: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("agent-platform: interrupted", file=sys.stderr)
         return 130
+
+
+def _one_line(exc: BaseException) -> str:
+    """The error's text on one line: driver messages often span several."""
+    return " ".join(str(exc).split())
 
 
 if __name__ == "__main__":

@@ -3,6 +3,11 @@
 The same code runs on PostgreSQL (production) and a SQLite file (the embedded default). SQLite
 gets WAL, a busy timeout and foreign keys so that several processes can share the file the way
 they share a PostgreSQL server. Engines are built by :func:`create_engine_for`, never at import.
+
+Note on SQLite isolation: pysqlite starts a transaction only at the first write, so a read inside
+``engine.begin()`` is not isolated from a concurrent writer. Code that must read-then-write
+atomically on SQLite says so explicitly (the budget store issues ``BEGIN IMMEDIATE``); the ledger
+relies on its primary key and the head compare-and-set instead.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ __all__ = [
     "is_sqlite",
     "load_all_tables",
     "metadata",
+    "normalize_url",
 ]
 
 metadata = sa.MetaData(
@@ -59,11 +65,13 @@ def normalize_url(url: str) -> str:
 
 
 def is_sqlite(engine_or_url: Engine | str) -> bool:
+    """True for the embedded SQLite backend (a URL or an engine)."""
     url = engine_or_url.url if isinstance(engine_or_url, Engine) else make_url(engine_or_url)
     return url.get_backend_name() == "sqlite"
 
 
 def is_postgres(engine_or_url: Engine | str) -> bool:
+    """True for a PostgreSQL backend (a URL or an engine)."""
     url = engine_or_url.url if isinstance(engine_or_url, Engine) else make_url(engine_or_url)
     return url.get_backend_name() == "postgresql"
 

@@ -9,7 +9,8 @@ import those libraries to handle a failure::
     ├── InvalidInputError                bad argument from a caller (names the argument)
     │   └── PayloadError                 not JSON-serialisable or over the size limit
     ├── StorageError                     the durable store failed
-    │   └── IntegrityError               a stored hash no longer matches its content
+    │   ├── IntegrityError               a stored hash no longer matches its content
+    │   └── CacheUnavailableError        Redis down or timing out (state.cache; counted, not fatal)
     ├── LedgerError
     │   ├── LedgerConflictError          compare-and-set lost: another writer appended first
     │   ├── LedgerGapError               replay met a missing sequence number
@@ -34,9 +35,25 @@ import those libraries to handle a failure::
 
 from __future__ import annotations
 
+from typing import Any
+
+
+def _rebuild(cls: type[AgentPlatformError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
 
 class AgentPlatformError(Exception):
-    """Root of every error raised by agent_platform."""
+    """Root of every error raised by agent_platform.
+
+    Errors cross process boundaries (worker pools, the sandbox, multiprocessing tests), so they
+    pickle by state rather than by re-calling ``__init__``, whose signature differs per subclass.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
 
 
 class ConfigError(AgentPlatformError):

@@ -48,9 +48,17 @@ if ! reachable 127.0.0.1 "$PG_PORT"; then
   $SUDO pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
   wait_for 127.0.0.1 "$PG_PORT" postgresql
 fi
+as_postgres() { # run psql as the postgres OS user over the local socket
+  if [ -n "$SUDO" ]; then sudo -u postgres psql -p "$PG_PORT" -tAc "$1"
+  else su postgres -c "psql -p $PG_PORT -tAc \"$1\""; fi
+}
+pg() { PGPASSWORD=postgres psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -tAc "$1"; }
 # A fresh Debian cluster wants a password over TCP: give the postgres role the one the tests use.
-if ! PGPASSWORD=postgres psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -tAc 'select 1' >/dev/null 2>&1; then
-  $SUDO -u postgres psql -p "$PG_PORT" -tAc "ALTER USER postgres PASSWORD 'postgres'" >/dev/null \
-    || su postgres -c "psql -p $PG_PORT -tAc \"ALTER USER postgres PASSWORD 'postgres'\"" >/dev/null
+if ! pg 'select 1' >/dev/null 2>&1; then
+  as_postgres "ALTER USER postgres PASSWORD 'postgres'" >/dev/null
 fi
-echo "ensure_services: postgresql up on 127.0.0.1:$PG_PORT"
+# The project's own database (tests create and drop scratch databases beside it).
+if [ "$(pg "select 1 from pg_database where datname = 'agent_platform'")" != "1" ]; then
+  pg "CREATE DATABASE agent_platform" >/dev/null
+fi
+echo "ensure_services: postgresql up on 127.0.0.1:$PG_PORT (database agent_platform)"

@@ -3,6 +3,9 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.local/bin:$(PATH)
 export LITELLM_LOCAL_MODEL_COST_MAP := True
+# Cache compiled bytecode even where the environment turns it off: litellm alone takes seconds
+# to compile on every import otherwise, in every test process and sandbox.
+unexport PYTHONDONTWRITEBYTECODE
 UV ?= uv
 PG_URL ?= postgresql://postgres:postgres@127.0.0.1:5432/agent_platform
 REDIS_URL ?= redis://127.0.0.1:6379/0

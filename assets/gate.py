@@ -31,7 +31,7 @@ GATE_KEY = AssetKey(["g1_architecture_gate"])
 
 
 def _run_started(context: AssetExecutionContext) -> str:
-    stats = context.instance.get_run_stats(context.run_id)
+    stats = context.instance.get_run_stats(context.run.run_id)
     moment = stats.start_time if stats.start_time is not None else datetime.now(UTC).timestamp()
     return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -51,7 +51,7 @@ def build_gate_asset(evidence_keys: Sequence[AssetKey]) -> AssetsDefinition:
         run = GateRun(
             evidence_root=evidence.evidence_root(),
             project_root=evidence.project_root(),
-            run_id=context.run_id,
+            run_id=context.run.run_id,
             started_at=_run_started(context),
         )
         document = compute_gate(run, evidence.contract())

@@ -129,7 +129,7 @@ def state_cache_latency(
 ) -> MaterializeResult:
     started = utc_now_iso()
     sizes = sizes_for(evidence, "state_fabric")
-    samples = run_rounds(database, redis, context.run_id[:8], sizes)
+    samples = run_rounds(database, redis, context.run.run_id[:8], sizes)
     finished = utc_now_iso()
     rows = write(evidence.layout().path(paths.STATE_LATENCY), samples, finished)
     backends = {"database": database.backend, "cache": redis.backend}

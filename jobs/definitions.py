@@ -19,10 +19,12 @@ from dagster import (
 
 from agent_platform.config import DATABASE_URL_ENV, REDIS_URL_ENV, project_root
 from agent_platform.evidence.contract_model import load_contract
+from assets.budget_concurrency import budget_concurrency, concurrency_checks
 from assets.finops import budget_report, finops_checks
 from assets.gate import build_gate_asset, gate_status_check
 from assets.notifications import notification_checks, notification_delivery_log
 from assets.orchestration import orchestration_checks, orchestration_runs
+from assets.router import model_routing_accuracy, router_checks, router_failover
 from assets.state_fabric import state_cache_latency, state_checks
 from assets.supply_chain import (
     package_checks,
@@ -36,6 +38,7 @@ from jobs.resources import (
     EvidenceResource,
     NotificationResource,
     RedisResource,
+    RouterResource,
 )
 from jobs.schedules import build_daily_schedule
 from jobs.sensors import build_budget_sensor, build_check_failure_sensor
@@ -48,8 +51,11 @@ EVIDENCE_ROOT_ENV = "AGENT_PLATFORM_EVIDENCE_ROOT"
 
 EVIDENCE_ASSETS: list[AssetsDefinition] = [
     state_cache_latency,
+    model_routing_accuracy,
+    router_failover,
     notification_delivery_log,
     budget_report,
+    budget_concurrency,
     orchestration_runs,
     pkg_reality_report,
     vendor_region_distribution,
@@ -67,6 +73,7 @@ def build_resources() -> dict[str, object]:
         "database": DatabaseResource(url=_env(DATABASE_URL_ENV)),
         "redis": RedisResource(url=_env(REDIS_URL_ENV)),
         "notifications": NotificationResource(),
+        "router": RouterResource(),
     }
 
 
@@ -75,8 +82,10 @@ def _checks() -> list[AssetChecksDefinition]:
     contract = load_contract(project_root() / DEFAULT_CONTRACT)
     return [
         *state_checks(contract),
+        *router_checks(contract),
         *notification_checks(contract),
         *finops_checks(contract),
+        *concurrency_checks(contract),
         *orchestration_checks(contract),
         *package_checks(contract),
         *residency_checks(contract),

@@ -13,6 +13,7 @@ or outbox, and a scratch database makes every run start from the same state.
 
 from __future__ import annotations
 
+import random
 import shutil
 import tempfile
 import uuid
@@ -24,7 +25,7 @@ from typing import Any
 import redis
 import sqlalchemy as sa
 from dagster import ConfigurableResource, InitResourceContext
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 from sqlalchemy.engine import Engine
 from sqlalchemy.engine.url import make_url
 
@@ -33,13 +34,21 @@ from agent_platform.db import create_engine_for, is_sqlite
 from agent_platform.errors import ConfigError, StorageError
 from agent_platform.evidence.contract_model import Contract, load_contract
 from agent_platform.evidence.layout import EvidenceLayout
+from agent_platform.finops import FinOpsBudget
 from agent_platform.migrate import upgrade
+from agent_platform.models.config import load_residency, load_routing
+from agent_platform.models.factory import build_router
+from agent_platform.models.router import ModelRouter
+from agent_platform.models.simulation_profile import SimulationProfile, load_profile
+from agent_platform.models.simulator import ProviderSimulator
+from agent_platform.models.testing import tuned_routing
 from agent_platform.notifications import (
     Dispatcher,
     NotificationPublisher,
     load_notifications_config,
 )
 from agent_platform.schemas.notifications import NotificationsConfig
+from agent_platform.schemas.routing import RoutingConfig
 from agent_platform.state.cache import Cache, MemoryTTLCache, RedisCache
 
 __all__ = [
@@ -48,6 +57,7 @@ __all__ = [
     "EvidenceResource",
     "NotificationResource",
     "RedisResource",
+    "RouterResource",
 ]
 
 DEFAULT_CONTRACT = "contracts/phase_1_core_architecture.contract.json"
@@ -92,13 +102,19 @@ class DatabaseResource(ConfigurableResource):
         return self._engine
 
     @contextmanager
-    def scratch(self, label: str) -> Iterator[Engine]:
-        """A fresh database migrated to head on the configured server, removed afterwards."""
+    def scratch(self, label: str, *, durable: bool = True) -> Iterator[Engine]:
+        """A fresh database migrated to head on the configured server, removed afterwards.
+
+        ``durable=False`` (PostgreSQL only) turns off ``synchronous_commit`` for the scratch
+        database: commits stop waiting for the WAL flush, nothing else changes (same SQL, same
+        locks, same isolation). Only workloads that do not report commit latency use it, such
+        as the FinOps month replay, whose figures are budget decisions, not timings.
+        """
         if is_sqlite(self.effective_url()):
             with self._sqlite_scratch(label) as engine:
                 yield engine
         else:
-            with self._postgres_scratch(label) as engine:
+            with self._postgres_scratch(label, durable) as engine:
                 yield engine
 
     @contextmanager
@@ -118,7 +134,7 @@ class DatabaseResource(ConfigurableResource):
             shutil.rmtree(folder, ignore_errors=True)
 
     @contextmanager
-    def _postgres_scratch(self, label: str) -> Iterator[Engine]:
+    def _postgres_scratch(self, label: str, durable: bool) -> Iterator[Engine]:
         name = f"ap_ev_{label[:20]}_{uuid.uuid4().hex[:10]}".lower()
         admin = create_engine_for(
             self.url, isolation_level="AUTOCOMMIT", pool_size=1, max_overflow=0
@@ -126,6 +142,8 @@ class DatabaseResource(ConfigurableResource):
         url = make_url(self.url).set(database=name).render_as_string(hide_password=False)
         try:
             _admin_execute(admin, f'CREATE DATABASE "{name}"')
+            if not durable:
+                _admin_execute(admin, f'ALTER DATABASE "{name}" SET synchronous_commit = off')
             try:
                 upgrade(url)
                 engine = create_engine_for(url)
@@ -201,6 +219,64 @@ class RedisResource(ConfigurableResource):
         return len(keys)
 
 
+class RouterResource(ConfigurableResource):
+    """The LLM router on the provider simulator (the stand-in for the paid APIs).
+
+    The evidence workloads force provider states and inject faults, which only the simulator
+    can do, so every router this resource builds talks to a loopback
+    :class:`ProviderSimulator` and its traffic is labelled simulated. ``decision_profile``
+    drives the accuracy workload, ``fault_profile`` the failover workload; the router's
+    client timeout and retry delay are tuned down (the fault profile's timeouts sleep longer
+    than ``request_timeout_s``, so they really time out on the client side).
+    """
+
+    decision_profile: str = "configs/simulation/default.yaml"
+    fault_profile: str = "configs/simulation/faults.yaml"
+    request_timeout_s: float = 0.5
+    retry_delay_ms: int = 5
+
+    def profile(self, which: str) -> SimulationProfile:
+        """The ``decision`` or ``fault`` simulation profile, validated."""
+        paths = {"decision": self.decision_profile, "fault": self.fault_profile}
+        if which not in paths:
+            raise ConfigError("resources", "router.profile", which, f"one of {sorted(paths)}")
+        path = Path(paths[which])
+        return load_profile(path if path.is_absolute() else project_root() / path)
+
+    @contextmanager
+    def simulator(self, which: str) -> Iterator[ProviderSimulator]:
+        """A running provider simulator on the ``which`` profile, stopped afterwards."""
+        with ProviderSimulator(self.profile(which)) as simulator:
+            yield simulator
+
+    def routing(self, **failover: Any) -> RoutingConfig:
+        """``configs/model_routing.yaml`` with the resource's timeout and retry delay (and any
+        other failover settings given)."""
+        tuned = {
+            "request_timeout_s": self.request_timeout_s,
+            "retry_delay_ms": self.retry_delay_ms,
+            **failover,
+        }
+        return tuned_routing(load_routing(), **tuned)
+
+    def build(
+        self,
+        routing: RoutingConfig,
+        budget: FinOpsBudget,
+        simulator: ProviderSimulator,
+        rng: random.Random,
+    ) -> ModelRouter:
+        """A router over litellm on ``simulator``, holding budget in ``budget``."""
+        return build_router(
+            routing,
+            load_residency(),
+            budget,
+            simulator_url=simulator.base_url,
+            mode="simulator",
+            rng=rng,
+        )
+
+
 class NotificationResource(ConfigurableResource):
     """The notification publisher and dispatcher over ``configs/notifications.yaml``."""
 
@@ -221,11 +297,16 @@ class NotificationResource(ConfigurableResource):
 
 
 class EvidenceResource(ConfigurableResource):
-    """Where evidence files go, which contract holds the thresholds, and the workload scale."""
+    """Where evidence files go, which contract holds the thresholds, and the workload scale.
+
+    ``overrides`` replaces single workload sizes (``{"finops": {"days": 3}}``) for smoke tests;
+    whatever sizes a workload ran with are recorded in its manifest and in the gate JSON.
+    """
 
     root: str = ""
     contract_path: str = ""
     scale: str = "full"
+    overrides: dict[str, dict[str, int]] = Field(default_factory=dict)
 
     def project_root(self) -> Path:
         return project_root()

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent_platform.errors import AgentPlatformError
+from agent_platform.errors import AgentPlatformError, EvidenceError
 from agent_platform.evidence.contract_model import Contract, Deliverable, load_contract
 from agent_platform.evidence.crossfile import run_cross_check
 from agent_platform.evidence.files import (
@@ -104,37 +104,50 @@ def _check_deliverable(report: ValidationReport, root: Path, item: Deliverable) 
         report.add(f"deliverable:{item.path}", "deliverable", False, "missing")
         return
     try:
-        size = count_lines(path)
+        size = _counted_size(root, item)
     except AgentPlatformError as exc:
         report.add(f"deliverable:{item.path}", "deliverable", False, str(exc))
         return
     bound, unit = (item.rows, "rows") if item.rows is not None else (item.lines, "lines")
-    if item.rows is not None:
-        size -= 1
     ok = bound is None or (size >= bound.min and (bound.max is None or size <= bound.max))
     wanted = (
         ""
         if bound is None
         else f" (allowed {bound.min}..{bound.max if bound.max is not None else ''})"
     )
-    report.add(f"deliverable:{item.path}", "deliverable", ok, f"{size} {unit}{wanted}")
+    over = f" over {' + '.join(item.counted_paths)}" if item.implementation else ""
+    report.add(f"deliverable:{item.path}", "deliverable", ok, f"{size} {unit}{over}{wanted}")
+    if item.deviation:
+        report.add(f"deviation:{item.path}", "deviation", True, item.deviation)
     if item.required_patterns or item.required_sections:
-        text = path.read_text(encoding="utf-8")
-        missing = [p for p in item.required_patterns if not re.search(p, text, re.MULTILINE)]
-        headings = [
-            ln.lstrip("#").strip().lower() for ln in text.splitlines() if ln.startswith("#")
-        ]
-        missing += [
-            f"section '{s}'"
-            for s in item.required_sections
-            if not any(s.lower() in h for h in headings)
-        ]
-        report.add(
-            f"patterns:{item.path}",
-            "patterns",
-            not missing,
-            f"missing: {missing}" if missing else "all present",
-        )
+        _check_patterns(report, path, item)
+
+
+def _counted_size(root: Path, item: Deliverable) -> int:
+    """Rows of a generated table (header excluded), or lines over the deliverable's files."""
+    if item.rows is not None:
+        return count_lines(root / item.path) - 1
+    missing = [rel for rel in item.counted_paths if not (root / rel).is_file()]
+    if missing:
+        raise EvidenceError(f"implementation files missing: {missing}")
+    return sum(count_lines(root / rel) for rel in item.counted_paths)
+
+
+def _check_patterns(report: ValidationReport, path: Path, item: Deliverable) -> None:
+    text = path.read_text(encoding="utf-8")
+    missing = [p for p in item.required_patterns if not re.search(p, text, re.MULTILINE)]
+    headings = [ln.lstrip("#").strip().lower() for ln in text.splitlines() if ln.startswith("#")]
+    missing += [
+        f"section '{s}'"
+        for s in item.required_sections
+        if not any(s.lower() in h for h in headings)
+    ]
+    report.add(
+        f"patterns:{item.path}",
+        "patterns",
+        not missing,
+        f"missing: {missing}" if missing else "all present",
+    )
 
 
 def _load_gate(report: ValidationReport, root: Path, contract: Contract) -> dict[str, Any] | None:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agent_platform.config import translate_validation_error
 from agent_platform.errors import ConfigError
@@ -48,6 +48,14 @@ class Range(_Frozen):
 
 
 class Deliverable(_Frozen):
+    """One seed deliverable at its path here.
+
+    ``implementation`` names the library modules that, with ``path`` itself, make up the
+    component the seed's line range describes (a thin CLI over the library, as DESIGN.md
+    mandates); lines are then counted over ``path`` plus those modules, and ``deviation`` must
+    say why. The required patterns are always checked on ``path`` itself.
+    """
+
     id: int
     path: str
     category: str
@@ -57,6 +65,22 @@ class Deliverable(_Frozen):
     required_patterns: list[str] = Field(default_factory=list)
     required_sections: list[str] = Field(default_factory=list)
     generated: bool = False
+    implementation: list[str] = Field(default_factory=list)
+    deviation: str | None = None
+
+    @model_validator(mode="after")
+    def _deviation_explains_implementation(self) -> Deliverable:
+        if self.implementation and not (self.deviation or "").strip():
+            raise ValueError(
+                f"deliverable {self.path}: 'implementation' counts lines over other files; "
+                "a 'deviation' note must say why"
+            )
+        return self
+
+    @property
+    def counted_paths(self) -> list[str]:
+        """The files whose lines are counted against the range (``path`` first)."""
+        return [self.path, *(p for p in self.implementation if p != self.path)]
 
 
 class ForbiddenPatterns(_Frozen):

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from agent_platform.evidence import layout as paths
 from agent_platform.evidence.formats import (
     compliance,
+    concurrency,
     finops,
     notifications,
     orchestration,
@@ -49,6 +50,10 @@ def _finops(lay: EvidenceLayout) -> Figures:
     return out
 
 
+def _concurrency(lay: EvidenceLayout) -> Figures:
+    return concurrency.figures(lay.path(paths.BUDGET_CONCURRENCY))
+
+
 def _orchestration(lay: EvidenceLayout) -> Figures:
     return orchestration.figures(lay.path(paths.ORCHESTRATION_RUNS))
 
@@ -67,6 +72,7 @@ _FIGURES: dict[str, Callable[[EvidenceLayout], Figures]] = {
     "router_failover": _failover,
     "notifications": _notifications,
     "finops": _finops,
+    "budget_concurrency": _concurrency,
     "orchestration": _orchestration,
     "packages": _packages,
     "residency": _residency,
@@ -78,6 +84,7 @@ _CONSISTENCY: dict[str, Callable[[EvidenceLayout], list[str]]] = {
         lay.path(paths.ROUTING_ACCURACY), lay.path(paths.ROUTER_LATENCY)
     ),
     "finops": lambda lay: finops.consistency(lay.path(paths.BUDGET_REPORT)),
+    "budget_concurrency": lambda lay: concurrency.consistency(lay.path(paths.BUDGET_CONCURRENCY)),
     "orchestration": lambda lay: orchestration.consistency(lay.path(paths.ORCHESTRATION_RUNS)),
 }
 

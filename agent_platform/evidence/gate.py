@@ -44,6 +44,7 @@ __all__ = [
 ]
 
 GATE_GENERATOR = "agent_platform.evidence.gate"
+_ONE_LINE = 96
 
 
 @dataclass(frozen=True)
@@ -172,17 +173,25 @@ def _deliverable_path(contract_path: str, generated: bool, project: Path, eviden
 def deliverable_counts(
     contract: Contract, project_root: Path, evidence_root: Path
 ) -> tuple[int, int]:
-    """(deliverables present, lines over them), the gate file itself counted as present."""
+    """(deliverables present, lines over them and their implementation modules).
+
+    The gate file itself counts as present (it is being written); a file shared by several
+    deliverables' components is counted once.
+    """
     present = 1
-    lines = 0
+    counted: set[Path] = set()
     for item in contract.deliverables:
         if item.path == GATE_PATH:
             continue
         path = _deliverable_path(item.path, item.generated, project_root, evidence_root)
-        if path.is_file():
-            present += 1
-            lines += count_lines(path)
-    return present, lines
+        if not path.is_file():
+            continue
+        present += 1
+        counted.add(path)
+        counted.update(
+            project_root / rel for rel in item.implementation if (project_root / rel).is_file()
+        )
+    return present, sum(count_lines(p) for p in sorted(counted))
 
 
 def forbidden_count(contract: Contract, project_root: Path) -> int:
@@ -192,12 +201,13 @@ def forbidden_count(contract: Contract, project_root: Path) -> int:
 
 
 def format_gate(document: dict[str, Any]) -> str:
-    """Pretty JSON whose leaves past the third level stay on one line (a readable page)."""
+    """Pretty JSON: objects past the third level, and short ones, stay on one line."""
     return _dump(document, 0) + "\n"
 
 
 def _dump(value: Any, depth: int) -> str:
-    if isinstance(value, dict) and value and depth < 3:
+    # Short objects (a workload's sizes, the machine) stay on one line: the page stays short.
+    if isinstance(value, dict) and value and depth < 3 and len(json.dumps(value)) > _ONE_LINE:
         pad = "  " * (depth + 1)
         items = [f"{pad}{json.dumps(k)}: {_dump(v, depth + 1)}" for k, v in value.items()]
         return "{\n" + ",\n".join(items) + "\n" + "  " * depth + "}"

@@ -20,22 +20,13 @@ def test_definitions_load_with_job_schedule_sensors_and_checks() -> None:
         "gate_check_failure_sensor",
     }
     contract = EvidenceResource().contract()
-    checks = {
-        key.name for c in repository.asset_checks_defs_by_key.values() for key in c.check_keys
-    }
     checks = {key.name for key in repository.asset_checks_defs_by_key}
     implemented = {a.key for a in repository.assets_defs_by_key.values()}
     assert AssetKey(["g1_architecture_gate"]) in implemented
-    wired_subsystems = {t.subsystem for t in contract.metric_thresholds} & {
-        "state_fabric",
-        "notifications",
-        "finops",
-        "residency",
-        "packages",
-    }
+    assert {AssetKey(["model_routing_accuracy"]), AssetKey(["router_failover"])} <= implemented
     for threshold in contract.metric_thresholds:
-        if threshold.subsystem in wired_subsystems:
-            assert threshold.figure in checks
+        assert threshold.figure in checks, f"no check for {threshold.figure}"
+    assert len(checks) == len(contract.metric_thresholds) + 1  # plus the gate's status check
     assert job.name == G1_JOB_NAME
 
 

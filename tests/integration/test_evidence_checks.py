@@ -10,6 +10,7 @@ from agent_platform.evidence.contract_model import Threshold, load_contract
 from agent_platform.evidence.figures import workload_figures
 from agent_platform.evidence.formats import (
     compliance,
+    concurrency,
     finops,
     notifications,
     orchestration,
@@ -92,6 +93,15 @@ def _bad_measurements(lay: EvidenceLayout) -> None:
             finops.AlertRow("2026-06-10T10:00:00Z", "threshold_80", 9600, 12000, "c"),
             finops.AlertRow("2026-06-10T12:00:00Z", finops.CAP_EXHAUSTED, 11990, 12000, ""),
         ],
+    )
+    concurrency.write(
+        lay.path(paths.BUDGET_CONCURRENCY),
+        [
+            concurrency.ReservationAttempt(T, n, "day:2026-06-01", "held", 1.0, 445.0, 450.0)
+            for n in range(10)
+        ],
+        455.0,
+        T,
     )
     orchestration.write(
         lay.path(paths.ORCHESTRATION_RUNS),

@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 
 from agent_platform.config import project_root
+from agent_platform.errors import ConfigError
 from agent_platform.evidence import layout as paths
 from agent_platform.evidence.contract import validate_contract
 from agent_platform.evidence.formats import (
     compliance,
+    concurrency,
     finops,
     notifications,
     orchestration,
@@ -117,6 +119,17 @@ def _measurements(lay: EvidenceLayout) -> None:
             finops.AlertRow("2026-06-10T10:00:00Z", "forecast", 4000, 12000, "c"),
             finops.AlertRow("2026-06-29T10:00:00Z", finops.CAP_EXHAUSTED, 11990, 12000, ""),
         ],
+    )
+    concurrency.write(
+        lay.path(paths.BUDGET_CONCURRENCY),
+        [
+            concurrency.ReservationAttempt(
+                T, n, "day:2026-06-15", "held" if n < 10 else "refused", 0.5, 444.0, 450.0
+            )
+            for n in range(64)
+        ],
+        449.0,
+        T,
     )
     orchestration.write(
         lay.path(paths.ORCHESTRATION_RUNS),
@@ -250,3 +263,48 @@ def test_a_gate_from_another_commit_is_rejected(project: tuple[Path, Path]) -> N
     gate["commit"] = "unknown"
     (root / paths.GATE_PATH).write_text(json.dumps(gate))
     assert "gate:commit" in failed(root, contract)
+
+
+def _with_thin_script(root: Path, contract: Path, deviation: str | None) -> None:
+    """Add a thin script whose line range is counted over it plus the demo module."""
+    script = root / "scripts/tool.py"
+    script.parent.mkdir(exist_ok=True)
+    script.write_text('"""Thin CLI: --double."""\n\nfrom agent_platform.demo import double\n')
+    data = json.loads(contract.read_text())
+    item = {
+        "id": 98,
+        "path": "scripts/tool.py",
+        "category": "script",
+        "seed_path": "scripts/tool.py",
+        "lines": {"min": 6, "max": 9},
+        "required_patterns": ["--double"],
+        "implementation": [MODULE],
+    }
+    if deviation is not None:
+        item["deviation"] = deviation
+    data["deliverables"].append(item)
+    contract.write_text(json.dumps(data))
+
+
+def test_a_thin_script_is_counted_with_its_library_module_and_the_deviation_is_reported(
+    project: tuple[Path, Path],
+) -> None:
+    root, contract = project
+    _with_thin_script(root, contract, "the script is a thin CLI over agent_platform.demo")
+    checks = {c.id: c for c in validate_contract(contract, root).checks}
+    assert checks["deliverable:scripts/tool.py"].passed
+    assert "8 lines over scripts/tool.py + agent_platform/demo.py" in (
+        checks["deliverable:scripts/tool.py"].detail
+    )
+    assert checks["deviation:scripts/tool.py"].detail.startswith("the script is a thin CLI")
+    (root / MODULE).unlink()
+    assert "deliverable:scripts/tool.py" in failed(root, contract)
+
+
+def test_counting_other_files_without_a_deviation_note_is_refused(
+    project: tuple[Path, Path],
+) -> None:
+    root, contract = project
+    _with_thin_script(root, contract, None)
+    with pytest.raises(ConfigError, match="deviation"):
+        validate_contract(contract, root)

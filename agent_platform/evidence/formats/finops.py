@@ -4,9 +4,17 @@
   spend columns are read back from the real :class:`FinOpsBudget`, the caps from the policy.
   A breach is a day whose daily spend exceeds the daily cap or whose month-to-date spend
   exceeds the monthly cap.
-- ``metrics/cost/budget_alerts.csv``: the alerts (``forecast``, ``threshold_80``,
-  ``threshold_100``) with their simulated timestamps, plus one ``cap_exhausted`` row: the first
-  request the monthly cap refused. Alert lead time = hours from the earliest alert to that row.
+- ``metrics/cost/budget_alerts.csv``: the monthly window's alerts as the budget persisted them
+  (``forecast``, ``threshold_80``, ``threshold_100``) with their simulated timestamps (the
+  forecast row also carries the breach time it projected), plus one ``cap_exhausted`` row: the
+  first request the monthly cap refused in the replay.
+
+**Alert lead time** (``alert_lead_time_hours``) is the warning the forecast alert gave before
+the monthly cap started refusing work: ``cap_exhausted`` minus the first ``forecast`` alert,
+in hours of simulated time (basis ``observed_refusal``). Only when the replay never reached
+the cap does it fall back to the breach time the forecast projected minus the forecast's own
+time (basis ``projected_crossing``); with no forecast alert it is ``NOT_MEASURED``.
+``threshold_lead_time_hours`` is the same gap from the 80 % threshold alert.
 """
 
 from __future__ import annotations
@@ -44,7 +52,14 @@ REPORT_COLUMNS = (
     "requests",
     "rejected",
 )
-ALERT_COLUMNS = ("timestamp", "kind", "monthly_spend_eur", "monthly_cap_eur", "correlation_id")
+ALERT_COLUMNS = (
+    "timestamp",
+    "kind",
+    "monthly_spend_eur",
+    "monthly_cap_eur",
+    "correlation_id",
+    "projected_breach_at",
+)
 CAP_EXHAUSTED = "cap_exhausted"
 EPSILON_EUR = 0.005
 
@@ -68,6 +83,7 @@ class AlertRow:
     monthly_spend_eur: float
     monthly_cap_eur: float
     correlation_id: str
+    projected_breach_at: str = ""
 
 
 def _eur(value: float) -> str:
@@ -105,6 +121,7 @@ def write_alerts(path: Path, alerts: Sequence[AlertRow]) -> int:
                 "monthly_spend_eur": _eur(a.monthly_spend_eur),
                 "monthly_cap_eur": _eur(a.monthly_cap_eur),
                 "correlation_id": a.correlation_id,
+                "projected_breach_at": a.projected_breach_at,
             }
             for a in alerts
         ),
@@ -158,17 +175,37 @@ def _when(path: Path, raw: str) -> datetime:
         raise EvidenceError(f"{path}: timestamp {raw!r} is not ISO 8601") from exc
 
 
+def _hours(later: datetime, earlier: datetime) -> float:
+    return round((later - earlier).total_seconds() / 3600.0, 3)
+
+
 def alert_figures(path: Path) -> dict[str, float | int | str]:
-    """Lead time in hours from the earliest alert to the first refusal at the monthly cap."""
+    """Lead time of the forecast (and the 80 % threshold) alert before the monthly cap refused."""
     rows = read_csv(path, ALERT_COLUMNS)
-    alerts = [_when(path, r["timestamp"]) for r in rows if r["kind"] != CAP_EXHAUSTED]
-    exhausted = [_when(path, r["timestamp"]) for r in rows if r["kind"] == CAP_EXHAUSTED]
+    first: dict[str, dict[str, str]] = {}
+    for row in sorted(rows, key=lambda r: _when(path, r["timestamp"])):
+        first.setdefault(row["kind"], row)
+    forecast, exhausted = first.get("forecast"), first.get(CAP_EXHAUSTED)
     lead: float | str = NOT_MEASURED
-    if alerts and exhausted:
-        lead = round((min(exhausted) - min(alerts)).total_seconds() / 3600.0, 3)
+    basis = NOT_MEASURED
+    if forecast is not None and exhausted is not None:
+        lead = _hours(_when(path, exhausted["timestamp"]), _when(path, forecast["timestamp"]))
+        basis = "observed_refusal"
+    elif forecast is not None and forecast["projected_breach_at"]:
+        projected = _when(path, forecast["projected_breach_at"])
+        lead = _hours(projected, _when(path, forecast["timestamp"]))
+        basis = "projected_crossing"
+    threshold = first.get("threshold_80")
+    threshold_lead: float | str = NOT_MEASURED
+    if threshold is not None and exhausted is not None:
+        threshold_lead = _hours(
+            _when(path, exhausted["timestamp"]), _when(path, threshold["timestamp"])
+        )
     return {
         "alert_lead_time_hours": lead,
-        "alerts_raised": len(alerts),
+        "alert_lead_time_basis": basis,
+        "threshold_lead_time_hours": threshold_lead,
+        "alerts_raised": sum(r["kind"] != CAP_EXHAUSTED for r in rows),
         "forecast_alerts": sum(r["kind"] == "forecast" for r in rows),
     }
 

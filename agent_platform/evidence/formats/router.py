@@ -1,10 +1,13 @@
 """Router evidence: routing accuracy, decision latency and failover outcomes.
 
 - ``metrics/quality/model_routing_accuracy.csv``: one row per decision; ``expected_provider``
-  is the oracle's pick for the provider states forced on the simulator, ``actual_provider``
-  the router's; ``correct`` must equal their equality (the validator checks it).
-- ``metrics/performance/model_router_latency.csv``: decision latency samples (routing
-  decision including the budget reservation, excluding the provider call) and p50/p95/p99 per
+  is the oracle's pick (:mod:`agent_platform.models.oracle`) for the provider states forced on
+  the simulator, ``actual_provider`` the router's; ``correct`` must equal their equality (the
+  validator checks it); ``oracle_margin`` is the oracle's winning score margin (0 when no
+  provider was scored). Every decision counts: close calls are not filtered out.
+- ``metrics/performance/model_router_latency.csv``: decision latency samples (the router's
+  ``decide``: residency, availability, health and quality filters, the advisory read of the
+  budget counters and the scoring; no reservation and no provider call) and p50/p95/p99 per
   task type and for ``all``.
 - ``metrics/quality/router_failover.csv``: one row per request sent under the fault profile;
   the failover success rate is the share of requests whose first attempt failed that were
@@ -53,6 +56,7 @@ ACCURACY_COLUMNS = (
     "actual_provider",
     "correct",
     "provider_states",
+    "oracle_margin",
     "simulated",
 )
 LATENCY_COLUMNS = ("timestamp", "task_type", "provider", "decision_ms", "percentile", "simulated")
@@ -83,6 +87,7 @@ class RoutingDecision:
     provider_states: str
     decision_ms: float
     simulated: bool
+    oracle_margin: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,7 @@ def write_decisions(
             "actual_provider": d.actual_provider,
             "correct": d.expected_provider == d.actual_provider,
             "provider_states": d.provider_states,
+            "oracle_margin": f"{d.oracle_margin:.6f}",
             "simulated": d.simulated,
         }
         for d in decisions

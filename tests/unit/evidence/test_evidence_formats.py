@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from agent_platform.errors import EvidenceError
-from agent_platform.evidence.formats import NOT_MEASURED, finops, state
+from agent_platform.evidence.formats import NOT_MEASURED, concurrency, finops, orchestration, state
 from agent_platform.evidence.formats.router import (
     RoutingDecision,
     accuracy_figures,
@@ -91,3 +91,83 @@ def test_a_missing_column_is_an_evidence_error(tmp_path: Path) -> None:
     path.write_text("timestamp,operation\n")
     with pytest.raises(EvidenceError, match="missing columns"):
         state.figures(path)
+
+
+def _alerts(path: Path, rows: list[finops.AlertRow]) -> dict[str, float | int | str]:
+    finops.write_alerts(path, rows)
+    return finops.alert_figures(path)
+
+
+def test_lead_time_is_measured_from_the_forecast_to_the_first_cap_refusal(tmp_path: Path) -> None:
+    figures = _alerts(
+        tmp_path / "a.csv",
+        [
+            finops.AlertRow(
+                "2026-06-02T09:00:00Z", "forecast", 500, 12000, "c", "2026-06-28T00:00:00Z"
+            ),
+            finops.AlertRow("2026-06-23T09:00:00Z", "threshold_80", 9600, 12000, "d"),
+            finops.AlertRow("2026-06-29T09:00:00Z", finops.CAP_EXHAUSTED, 11999, 12000, ""),
+        ],
+    )
+    assert figures["alert_lead_time_hours"] == 27 * 24.0
+    assert figures["alert_lead_time_basis"] == "observed_refusal"
+    assert figures["threshold_lead_time_hours"] == 6 * 24.0
+
+
+def test_lead_time_falls_back_to_the_projected_crossing_only_without_a_refusal(
+    tmp_path: Path,
+) -> None:
+    forecast = finops.AlertRow(
+        "2026-06-02T09:00:00Z", "forecast", 500, 12000, "c", "2026-06-03T21:00:00Z"
+    )
+    figures = _alerts(tmp_path / "a.csv", [forecast])
+    assert figures["alert_lead_time_hours"] == 36.0
+    assert figures["alert_lead_time_basis"] == "projected_crossing"
+    threshold_only = finops.AlertRow("2026-06-23T09:00:00Z", "threshold_80", 9600, 12000, "d")
+    figures = _alerts(tmp_path / "b.csv", [threshold_only])
+    assert figures["alert_lead_time_hours"] == NOT_MEASURED
+
+
+def test_the_warm_up_run_is_reported_apart_from_the_loop_latency(tmp_path: Path) -> None:
+    path = tmp_path / "o.csv"
+    nodes = ("planner", "coder", "critic", "qa", "approver")
+
+    def run(latency: float, warmup: bool) -> orchestration.ScenarioRun:
+        return orchestration.ScenarioRun(
+            "t", "s", nodes, nodes, 0, "approved", "approved", False, False, latency, True, warmup
+        )
+
+    orchestration.write(path, [run(26000.0, True), run(300.0, False), run(310.0, False)])
+    figures = orchestration.figures(path)
+    assert figures["cold_start_ms"] == 26000.0
+    assert figures["graph_loop_latency_p95_ms"] < 311.0
+    assert figures["measured_runs"] == 2
+    orchestration.write(path, [run(26000.0, True)])
+    assert orchestration.figures(path)["graph_loop_latency_p95_ms"] == NOT_MEASURED
+
+
+def _burst(path: Path, held: int, store_total: float) -> None:
+    attempts = [
+        concurrency.ReservationAttempt(
+            "t", n, "day:2026-06-15", "held" if n < held else "refused", 0.5, 445.0, 450.0
+        )
+        for n in range(64)
+    ]
+    concurrency.write(path, attempts, store_total, "t")
+
+
+def test_concurrent_holds_within_the_cap_are_not_a_breach(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    _burst(path, 10, 450.0)
+    figures = concurrency.figures(path)
+    assert figures["concurrent_budget_breaches"] == 0
+    assert (figures["concurrent_held"], figures["concurrent_refused"]) == (10, 54)
+    assert concurrency.consistency(path) == []
+
+
+def test_holds_past_the_cap_or_a_store_total_that_disagrees_are_found(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    _burst(path, 11, 450.5)
+    assert concurrency.figures(path)["concurrent_budget_breaches"] == 2
+    _burst(path, 10, 449.0)
+    assert concurrency.consistency(path) != []

@@ -5,6 +5,14 @@ refinement loops, the final decision, the cost in EUR and the run id). ``--inter
 NODE`` pauses the run durably before that node (LangGraph ``interrupt_before``); ``--resume
 RUN_ID`` continues a paused or killed run from its last checkpoint. ``replay`` re-executes a
 finished run from its ledger alone, calls no provider, and checks its state hash and hash chain.
+
+What the run is wired to: the dependencies the coder proposes are looked up through
+:class:`~agent_platform.supply_chain.RegistryClient` (``configs/supply_chain.yaml``; a registry
+that cannot answer is a violation: fail closed); when ``configs/notifications.yaml`` enables a
+destination, the run's events (approved, rejected, policy violation) and the router's budget
+alerts go to the :class:`~agent_platform.notifications.NotificationPublisher` outbox, delivered
+by ``agent-platform notify dispatch``. litellm (seconds to import) is loaded before the first
+node, with a note, so the progress display does not stall on it.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +32,12 @@ from rich.live import Live
 from rich.table import Table
 from sqlalchemy.engine import Engine
 
-from agent_platform.config import Settings
+from agent_platform.config import Settings, project_root
 from agent_platform.db import create_engine_for
 from agent_platform.errors import ConfigError
+from agent_platform.events import EventSink
 from agent_platform.models.endpoints import select_mode
+from agent_platform.notifications import NotificationPublisher, load_notifications_config
 from agent_platform.orchestration.checkpointing import open_checkpointer
 from agent_platform.orchestration.replay import replay_run
 from agent_platform.orchestration.router_wiring import RoutedModels, live_models, simulated_models
@@ -34,6 +45,7 @@ from agent_platform.orchestration.runner import AgentRunner, RunResult
 from agent_platform.orchestration.scripted import TaskFile, load_task_file
 from agent_platform.orchestration.types import NODE_NAMES
 from agent_platform.schemas.policy import AgentPolicy, load_agent_policy
+from agent_platform.supply_chain import RegistryClient, load_supply_chain_config
 
 __all__ = ["describe_update", "register"]
 
@@ -51,6 +63,10 @@ def register(subparsers: Any) -> None:
         help="pause the run durably before this node (repeatable)",
     )
     run.add_argument("--json", action="store_true", help="print the result as JSON at the end")
+    run.add_argument(
+        "--notifications-config", type=Path, help="notifications YAML (default: configs/)"
+    )
+    run.add_argument("--supply-chain-config", type=Path, help="registries YAML (default: configs/)")
     run.set_defaults(handler=run_command)
     replay = subparsers.add_parser("replay", help="replay a finished run from its ledger")
     replay.add_argument("run_id")
@@ -91,10 +107,12 @@ _OUTCOMES: dict[str, Any] = {
 
 
 @contextmanager
-def _models(engine: Engine, task_file: TaskFile, path: Path) -> Iterator[RoutedModels]:
+def _models(
+    engine: Engine, task_file: TaskFile, path: Path, sink: EventSink | None
+) -> Iterator[RoutedModels]:
     """Live providers when credentials are set, else the simulator with the file's script."""
     if select_mode(os.environ) == "live":
-        yield live_models(engine)
+        yield live_models(engine, sink=sink)
         return
     if task_file.simulation is None:
         raise ConfigError(
@@ -103,8 +121,31 @@ def _models(engine: Engine, task_file: TaskFile, path: Path) -> Iterator[RoutedM
             None,
             "a simulation section with scripted responses (no provider credentials are set)",
         )
-    with simulated_models(engine, list(task_file.simulation.responses)) as models:
+    with simulated_models(engine, list(task_file.simulation.responses), sink=sink) as models:
         yield models
+
+
+def _event_sink(engine: Engine, path: Path | None) -> NotificationPublisher | None:
+    """The notification publisher when the config enables a destination, else None."""
+    publisher = NotificationPublisher(engine, load_notifications_config(path))
+    return publisher if publisher.destinations else None
+
+
+@contextmanager
+def _registry(path: Path | None) -> Iterator[RegistryClient]:
+    """The registry client of the supply-chain config, closed after the run."""
+    config = load_supply_chain_config(path)
+    with RegistryClient.from_config(config.registries, config.cache, project_root()) as client:
+        yield client
+
+
+@dataclass(frozen=True)
+class _Wiring:
+    """What a run is connected to besides its database."""
+
+    models: RoutedModels
+    registry: RegistryClient
+    events: NotificationPublisher | None
 
 
 def _table(rows: list[tuple[str, str, str]]) -> Table:
@@ -122,14 +163,30 @@ async def _run(args: argparse.Namespace, console: Console) -> tuple[RunResult, b
     task_file = load_task_file(args.task_file)
     policy = load_agent_policy()
     engine = create_engine_for(url)
-    rows: list[tuple[str, str, str]] = []
     try:
-        with _models(engine, task_file, args.task_file) as models:
-            console.print(f"models: {models.label}; database: {settings.database_backend}")
-            result = await _drive(args, console, engine, url, policy, task_file, models, rows)
+        events = _event_sink(engine, args.notifications_config)
+        with (
+            _registry(args.supply_chain_config) as registry,
+            _models(engine, task_file, args.task_file, events) as models,
+        ):
+            wiring = _Wiring(models, registry, events)
+            _announce(console, wiring, settings.database_backend)
+            await asyncio.to_thread(models.warm_up)
+            result = await _drive(args, console, engine, url, policy, task_file, wiring)
             return result, models.simulator is not None
     finally:
         engine.dispose()
+
+
+def _announce(console: Console, wiring: _Wiring, backend: str) -> None:
+    events = wiring.events
+    where = f"notification outbox ({', '.join(events.destinations)})" if events else "none"
+    console.print(f"models: {wiring.models.label}; database: {backend}")
+    console.print(
+        f"dependencies checked on {wiring.registry.config.pypi_url} / "
+        f"{wiring.registry.config.npm_url}; events: {where}"
+    )
+    console.print("loading the model client (litellm)...")
 
 
 async def _drive(
@@ -139,16 +196,18 @@ async def _drive(
     url: str,
     policy: AgentPolicy,
     task_file: TaskFile,
-    models: RoutedModels,
-    rows: list[tuple[str, str, str]],
+    wiring: _Wiring,
 ) -> RunResult:
+    rows: list[tuple[str, str, str]] = []
     async with open_checkpointer(url) as checkpointer:
         runner = AgentRunner(
             engine=engine,
             checkpointer=checkpointer,
-            llm=models.llm,
+            llm=wiring.models.llm,
             policy=policy,
-            budget_exhausted=models.llm.budget_exhausted,
+            registry=wiring.registry,
+            events=wiring.events,
+            budget_exhausted=wiring.models.llm.budget_exhausted,
         )
         with Live(_table(rows), console=console, refresh_per_second=8) as live:
 

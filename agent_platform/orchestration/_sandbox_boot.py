@@ -10,10 +10,13 @@ Steps, each recorded in ``isolation.json`` next to the config (``ok`` or the rea
   ``unshare(CLONE_NEWNET | CLONE_NEWNS)``; otherwise a new user namespace too, mapping our own
   uid, which the kernel allows to unprivileged users where user namespaces are enabled.
 * privileges (root only): the kernel exempts uid 0 from RLIMIT_NPROC, so the child drops to an
-  unprivileged uid. When the interpreter lives under a directory that uid cannot traverse
-  (``/root``), that directory is covered with an empty tmpfs in the private mount namespace and
-  only the interpreter's prefix is bind-mounted back, which also hides the rest of it.
+  unprivileged uid. When what the interpreter needs (its base prefix, the virtualenv and every
+  ``sys.path`` directory, e.g. a checkout under ``/root``) lies under a directory that uid cannot
+  traverse, that directory is covered with an empty tmpfs in the private mount namespace and only
+  those paths are bind-mounted back, read-only, which also hides the rest of it.
 * limits: RLIMIT_CPU, RLIMIT_AS, RLIMIT_NPROC, RLIMIT_FSIZE, RLIMIT_CORE=0.
+* exec: when pytest cannot be started, the reason is recorded as ``exec`` and the exit status is
+  127, so the result says why instead of showing a bare traceback.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from typing import Any
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
+MS_RDONLY = 1
+MS_REMOUNT = 32
 MS_BIND = 4096
 MS_MOVE = 8192
 MS_REC = 16384
@@ -73,17 +78,43 @@ def _closed_ancestor(path: str) -> str | None:
     return None
 
 
-def _expose_interpreter(libc: Any, stage: str) -> str:
-    prefix = os.path.realpath(sys.base_prefix)
-    closed = _closed_ancestor(prefix)
-    if closed is None:
+def _needed_paths() -> list[str]:
+    """The outermost directories the interpreter reads: prefixes and ``sys.path`` entries."""
+    wanted = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)}
+    wanted.add(os.path.dirname(os.path.realpath(sys.executable)))
+    wanted.update(os.path.realpath(p) for p in sys.path if p and os.path.isdir(p))
+    ordered = sorted(wanted)
+    return [p for p in ordered if not any(p.startswith(q + os.sep) for q in ordered if q != p)]
+
+
+def _hidden_paths() -> list[str]:
+    """Needed paths an unprivileged uid could not reach."""
+    return [p for p in _needed_paths() if _closed_ancestor(p) is not None]
+
+
+def _expose_interpreter(libc: Any, stage_root: str) -> str:
+    paths = _hidden_paths()
+    if not paths:
         return "interpreter already readable"
-    os.makedirs(stage, exist_ok=True)
-    _check(libc.mount(prefix.encode(), stage.encode(), None, MS_BIND | MS_REC, None), "bind")
-    _check(libc.mount(b"tmpfs", closed.encode(), b"tmpfs", 0, b"mode=0755,size=1m"), "tmpfs")
-    os.makedirs(prefix, exist_ok=True)
-    _check(libc.mount(stage.encode(), prefix.encode(), None, MS_MOVE, None), "move")
-    return f"covered {closed} with tmpfs, exposed {prefix} read-only to the sandbox uid"
+    stages = []
+    for index, path in enumerate(paths):
+        stage = os.path.join(stage_root, str(index))
+        os.makedirs(stage, exist_ok=True)
+        _check(libc.mount(path.encode(), stage.encode(), None, MS_BIND | MS_REC, None), "bind")
+        flags = MS_BIND | MS_REMOUNT | MS_RDONLY
+        _check(libc.mount(None, stage.encode(), None, flags, None), "remount read-only")
+        stages.append(stage)
+    closed = sorted({str(_closed_ancestor(p)) for p in paths})
+    for directory in closed:
+        options = b"mode=0755,size=1m"
+        _check(libc.mount(b"tmpfs", directory.encode(), b"tmpfs", 0, options), "tmpfs")
+    for path, stage in zip(paths, stages, strict=True):
+        os.makedirs(path, exist_ok=True)
+        _check(libc.mount(stage.encode(), path.encode(), None, MS_MOVE, None), "move")
+    return (
+        f"covered {', '.join(closed)} with tmpfs, exposed {', '.join(paths)} read-only "
+        "to the sandbox uid"
+    )
 
 
 def _drop_privileges(uid: int) -> None:
@@ -112,7 +143,7 @@ def _set_limits(config: dict[str, Any]) -> None:
 
 
 def _root_steps(libc: Any, config: dict[str, Any], control: str, status: dict[str, str]) -> None:
-    readable = _closed_ancestor(sys.base_prefix) is None
+    readable = not _hidden_paths()
     if status["network"] == "ok":
         try:
             status["filesystem"] = _expose_interpreter(libc, os.path.join(control, "stage"))
@@ -150,9 +181,15 @@ def main(config_path: str) -> None:
         status["privileges"] = f"ok: running as uid {os.geteuid()}"
     _set_limits(config)
     status["limits"] = "ok"
-    _write(os.path.join(control, "isolation.json"), json.dumps(status))
-    os.chdir(config["workspace"])
-    os.execve(sys.executable, config["argv"], config["env"])
+    report = os.path.join(control, "isolation.json")
+    _write(report, json.dumps(status))
+    try:
+        os.chdir(config["workspace"])
+        os.execve(sys.executable, config["argv"], config["env"])
+    except OSError as exc:
+        status["exec"] = f"failed: cannot start pytest with {sys.executable}: {exc}"
+        _write(report, json.dumps(status))
+        os._exit(127)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 PostgreSQL: LangGraph's ``AsyncPostgresSaver`` over a psycopg pool we own, in its own schema
 (``langgraph``) so the library's tables stay out of our Alembic-managed schema and autogenerate
 never proposes to drop them; ``setup()`` creates them. SQLite (the embedded default): its
-``AsyncSqliteSaver`` in a file next to the database file, for the same reason. The run id is the
+``AsyncSqliteSaver`` in a file next to the database file, for the same reason. Both come as
+their :mod:`ledger_gate` subclasses, which write a run's checkpoints only behind its ledger. The run id is the
 LangGraph thread id, so a run stopped mid-way resumes from its last checkpoint.
 """
 
@@ -19,6 +20,7 @@ from sqlalchemy.engine.url import make_url
 
 from agent_platform.db import is_postgres, is_sqlite, normalize_url
 from agent_platform.errors import InvalidInputError, StorageError
+from agent_platform.orchestration.ledger_gate import GatedPostgresSaver, GatedSqliteSaver
 
 __all__ = ["CHECKPOINT_SCHEMA", "libpq_url", "open_checkpointer", "sqlite_checkpoint_path"]
 
@@ -52,7 +54,6 @@ async def _ensure_schema(conninfo: str) -> None:
 
 @asynccontextmanager
 async def _postgres(url: str, max_size: int) -> AsyncIterator[Any]:
-    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
     from psycopg.rows import dict_row
     from psycopg_pool import AsyncConnectionPool
 
@@ -69,7 +70,7 @@ async def _postgres(url: str, max_size: int) -> AsyncIterator[Any]:
     )
     try:
         await pool.open(wait=True, timeout=30)
-        saver = AsyncPostgresSaver(pool)
+        saver = GatedPostgresSaver(pool)
         await saver.setup()
         yield saver
     except psycopg.Error as exc:
@@ -81,13 +82,12 @@ async def _postgres(url: str, max_size: int) -> AsyncIterator[Any]:
 @asynccontextmanager
 async def _sqlite(url: str) -> AsyncIterator[Any]:
     import aiosqlite
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
     path = sqlite_checkpoint_path(url)
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = await aiosqlite.connect(str(path), timeout=30)
     try:
-        saver = AsyncSqliteSaver(conn)
+        saver = GatedSqliteSaver(conn)
         await saver.setup()
         yield saver
     finally:

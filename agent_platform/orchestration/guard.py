@@ -76,6 +76,11 @@ class PolicyGuard:
     def __init__(self, policy: AgentPolicy, registry: RegistryChecker | None = None) -> None:
         self.policy = policy
         self.registry = registry
+        # Findings per (path, content): a bundle is checked when the coder writes it and again
+        # on every later node's input; the same bytes give the same findings, so each file is
+        # parsed once per guard (one guard per run). Changed content is a new key: tampering
+        # between nodes is still caught.
+        self._checked: dict[tuple[str, str], tuple[Finding, ...]] = {}
         phrases = [r"\s+".join(map(re.escape, m.split())) for m in policy.injection_markers]
         self._injection = re.compile("|".join(phrases), re.IGNORECASE)
 
@@ -183,14 +188,20 @@ class PolicyGuard:
         return found
 
     def _file_findings(self, node: str, stage: Any, path: str, source: str) -> list[Violation]:
+        key = (path, source)
+        if key not in self._checked:
+            self._checked[key] = self._check_file(path, source)
+        return [_violation(node, stage, f, path) for f in self._checked[key]]
+
+    def _check_file(self, path: str, source: str) -> tuple[Finding, ...]:
         finding = check_file_path(path)
         if finding is not None:
-            return [_violation(node, stage, finding, path)]
+            return (finding,)
         findings: list[Finding] = check_text_secrets(source, self.policy)
         if path.endswith(".py"):
             findings.extend(f for f in check_python_source(source, self.policy))
         findings.extend(self._injection_findings(source))
-        return [_violation(node, stage, f, path) for f in _dedupe(findings)]
+        return tuple(_dedupe(findings))
 
     def _injection_findings(self, text: str) -> list[Finding]:
         match = self._injection.search(text)

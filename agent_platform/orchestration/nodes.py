@@ -20,10 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from agent_platform.errors import LedgerIntegrityError
 from agent_platform.events import EventSink
 from agent_platform.orchestration.guard import PolicyGuard, RecordedRegistry
+from agent_platform.orchestration.ledger_gate import LedgerPipeline
 from agent_platform.orchestration.llm import LLMClient, LLMRequest, RecordedLLM
 from agent_platform.orchestration.parsing import ParseFailure, parse_output
 from agent_platform.orchestration.prompts import build_prompt
-from agent_platform.orchestration.recorder import RunRecord, RunRecorder
+from agent_platform.orchestration.recorder import Event, RunRecord, RunRecorder
 from agent_platform.orchestration.transitions import node_input
 from agent_platform.orchestration.types import (
     NODE_TASKS,
@@ -39,16 +40,25 @@ from agent_platform.orchestration.types import (
 
 __all__ = [
     "NODE_BODIES",
+    "LedgerItem",
     "NodeBody",
     "NodeEnv",
-    "NodeFn",
     "QARunner",
     "StepSources",
     "step_sources",
 ]
 
-NodeFn = Callable[[GraphState], Awaitable[dict[str, Any]]]
 QARunner = Callable[[dict[str, str]], QAResult]
+
+
+@dataclass(frozen=True)
+class LedgerItem:
+    """Ledger events committed together for one step, and what follows their commit."""
+
+    events: list[Event]
+    violation_event: dict[str, Any] | None = None
+    finishes_run: bool = False
+
 
 _TOKEN_BUDGET = {"planning": 1024, "coding": 4096, "review": 1024}
 
@@ -62,7 +72,11 @@ class _ApproverAnswer(BaseModel):
 
 @dataclass
 class NodeEnv:
-    """What the nodes of one run share: policy guard, model client, QA runner, ledger."""
+    """What the nodes of one run share: policy guard, model client, QA runner, ledger.
+
+    With ``pipeline`` (the checkpointer is gated on it) a node's ledger entry is committed in
+    the background, ahead of the node's checkpoint; without it the node awaits the commit.
+    """
 
     run_id: str
     guard: PolicyGuard
@@ -72,6 +86,7 @@ class NodeEnv:
     record: RunRecord | None = None
     events: EventSink | None = None
     budget_exhausted: Callable[[str], bool] | None = None
+    pipeline: LedgerPipeline[LedgerItem] | None = None
     mismatches: list[str] = field(default_factory=list)
     finished_recorded: bool = False
 

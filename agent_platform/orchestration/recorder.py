@@ -12,7 +12,7 @@ entries are read without filtering, and verification covers exactly one run. Ent
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -20,11 +20,14 @@ from agent_platform.errors import LedgerError
 
 __all__ = [
     "NODE_EVENT",
+    "Event",
     "RunLedger",
     "RunRecord",
     "RunRecorder",
     "ledger_name",
+    "node_events",
     "read_run",
+    "started_event",
 ]
 
 NODE_EVENT = "node_completed"
@@ -95,6 +98,23 @@ def read_run(ledger: RunLedger, run_id: str) -> RunRecord:
     return RunRecord(run_id, started, nodes, finished, resumed)
 
 
+Event = tuple[str, dict[str, Any]]
+"""One ledger event of a run: (event type, payload without the run id)."""
+
+
+def started_event(task: dict[str, Any], policy: dict[str, Any], topology: dict[str, Any]) -> Event:
+    """The ``run_started`` event: everything replay needs besides the node entries."""
+    return ("run_started", {"task": task, "policy": policy, "topology": topology})
+
+
+def node_events(payload: dict[str, Any], finished: dict[str, Any] | None) -> list[Event]:
+    """A node's entry, followed by the run's end when that node decided it."""
+    events: list[Event] = [(NODE_EVENT, payload)]
+    if finished is not None:
+        events.append(("run_finished", finished))
+    return events
+
+
 class RunRecorder:
     """Appends a run's entries with compare-and-set on the sequence number it expects."""
 
@@ -103,32 +123,28 @@ class RunRecorder:
         self.run_id = run_id
         self._next = next_seq
 
-    def _append(self, event_type: str, payload: dict[str, Any]) -> int:
-        entry = self.ledger.append_event(
-            event_type, {"run_id": self.run_id, **payload}, expected_seq=self._next
-        )
-        self._next = int(entry.seq) + 1
-        return int(entry.seq)
+    def append(self, events: Sequence[Event]) -> int:
+        """Append ``events`` in one transaction at the expected seq; returns the first seq.
+
+        Raises:
+            LedgerConflictError: another writer appended to this run's ledger; nothing written.
+        """
+        stamped = [(kind, {"run_id": self.run_id, **payload}) for kind, payload in events]
+        entries = self.ledger.append_many(stamped, expected_seq=self._next)
+        self._next = int(entries[-1].seq) + 1
+        return int(entries[0].seq)
 
     def started(
         self, task: dict[str, Any], policy: dict[str, Any], topology: dict[str, Any]
     ) -> int:
-        return self._append("run_started", {"task": task, "policy": policy, "topology": topology})
+        return self.append([started_event(task, policy, topology)])
 
     def resumed(self, from_step: int) -> int:
-        return self._append("run_resumed", {"from_step": from_step})
+        return self.append([("run_resumed", {"from_step": from_step})])
 
     def node(self, payload: dict[str, Any], finished: dict[str, Any] | None = None) -> int:
         """Append a node entry; with ``finished``, the run's end in the same transaction."""
-        if finished is None:
-            return self._append(NODE_EVENT, payload)
-        events = [
-            (NODE_EVENT, {"run_id": self.run_id, **payload}),
-            ("run_finished", {"run_id": self.run_id, **finished}),
-        ]
-        entries = self.ledger.append_many(events, expected_seq=self._next)
-        self._next = int(entries[-1].seq) + 1
-        return int(entries[0].seq)
+        return self.append(node_events(payload, finished))
 
     def finished(self, payload: dict[str, Any]) -> int:
-        return self._append("run_finished", payload)
+        return self.append([("run_finished", payload)])

@@ -90,9 +90,10 @@ async def replay_run(engine: Engine, run_id: str) -> ReplayResult:
         qa_runner=_no_qa,
         record=record,
     )
-    graph = build_agent_graph(topology, env)
+    graph = build_agent_graph(topology)
     start = initial_state(TaskSpec.model_validate(record.started["task"]))
-    final = await graph.ainvoke(start, {"recursion_limit": recursion_limit(topology)})
+    config = {"recursion_limit": recursion_limit(topology)}
+    final = await graph.ainvoke(start, config, context=env)
     final_hash = state_hash(dict(final))
     recorded = record.finished.get("final_state_hash")
     steps = int(final.get("step") or 0)

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from agent_platform.events import EventSink
+from agent_platform.models.providers import LiteLLMAdapter
 from agent_platform.orchestration.llm import RouterLLM
 from agent_platform.orchestration.scripted import ScriptedResponse
 
@@ -31,6 +32,12 @@ class RoutedModels:
     router: Any
     simulator: Any | None
     label: str
+
+    def warm_up(self) -> None:
+        """Import litellm now (seconds, once per process) rather than inside the first node."""
+        caller = self.router.runner.caller
+        if isinstance(caller, LiteLLMAdapter):
+            caller.warm_up()
 
 
 def _router(engine: Engine, simulator_url: str | None, mode: str, sink: EventSink | None) -> Any:

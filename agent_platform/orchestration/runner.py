@@ -4,7 +4,8 @@
 checkpointer (see :mod:`checkpointing`), the model client, the policy and optionally the
 registry checker, QA runner and event sink. ``run`` starts a run (thread id = run id);
 ``resume`` continues one from its last checkpoint with the topology and policy recorded when it
-started, so a resumed run ends exactly as an uninterrupted one would.
+started, so a resumed run ends exactly as an uninterrupted one would. The graph of a topology is
+compiled once per runner and reused by every run (each run brings its own :class:`NodeEnv`).
 """
 
 from __future__ import annotations
@@ -13,16 +14,28 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from agent_platform.canonical import content_hash
 from agent_platform.events import EventSink
-from agent_platform.orchestration.graph_builder import build_agent_graph, recursion_limit
+from agent_platform.orchestration.graph_builder import (
+    build_agent_graph,
+    recursion_limit,
+    write_entries,
+)
 from agent_platform.orchestration.guard import PolicyGuard, RegistryChecker
+from agent_platform.orchestration.ledger_gate import GatedSaverMixin, LedgerPipeline
 from agent_platform.orchestration.llm import LLMClient
-from agent_platform.orchestration.nodes import NodeEnv, QARunner
-from agent_platform.orchestration.recorder import RunRecorder, ledger_name, read_run
+from agent_platform.orchestration.nodes import LedgerItem, NodeEnv, QARunner
+from agent_platform.orchestration.recorder import (
+    RunRecorder,
+    ledger_name,
+    read_run,
+    started_event,
+)
 from agent_platform.orchestration.sandbox import PytestSandbox
 from agent_platform.orchestration.topology import Topology, default_topology
 from agent_platform.orchestration.types import GraphState, TaskSpec, state_hash
@@ -53,6 +66,19 @@ class RunResult:
     @property
     def approved(self) -> bool:
         return bool(self.decision and self.decision.get("approved"))
+
+
+async def _collect(stream: Any, on_update: UpdateCallback | None) -> dict[str, Any]:
+    """The last state a graph stream yields; each node's update goes to ``on_update``."""
+    values: dict[str, Any] = {}
+    async for mode, chunk in stream:
+        if mode == "values":
+            values = dict(chunk)
+        elif on_update is not None:
+            for node, update in chunk.items():
+                if isinstance(update, dict):
+                    on_update(node, update)
+    return values
 
 
 def initial_state(task: TaskSpec) -> GraphState:
@@ -100,6 +126,14 @@ class AgentRunner:
         self.events = events
         self.topology = topology or default_topology(policy)
         self.budget_exhausted = budget_exhausted
+        self._graphs: dict[str, Any] = {}
+
+    def _graph(self, topology: Topology) -> Any:
+        """The compiled graph of ``topology`` with this runner's checkpointer (cached)."""
+        key = content_hash(topology.dump())
+        if key not in self._graphs:
+            self._graphs[key] = build_agent_graph(topology, checkpointer=self.checkpointer)
+        return self._graphs[key]
 
     def _env(self, run_id: str, topology: Topology, recorder: RunRecorder) -> NodeEnv:
         return NodeEnv(
@@ -120,15 +154,28 @@ class AgentRunner:
         interrupt_before: Sequence[str] = (),
         on_update: UpdateCallback | None = None,
     ) -> RunResult:
-        """Start a run of ``task``; returns when it finishes or pauses before a node."""
-        run_id = run_id or uuid.uuid4().hex
-        recorder = RunRecorder(Ledger(self.engine, ledger_name(run_id)), run_id)
-        recorder.started(
-            task.model_dump(), self.policy.model_dump(mode="json"), self.topology.dump()
-        )
-        env = self._env(run_id, self.topology, recorder)
+        """Start a run of ``task``; returns when it finishes or pauses before a node.
+
+        The ``run_started`` entry of a caller-chosen ``run_id`` is committed before anything
+        runs, so a reused id fails at once (LedgerConflictError). A generated id cannot clash:
+        its entry goes first into the run's ledger pipeline and commits while the graph starts
+        (every checkpoint still waits for it).
+        """
+        chosen = run_id or uuid.uuid4().hex
+        recorder = RunRecorder(Ledger(self.engine, ledger_name(chosen)), chosen)
+        env = self._env(chosen, self.topology, recorder)
+        policy = self.policy.model_dump(mode="json")
+        first = LedgerItem([started_event(task.model_dump(), policy, self.topology.dump())])
+        pipelined = run_id is None and self._gate() is not None
+        if not pipelined:
+            write_entries(env, [first])
         return await self._drive(
-            env, self.topology, initial_state(task), interrupt_before, on_update
+            env,
+            self.topology,
+            initial_state(task),
+            interrupt_before,
+            on_update,
+            first=first if pipelined else None,
         )
 
     async def resume(
@@ -158,29 +205,57 @@ class AgentRunner:
         start: GraphState | None,
         interrupt_before: Sequence[str],
         on_update: UpdateCallback | None,
+        first: LedgerItem | None = None,
     ) -> RunResult:
-        graph = build_agent_graph(
-            topology, env, checkpointer=self.checkpointer, interrupt_before=interrupt_before
-        )
+        graph = self._graph(topology)
         config = {
             "configurable": {"thread_id": env.run_id},
             "recursion_limit": recursion_limit(topology),
         }
         started = time.perf_counter()
-        values: dict[str, Any] = {}
-        async for mode, chunk in graph.astream(start, config, stream_mode=["updates", "values"]):
-            if mode == "values":
-                values = dict(chunk)
-            elif on_update is not None:
-                for node, update in chunk.items():
-                    if isinstance(update, dict):
-                        on_update(node, update)
+        stream = graph.astream(
+            start,
+            config,
+            context=env,
+            stream_mode=["updates", "values"],
+            interrupt_before=list(interrupt_before) or None,
+        )
+        values = await self._consume(env, stream, on_update, first)
         pending: tuple[str, ...] = ()
         if interrupt_before or not values.get("decision"):
             snapshot = await graph.aget_state(config)
             values, pending = dict(snapshot.values), tuple(snapshot.next)
         latency = (time.perf_counter() - started) * 1000.0
         return self._result(env, values, pending, latency)
+
+    def _gate(self) -> GatedSaverMixin | None:
+        """The checkpointer, when it can hold checkpoints back until the ledger has committed."""
+        return self.checkpointer if isinstance(self.checkpointer, GatedSaverMixin) else None
+
+    async def _consume(
+        self, env: NodeEnv, stream: Any, on_update: UpdateCallback | None, first: LedgerItem | None
+    ) -> dict[str, Any]:
+        """Run the graph's stream to its end or pause; returns with the run's ledger committed.
+
+        With a gated checkpointer the nodes' entries go through a :class:`LedgerPipeline`
+        (``first``, the ``run_started`` entry, ahead of them); otherwise each node commits its
+        own entry before it returns.
+        """
+        gate = self._gate()
+        if gate is None or env.recorder is None:
+            return await _collect(stream, on_update)
+        pipeline: LedgerPipeline[LedgerItem] = LedgerPipeline(partial(write_entries, env))
+        env.pipeline = pipeline
+        if first is not None:
+            pipeline.submit(0, first)
+        with gate.gated(env.run_id, pipeline):
+            try:
+                values = await _collect(stream, on_update)
+            except BaseException:
+                await pipeline.settle()
+                raise
+            await pipeline.wait_for()
+        return values
 
     def _result(
         self, env: NodeEnv, state: dict[str, Any], pending: tuple[str, ...], latency_ms: float

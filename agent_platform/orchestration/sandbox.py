@@ -178,13 +178,11 @@ def _result(
 ) -> QAResult:
     counts, failures = _parse_junit(report)
     limit_hit = _limit_hit(outcome, failures, limits)
-    if limit_hit is not None and counts is None:
-        failures = [f"pytest produced no report: {limit_hit}"]
+    if counts is None:
+        failures = [_no_report(outcome, isolation, limit_hit)]
     tests_run, failed, errors, skipped = counts or (0, 0, 0, 0)
     passed = max(tests_run - failed - errors - skipped, 0)
     ok = counts is not None and tests_run > 0 and failed == 0 and errors == 0
-    if counts is None and limit_hit is None:
-        failures = [f"pytest produced no report (exit status {outcome.returncode})"]
     return QAResult(
         tests_run=tests_run,
         passed=passed,
@@ -222,6 +220,23 @@ def _parse_junit(report: Path) -> tuple[tuple[int, int, int, int] | None, list[s
     return (totals[0], totals[1], totals[2], totals[3]), failures
 
 
+def _no_report(outcome: _Outcome, isolation: dict[str, str], limit_hit: str | None) -> str:
+    """Why pytest produced no JUnit report."""
+    if limit_hit is not None:
+        return f"pytest produced no report: {limit_hit}"
+    if isolation.get("exec", "").startswith("failed"):
+        return f"the sandbox could not start pytest: {isolation['exec']}"
+    return f"pytest produced no report (exit status {outcome.returncode})"
+
+
+# What the limits make Python raise instead of killing it (CPython ignores SIGXFSZ).
+_RAISED_BY_LIMIT = (
+    ("MemoryError", "memory limit {memory_mb} MB exceeded (MemoryError)"),
+    ("[Errno 27] File too large", "file size limit {max_file_mb} MB exceeded (EFBIG)"),
+    ("BlockingIOError: [Errno 11]", "process limit {max_processes} reached (EAGAIN)"),
+)
+
+
 def _limit_hit(outcome: _Outcome, failures: list[str], limits: SandboxLimits) -> str | None:
     if outcome.timed_out:
         return f"wall-clock timeout after {limits.wall_timeout_s:g} s"
@@ -233,6 +248,7 @@ def _limit_hit(outcome: _Outcome, failures: list[str], limits: SandboxLimits) ->
         if -code == signal.SIGXFSZ:
             return f"file size limit {limits.max_file_mb} MB exceeded (killed by {name})"
         return f"killed by {name}"
-    if any("MemoryError" in f for f in failures) or "MemoryError" in outcome.output:
-        return f"memory limit {limits.memory_mb} MB exceeded (MemoryError)"
+    for marker, template in _RAISED_BY_LIMIT:
+        if any(marker in f for f in failures) or marker in outcome.output:
+            return template.format(**limits.model_dump())
     return None

@@ -87,6 +87,8 @@ async def _client(
         yield factory(task_file)
         return
     with simulated_models(engine, _script(path, task_file)) as models:
+        # litellm is imported once per process, here, so no scenario's latency includes it.
+        await asyncio.to_thread(models.warm_up)
         yield models.llm
 
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from agent_platform.db import create_engine_for
 from agent_platform.orchestration.checkpointing import open_checkpointer
-from agent_platform.orchestration.graph_builder import compile_graph, make_node, structure
+from agent_platform.orchestration.graph_builder import compile_graph, structure
 from agent_platform.orchestration.recorder import ledger_name, read_run
 from agent_platform.orchestration.replay import replay_run
 from agent_platform.orchestration.router_wiring import simulated_models
@@ -278,4 +278,3 @@ async def test_snapshot_rebuilds_an_identical_graph_that_behaves_the_same(
         "qa": None,
         "approver": "review",
     }
-    assert make_node  # nodes are built per run from the topology's names

@@ -1,13 +1,24 @@
-"""The QA sandbox's limits, for real: runaway CPU, memory, network, sleep, environment."""
+"""The QA sandbox's limits, for real: runaway CPU, memory, processes, file size, network, sleep,
+environment; and, as root (CI), the interpreter living under a directory others cannot enter."""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import site
 import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 
 from agent_platform.orchestration.sandbox import PytestSandbox
 from agent_platform.schemas.policy import load_agent_policy
+
+ROOT = os.geteuid() == 0
 
 
 @pytest.fixture
@@ -57,23 +68,122 @@ def test_a_test_that_allocates_too_much_memory_is_stopped(sandbox):
     assert result.limit_hit is not None and "memory limit 512 MB" in result.limit_hit
 
 
+def _net_test(port: int) -> dict[str, str]:
+    """A generated test that passes only when it can connect to ``port`` on loopback."""
+    return {
+        "test_net.py": (
+            "import socket\n\n\ndef test_net():\n"
+            f"    socket.create_connection(('127.0.0.1', {port}), timeout=5).close()\n"
+        )
+    }
+
+
 def test_a_test_cannot_reach_the_network_and_the_result_says_so(sandbox):
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen()
-        port = server.getsockname()[1]
-        result = sandbox.run(
-            {
-                "test_net.py": (
-                    "import urllib.request\n\n\ndef test_net():\n"
-                    f"    urllib.request.urlopen('http://127.0.0.1:{port}/', timeout=5)\n"
-                )
-            }
-        )
-    if not result.network_isolated:
-        pytest.skip(f"network isolation unavailable here: {result.isolation.get('network')}")
-    assert result.failed == 1 and "Network is unreachable" in result.failures[0]
-    assert result.isolation["network"] == "ok"
+        result = sandbox.run(_net_test(server.getsockname()[1]))
+    if ROOT:  # root may always unshare: CI must get the isolation, not a note about it
+        assert result.network_isolated and result.isolation["network"] == "ok"
+    if result.network_isolated:
+        assert result.failed == 1 and "Network is unreachable" in result.failures[0]
+    else:
+        assert result.isolation["network"].startswith("not isolated: ")
+
+
+@pytest.mark.skipif(not ROOT, reason="needs root to drop CAP_SYS_ADMIN with setpriv")
+def test_when_the_network_cannot_be_cut_off_the_result_says_so(tmp_path: Path):
+    setpriv = shutil.which("setpriv")
+    assert setpriv is not None, "setpriv (util-linux) is required on the CI machine"
+    script = textwrap.dedent(
+        """
+        import json, socket, sys
+        from agent_platform.orchestration.sandbox import PytestSandbox
+        from agent_platform.schemas.policy import load_agent_policy
+        sys.path.insert(0, sys.argv[1])
+        from test_orchestration_sandbox import _net_test
+        with socket.socket() as server:
+            server.bind(("127.0.0.1", 0))
+            server.listen(8)
+            result = PytestSandbox(load_agent_policy().sandbox).run(
+                _net_test(server.getsockname()[1]))
+        print(json.dumps(result.model_dump()))
+        """
+    )
+    # Without CAP_SYS_ADMIN even root cannot unshare the network namespace.
+    command = [setpriv, "--bounding-set", "-sys_admin", "--inh-caps", "-sys_admin"]
+    done = subprocess.run(
+        [*command, sys.executable, "-c", script, str(Path(__file__).parent)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["network_isolated"] is False
+    assert result["isolation"]["network"].startswith("not isolated: [Errno 1] unshare")
+    assert result["ok"] and result["passed"] == 1  # the generated test did reach the network
+    assert "RLIMIT_NPROC is not enforced" in result["isolation"]["privileges"]
+
+
+def test_a_fork_bomb_is_stopped_by_the_process_limit():
+    limits = load_agent_policy().sandbox.model_copy(update={"max_processes": 8})
+    body = textwrap.dedent(
+        """
+        import os, signal
+
+        def test_fork():
+            children = []
+            try:
+                for _ in range(64):
+                    pid = os.fork()
+                    if pid == 0:
+                        signal.pause()
+                    children.append(pid)
+            finally:
+                for pid in children:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+        """
+    )
+    result = PytestSandbox(limits).run({"test_fork.py": body})
+    assert not result.ok and result.failed == 1
+    assert result.limit_hit == "process limit 8 reached (EAGAIN)"
+
+
+def test_a_test_that_writes_a_huge_file_is_stopped_by_the_file_size_limit():
+    limits = load_agent_policy().sandbox.model_copy(update={"max_file_mb": 1})
+    body = (
+        "def test_big():\n    with open('big.bin', 'wb') as f:\n        f.write(b'x' * 4_000_000)\n"
+    )
+    result = PytestSandbox(limits).run({"test_big.py": body})
+    assert not result.ok and result.failed == 1
+    assert result.limit_hit == "file size limit 1 MB exceeded (EFBIG)"
+
+
+def test_an_interpreter_under_a_closed_directory_still_runs_and_drops_privileges(
+    tmp_path: Path,
+):
+    closed = tmp_path / "closed"
+    closed.mkdir(mode=0o700)
+    venv = closed / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    target = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    Path(target, "host.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    limits = load_agent_policy().sandbox
+    result = PytestSandbox(limits, python=str(python)).run(
+        {"test_ok.py": "def test_ok():\n    assert True\n"}
+    )
+    assert result.ok and result.tests_run == 1, (result.failures, result.isolation)
+    if ROOT:
+        assert str(closed) in result.isolation["filesystem"]
+        assert result.isolation["privileges"] == f"ok: running as uid {limits.unprivileged_uid}"
 
 
 def test_the_environment_is_scrubbed_of_provider_keys(sandbox, monkeypatch):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from agent_platform.orchestration.guard import PolicyGuard
 from agent_platform.orchestration.testing import DictRegistry
-from agent_platform.orchestration.types import CodeBundle, CriticVerdict, Decision, Plan
+from agent_platform.orchestration.types import CodeBundle, CriticVerdict, Decision, Plan, QAResult
 from agent_platform.schemas.policy import load_agent_policy
 
 POLICY = load_agent_policy()
@@ -61,3 +61,21 @@ def test_code_tampered_between_nodes_is_caught_at_the_next_input():
     state = {"code": {"files": {"m.py": "import subprocess\n"}}, "feedback": []}
     report = PolicyGuard(POLICY).check_input("critic", state)
     assert [v.rule for v in report.violations] == ["forbidden_call"]
+
+
+async def test_qa_without_network_isolation_is_a_violation_only_when_the_policy_requires_it():
+    qa = QAResult(
+        tests_run=1,
+        passed=1,
+        failed=0,
+        ok=True,
+        network_isolated=False,
+        isolation={"network": "not isolated: [Errno 1] unshare: Operation not permitted"},
+    )
+    assert (await PolicyGuard(POLICY).check_output("qa", qa)).violations == []
+    strict = POLICY.model_copy(
+        update={"sandbox": POLICY.sandbox.model_copy(update={"require_network_isolation": True})}
+    )
+    report = await PolicyGuard(strict).check_output("qa", qa)
+    assert [v.rule for v in report.violations] == ["sandbox_network_not_isolated"]
+    assert "Operation not permitted" in report.violations[0].detail

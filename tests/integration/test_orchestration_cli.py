@@ -1,0 +1,135 @@
+"""``agent-platform run`` and ``replay`` end to end on PostgreSQL: the coder's dependencies are
+checked through the supply-chain RegistryClient (a loopback registry), the run's events land in
+the notification outbox when a destination is enabled, and the run replays from its ledger."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import yaml
+
+from agent_platform.cli import main
+from agent_platform.db import create_engine_for
+from agent_platform.models.endpoints import LIVE_ENV_KEYS
+from agent_platform.notifications.tables import outbox
+from agent_platform.orchestration.testing import scenario_path
+from tests.support.receivers import new_webhook_secret
+
+pytestmark = pytest.mark.postgres
+
+
+class _Registry(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        status = 200 if self.path == "/pypi/requests/json" else 404
+        body = b'{"info": {"name": "requests"}, "releases": {}}' if status == 200 else b"{}"
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+@pytest.fixture
+def configs(tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Supply-chain config on a loopback registry, one enabled webhook, the test database."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Registry)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    registry = f"http://127.0.0.1:{server.server_address[1]}"
+    chain = {"registries": {"pypi_url": registry, "retries": 0}, "cache": {"enabled": False}}
+    (tmp_path / "supply_chain.yaml").write_text(yaml.safe_dump(chain))
+    hook = {"name": "ops", "type": "webhook", "url": "http://127.0.0.1:9/hook"}
+    notifications = {
+        "security": {"allow_hosts": ["127.0.0.1"]},
+        "destinations": [{**hook, "secret_env": "RUN_HOOK_SECRET", "events": ["agent_run.*"]}],
+    }
+    (tmp_path / "notifications.yaml").write_text(yaml.safe_dump(notifications))
+    monkeypatch.setenv("RUN_HOOK_SECRET", new_webhook_secret())
+    monkeypatch.setenv("AGENT_PLATFORM_DATABASE_URL", pg_url)
+    for key in LIVE_ENV_KEYS:
+        monkeypatch.delenv(key, raising=False)
+    try:
+        yield tmp_path
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def _task(folder: Path, dependency: str) -> Path:
+    """The approving scenario, with the coder proposing ``dependency``."""
+    task = yaml.safe_load(scenario_path("approve_first_pass").read_text())
+    for response in task["simulation"]["responses"]:
+        if "node=coder" in response["match"]:
+            code = json.loads(response["content"])
+            response["content"] = json.dumps({**code, "dependencies": [dependency]})
+    path = folder / f"task_{dependency}.yaml"
+    path.write_text(yaml.safe_dump(task))
+    return path
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, object]]:
+    code = main(list(argv))
+    return code, json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def _outbox(pg_url: str, run_id: str) -> list[tuple[str, str]]:
+    engine = create_engine_for(pg_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(outbox.c.event_type, outbox.c.destination)
+                .where(outbox.c.correlation_id == run_id)
+                .order_by(outbox.c.created_at)
+            ).all()
+    finally:
+        engine.dispose()
+    return [(str(r[0]), str(r[1])) for r in rows]
+
+
+def test_run_checks_dependencies_on_the_registry_and_publishes_its_events(
+    configs: Path, pg_url: str, capsys: pytest.CaptureFixture[str]
+):
+    flags = [
+        "--json",
+        "--supply-chain-config",
+        str(configs / "supply_chain.yaml"),
+        "--notifications-config",
+        str(configs / "notifications.yaml"),
+    ]
+    code, approved = _cli(capsys, "run", str(_task(configs, "requests")), *flags)
+    assert code == 0 and approved["decision"]["approved"] is True  # type: ignore[index]
+    assert _outbox(pg_url, str(approved["run_id"])) == [("agent_run.approved", "ops")]
+
+    code, invented = _cli(capsys, "run", str(_task(configs, "reqeusts-fast")), *flags)
+    assert code == 4 and invented["history"] == ["planner", "coder"]
+    assert [v["rule"] for v in invented["violations"]] == ["unknown_dependency"]  # type: ignore[attr-defined]
+    assert _outbox(pg_url, str(invented["run_id"])) == [
+        ("agent_run.policy_violation", "ops"),
+        ("agent_run.rejected", "ops"),
+    ]
+
+    code, replayed = _cli(capsys, "replay", str(invented["run_id"]), "--json")
+    assert code == 0 and replayed["ok"] is True and replayed["history"] == ["planner", "coder"]
+
+
+def test_run_fails_closed_when_the_registry_cannot_be_reached(
+    configs: Path, capsys: pytest.CaptureFixture[str]
+):
+    unreachable = {"registries": {"pypi_url": "http://127.0.0.1:9", "retries": 0}}
+    path = configs / "unreachable.yaml"
+    path.write_text(yaml.safe_dump({**unreachable, "cache": {"enabled": False}}))
+    task = _task(configs, "requests")
+    code, result = _cli(capsys, "run", str(task), "--json", "--supply-chain-config", str(path))
+    assert code == 4
+    violation = result["violations"][0]  # type: ignore[index]
+    assert violation["detail"] == "requests: could not verify on python"

@@ -4,7 +4,9 @@ Run as ``uv run python -m bench.router``. Measures, in this run:
 
 * ``decision_p95_ms``: what :meth:`ModelRouter.route` does before the provider call (the
   decision, then the budget reservation on Redis; the hold is released outside the timed
-  region); ``decision_with_budget_read_p95_ms`` adds decide()'s advisory counter read.
+  region); ``decision_with_budget_read_p95_ms`` adds decide()'s advisory counter read. A bare
+  Redis PING is timed after each sample (``redis_ping_p95_ms``): the reservation is one round
+  trip, so this floor, which moves with the machine's load, is printed beside the figure.
 * ``routed_call_p95_ratio_vs_litellm_router``: our full routed call (decide, reserve on Redis,
   litellm call, commit + spend record) over ``litellm.Router.acompletion`` on the same model
   list, both answered by the simulator's zero-latency, fault-free profile; interleaved in chunks.
@@ -53,10 +55,19 @@ PROMPT = "[agent_platform node=coder attempt=1]\nWrite add(a, b) with a pytest t
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _budget(engine: Engine, client: redis.Redis, finops: FinOpsConfig) -> FinOpsBudget:
-    prefix = f"bench:{uuid.uuid4().hex[:8]}:"
+def _budget(
+    engine: Engine, client: redis.Redis, finops: FinOpsConfig, run_prefix: str
+) -> FinOpsBudget:
+    """A budget with Redis keys of its own under ``run_prefix`` (purged when the run ends)."""
+    prefix = f"{run_prefix}{uuid.uuid4().hex[:8]}:"
     store = open_store(engine, finops, redis_client=client, redis_prefix=prefix)
     return FinOpsBudget(finops, load_routing(), store)
+
+
+def _purge(client: redis.Redis, run_prefix: str) -> int:
+    """Delete this run's Redis keys (only keys under its own prefix)."""
+    keys = list(client.scan_iter(match=f"{run_prefix}*", count=1000))
+    return int(client.delete(*keys)) if keys else 0
 
 
 def _roomy(finops: FinOpsConfig) -> FinOpsConfig:
@@ -72,16 +83,26 @@ def _roomy(finops: FinOpsConfig) -> FinOpsConfig:
     )
 
 
-def bench_decision(router: ModelRouter, n: int, *, read_budget: bool) -> list[float]:
-    """What route() does before the provider call: decide, then reserve on Redis."""
-    samples = []
-    for _ in range(n):
+def bench_decision(
+    router: ModelRouter, client: redis.Redis, n: int, *, read_budget: bool
+) -> dict[str, list[float]]:
+    """What route() does before the provider call (decide, then reserve on Redis), each sample
+    followed by a bare Redis PING on the same server: the floor one round trip costs on this
+    machine at this moment, measured side by side."""
+    samples: dict[str, list[float]] = {"decision": [], "redis_ping": []}
+    for index in range(n + 100):  # the first 100 warm up caches and connections
         start = time.perf_counter()
         decision = router.decide("coding", 2000, read_budget=read_budget)
         assert decision.provider is not None and decision.model is not None
         hold = router.budget.reserve(decision.provider, decision.model, "coding", 2000)
-        samples.append((time.perf_counter() - start) * 1000.0)
+        elapsed = (time.perf_counter() - start) * 1000.0
         router.budget.release(hold)
+        start = time.perf_counter()
+        client.ping()
+        ping = (time.perf_counter() - start) * 1000.0
+        if index >= 100:
+            samples["decision"].append(elapsed)
+            samples["redis_ping"].append(ping)
     return samples
 
 
@@ -153,10 +174,17 @@ async def bench_failover(router: ModelRouter, n: int) -> tuple[int, list[dict[st
     return ok, failures
 
 
-def bench_breaches(engine: Engine, client: redis.Redis, finops: FinOpsConfig) -> dict[str, Any]:
+def bench_breaches(
+    workdir: Path, client: redis.Redis, finops: FinOpsConfig, run_prefix: str
+) -> dict[str, Any]:
+    """64 threads against a 0.50 EUR day on the Redis store. Its spend goes to a scratch SQLite
+    file of its own, so the spend earlier phases recorded today cannot pre-fill the day."""
     cap = Decimal("0.50")
     tight = tuned_finops(_roomy(finops), phase_1={"daily_eur_cap": cap})
-    budget = _budget(engine, client, tight)
+    url = f"sqlite:///{workdir / 'bench_router_breaches.sqlite3'}"
+    upgrade(url)
+    engine = create_engine_for(url)
+    budget = _budget(engine, client, tight, run_prefix)
     stop, seen, counts = threading.Event(), [], {"ok": 0, "refused": 0, "errors": 0}
     lock = threading.Lock()
 
@@ -188,12 +216,15 @@ def bench_breaches(engine: Engine, client: redis.Redis, finops: FinOpsConfig) ->
     stop.set()
     watcher.join()
     final = budget.get_remaining_budget().day
+    engine.dispose()
     breaches = sum(1 for value in seen if value > cap) + (1 if final.committed > cap else 0)
     return {
         "breaches": breaches,
         "observations": len(seen),
         "final_committed_eur": str(final.committed),
+        "final_committed_equals_ok_calls": final.committed == Decimal("0.005160") * counts["ok"],
         "cap_eur": str(cap),
+        "spend_records": "sqlite (scratch file)",
         **counts,
     }
 
@@ -204,44 +235,82 @@ def _engine(settings: Settings, workdir: Path) -> Engine:
     return create_engine_for(url)
 
 
+async def _instant_phase(
+    engine: Engine, client: redis.Redis, finops: FinOpsConfig, run_prefix: str
+) -> dict[str, Any]:
+    """Decision and routed-call timings on the zero-latency, fault-free profile."""
+    instant = load_profile(ROOT / "configs/simulation/instant.yaml")
+    with ProviderSimulator(instant) as sim:
+        router = build_router(
+            load_routing(),
+            load_residency(),
+            _budget(engine, client, finops, run_prefix),
+            simulator_url=sim.base_url,
+            mode="simulator",
+        )
+        timed = bench_decision(router, client, 2000, read_budget=False)
+        with_read = bench_decision(router, client, 2000, read_budget=True)["decision"]
+        routed = await bench_routed(router, sim, 400)
+    decisions, pings = timed["decision"], timed["redis_ping"]
+    ours, theirs = p95(routed["ours"]), p95(routed["litellm_router"])
+    return {
+        "decision_p95_ms": round(p95(decisions), 4),
+        "decision_p50_ms": round(percentile(decisions, 50), 4),
+        "decision_with_budget_read_p95_ms": round(p95(with_read), 4),
+        "redis_ping_p50_ms": round(percentile(pings, 50), 4),
+        "redis_ping_p95_ms": round(p95(pings), 4),
+        "decision_p95_ratio_vs_redis_ping": round(ratio(p95(decisions), p95(pings)), 4),
+        "routed_call_p95_ms": round(ours, 3),
+        "litellm_router_call_p95_ms": round(theirs, 3),
+        "routed_call_p95_ratio_vs_litellm_router": round(ratio(ours, theirs), 4),
+    }
+
+
+async def _failover_phase(
+    engine: Engine, client: redis.Redis, finops: FinOpsConfig, run_prefix: str
+) -> dict[str, Any]:
+    """Routed requests under the seeded fault profile."""
+    settings = {"request_timeout_s": 0.3, "retry_delay_ms": 5, "cooldown_s": 2}
+    fast = tuned_routing(load_routing(), **settings)
+    with ProviderSimulator(load_profile(ROOT / "configs/simulation/faults.yaml")) as sim:
+        router = build_router(
+            fast,
+            load_residency(),
+            _budget(engine, client, finops, run_prefix),
+            simulator_url=sim.base_url,
+            mode="simulator",
+            rng=random.Random(5),
+        )
+        n = 2000
+        ok, failures = await bench_failover(router, n)
+        faults = sum(1 for r in sim.requests() if r.fault)
+        calls = len(sim.requests())
+    return {
+        "failover_requests": n,
+        "failover_success_rate": round(ok / n, 5),
+        "failover_failures": failures,
+        "failover_provider_calls": calls,
+        "failover_injected_faults": faults,
+        "failover_settings": settings,
+    }
+
+
 async def main() -> None:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # before litellm is imported
     settings = Settings.from_env()
-    routing, residency = load_routing(), load_residency()
-    finops = _roomy(load_finops(routing=routing))
+    finops = _roomy(load_finops(routing=load_routing()))
     client = redis.Redis.from_url(settings.redis_url or "redis://127.0.0.1:6379/0")
-    with tempfile.TemporaryDirectory() as tmp:
-        engine = _engine(settings, Path(tmp))
-        instant = load_profile(ROOT / "configs/simulation/instant.yaml")
-        with ProviderSimulator(instant) as sim:
-            router = build_router(
-                routing,
-                residency,
-                _budget(engine, client, finops),
-                simulator_url=sim.base_url,
-                mode="simulator",
-            )
-            decisions = bench_decision(router, 2000, read_budget=False)
-            with_read = bench_decision(router, 2000, read_budget=True)
-            routed = await bench_routed(router, sim, 400)
-        fast = tuned_routing(routing, request_timeout_s=0.3, retry_delay_ms=5, cooldown_s=2)
-        with ProviderSimulator(load_profile(ROOT / "configs/simulation/faults.yaml")) as sim:
-            router = build_router(
-                fast,
-                residency,
-                _budget(engine, client, finops),
-                simulator_url=sim.base_url,
-                mode="simulator",
-                rng=random.Random(5),
-            )
-            failover_n = 2000
-            ok, failures = await bench_failover(router, failover_n)
-            faults = sum(1 for r in sim.requests() if r.fault)
-            calls = len(sim.requests())
-        breaches = bench_breaches(engine, client, finops)
-        engine.dispose()
-    client.close()
-    ours, theirs = p95(routed["ours"]), p95(routed["litellm_router"])
+    run_prefix = f"bench:router:{uuid.uuid4().hex[:8]}:"
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            engine = _engine(settings, Path(tmp))
+            instant = await _instant_phase(engine, client, finops, run_prefix)
+            failover = await _failover_phase(engine, client, finops, run_prefix)
+            breaches = bench_breaches(Path(tmp), client, finops, run_prefix)
+            engine.dispose()
+    finally:
+        _purge(client, run_prefix)
+        client.close()
     result = {
         "benchmark": "router",
         "simulated_provider_traffic": True,
@@ -249,26 +318,18 @@ async def main() -> None:
             "budget": "redis",
             "spend_records": settings.database_backend if settings.database_url else "sqlite",
         },
-        "decision_p95_ms": round(p95(decisions), 4),
-        "decision_p50_ms": round(percentile(decisions, 50), 4),
-        "decision_with_budget_read_p95_ms": round(p95(with_read), 4),
-        "routed_call_p95_ms": round(ours, 3),
-        "litellm_router_call_p95_ms": round(theirs, 3),
-        "routed_call_p95_ratio_vs_litellm_router": round(ratio(ours, theirs), 4),
-        "failover_requests": failover_n,
-        "failover_success_rate": round(ok / failover_n, 5),
-        "failover_failures": failures,
-        "failover_provider_calls": calls,
-        "failover_injected_faults": faults,
-        "failover_settings": {"request_timeout_s": 0.3, "retry_delay_ms": 5, "cooldown_s": 2},
+        **instant,
+        **failover,
         "budget_breaches": breaches["breaches"],
         "budget_workers": 64,
         "budget_detail": breaches,
         "pid": os.getpid(),
     }
     print(
-        f"decision p95 {result['decision_p95_ms']} ms; routed call p95 {ours:.2f} ms vs "
-        f"litellm.Router {theirs:.2f} ms; failover {ok}/{failover_n}; breaches {breaches['breaches']}"
+        f"decision p95 {result['decision_p95_ms']} ms (Redis PING p95 "
+        f"{result['redis_ping_p95_ms']} ms); routed call p95 ratio vs litellm.Router "
+        f"{result['routed_call_p95_ratio_vs_litellm_router']}; failover success "
+        f"{result['failover_success_rate']}; breaches {breaches['breaches']}"
     )
     emit(result)
 

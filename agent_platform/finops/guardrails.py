@@ -175,6 +175,22 @@ class FinOpsBudget:
         request = (name, self.model_for(task, name), token_estimate)
         return self.affordable([request], now=now)[0]
 
+    def check_budget(
+        self,
+        task: str,
+        token_estimate: int,
+        provider: str | None = None,
+        *,
+        now: datetime | None = None,
+    ) -> bool:
+        """The seed's name for :meth:`can_afford` (same arguments, same answer).
+
+        Advisory, like :meth:`can_afford`: a True may be overtaken by a concurrent caller, so
+        :meth:`reserve` stays the atomic check. The router's own ``check_budget`` also looks
+        at every eligible provider.
+        """
+        return self.can_afford(task, token_estimate, provider, now=now)
+
     def affordable(
         self, requests: Sequence[tuple[str, str, int]], *, now: datetime | None = None
     ) -> list[bool]:
@@ -379,7 +395,7 @@ class FinOpsBudget:
                 f"provider {provider!r} is not allowed in {key}; "
                 f"allowed: {sorted(self.limits.providers)}"
             )
-        self.prices.estimate_eur(provider, model, 1)
+        self.prices.require(provider, model)
         if limits.models is not None and model not in limits.models:
             raise InvalidInputError(
                 f"model {model!r} is not allowed in {key}.{provider}.models; allowed: {limits.models}"

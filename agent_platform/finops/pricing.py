@@ -37,23 +37,33 @@ class _ModelPrice:
     currency: str
     rate_to_eur: Decimal
 
+    @property
+    def estimate_per_token_eur(self) -> Decimal:
+        """EUR per token at the higher of the two prices. Exact while the operands fit Decimal's
+        28 digits (list prices and pinned rates do), so estimates equal the step-by-step sum."""
+        return max(self.input_per_1k, self.output_per_1k) * self.rate_to_eur / _THOUSAND
+
 
 class PriceBook:
     """Per-model prices of the routing config, converted with the FinOps pinned rates."""
 
     def __init__(self, routing: RoutingConfig, finops: FinOpsConfig) -> None:
         self._prices: dict[tuple[str, str], _ModelPrice] = {}
+        self._per_token: dict[tuple[str, str], Decimal] = {}
         self._local: dict[str, bool] = {}
         for name, provider in routing.providers.items():
             self._local[name] = provider.local
             rate = finops.currency.rate(provider.currency)
             for model, price in provider.cost_per_1k_tokens.items():
-                self._prices[(name, model)] = _ModelPrice(
+                entry = _ModelPrice(
                     Decimal(str(price)),
                     Decimal(str(provider.output_price(model))),
                     provider.currency,
                     rate,
                 )
+                self._prices[(name, model)] = entry
+                # Precomputed once: estimates are on the routing hot path.
+                self._per_token[(name, model)] = entry.estimate_per_token_eur
 
     def is_local(self, provider: str) -> bool:
         """True for a provider that costs nothing (never blocked by money caps)."""
@@ -62,10 +72,15 @@ class PriceBook:
 
     def estimate_eur(self, provider: str, model: str, tokens: int) -> Decimal:
         """Upper estimate for ``tokens`` tokens: every token at the higher of the two prices."""
-        price = self._price(provider, model)
-        per_1k = max(price.input_per_1k, price.output_per_1k)
-        raw = Decimal(tokens) * per_1k / _THOUSAND * price.rate_to_eur
-        return raw.quantize(MICRO, rounding=ROUND_CEILING)
+        per_token = self._per_token.get((provider, model))
+        if per_token is None:  # unknown: _price raises the error naming what is allowed
+            per_token = self._price(provider, model).estimate_per_token_eur
+        return (tokens * per_token).quantize(MICRO, rounding=ROUND_CEILING)
+
+    def require(self, provider: str, model: str) -> None:
+        """Raise :class:`InvalidInputError` unless ``model`` of ``provider`` has a price."""
+        if (provider, model) not in self._per_token:
+            self._price(provider, model)
 
     def actual(self, provider: str, model: str, prompt_tokens: int, completion_tokens: int) -> Cost:
         """The real cost of a call from the usage the provider reported."""

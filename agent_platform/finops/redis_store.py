@@ -81,19 +81,21 @@ class RedisBudgetStore:
 
     def reserve(self, reservation: Reservation, now: datetime) -> ReserveOutcome:
         holds = reservation.holds
+        amounts = [(_units(hold.amount), _units(hold.limit)) for hold in holds]
         flat: list[str] = []
-        for hold in holds:
-            flat += [hold.window_key, _units(hold.amount)]
+        for hold, (amount, _) in zip(holds, amounts, strict=True):
+            flat += [hold.window_key, amount]
+        expires = _ms(reservation.expires_at)
         args: list[Any] = [
             _ms(now),
             self.prefix,
             reservation.id,
-            _ms(reservation.expires_at),
+            expires,
             json.dumps(flat, separators=(",", ":")),
         ]
-        for hold in holds:
-            args += [_units(hold.amount), _units(hold.limit)]
-        args.append(_ms(reservation.expires_at) - _ms(reservation.created_at) + _DAY_MS)
+        for amount, limit in amounts:
+            args += [amount, limit]
+        args.append(expires - _ms(reservation.created_at) + _DAY_MS)
         keys = [self._active, self._res(reservation.id)] + [self._ctr(h.window_key) for h in holds]
         reply = self._run_hydrating(self._reserve, keys, args, {h.window_key: h for h in holds})
         if reply[0] == "refused":

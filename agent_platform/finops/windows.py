@@ -37,6 +37,9 @@ class WindowCalendar:
             )
         self.zone = ZoneInfo(timezone)
         self.token_window = token_window
+        # (UTC minute, stamps) of the last instant asked about: every reservation needs three
+        # keys, and formatting them is most of a reservation's Python time.
+        self._memo: tuple[int, tuple[str, str, str]] | None = None
 
     def local(self, now: datetime) -> datetime:
         if now.tzinfo is None:
@@ -44,14 +47,34 @@ class WindowCalendar:
         return now.astimezone(self.zone)
 
     def day_key(self, now: datetime) -> str:
-        return "day:" + self.local(now).strftime("%Y-%m-%d")
+        return "day:" + self._stamps(now)[0]
 
     def month_key(self, now: datetime) -> str:
-        return "month:" + self.local(now).strftime("%Y-%m")
+        return "month:" + self._stamps(now)[1]
 
     def token_key(self, provider: str, now: datetime) -> str:
-        stamp = self.local(now).strftime(_TOKEN_FORMATS[self.token_window])
-        return f"tokens:{provider}:{self.token_window}:{stamp}"
+        return f"tokens:{provider}:{self.token_window}:{self._stamps(now)[2]}"
+
+    def _stamps(self, now: datetime) -> tuple[str, str, str]:
+        """Local day, month and token-window stamps of ``now``, memoised per UTC minute (valid
+        while the zone's offset is whole minutes: then no local day, month, hour or minute
+        changes inside a UTC minute)."""
+        if now.tzinfo is None:
+            raise InvalidInputError(f"timestamp {now.isoformat()} must be timezone-aware")
+        minute = int(now.timestamp() // 60)
+        memo = self._memo
+        if memo is not None and memo[0] == minute:
+            return memo[1]
+        local = now.astimezone(self.zone)
+        stamps = (
+            local.strftime("%Y-%m-%d"),
+            local.strftime("%Y-%m"),
+            local.strftime(_TOKEN_FORMATS[self.token_window]),
+        )
+        offset = local.utcoffset()
+        if offset is not None and offset.total_seconds() % 60 == 0:
+            self._memo = (minute, stamps)
+        return stamps
 
     def span(self, key: str) -> WindowSpan:
         """Start and end of the window ``key`` names."""

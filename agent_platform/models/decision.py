@@ -167,10 +167,14 @@ class Decider:
             [self._candidate(n, models[n], task, tokens) for n in scored_names],
             chain,
         )
+        # Healthy providers first (the best, the chain, the rest by score), then those in cooldown:
+        # a cooling chain member is a last resort, never tried before a healthy fallback.
         order: list[str] = [s.provider for s in ranking[:1]]
-        for name in [*chain, *(s.provider for s in ranking[1:]), *cooling]:
-            if name not in order and (name in healthy or name in cooling):
+        for name in [*chain, *(s.provider for s in ranking[1:])]:
+            if name not in order and name in healthy:
                 order.append(name)
+        last_resort = sorted(cooling, key=lambda n: chain.index(n) if n in chain else len(chain))
+        order.extend(last_resort)
         first = order[0] if order else None
         return RouteDecision(
             task, tokens, first, models.get(first) if first else None, tuple(order),

@@ -273,6 +273,9 @@ def _handler_for(sim: ProviderSimulator) -> type[BaseHTTPRequestHandler]:
 
 class _SimulatorHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle on, the body waits for the client's
+    # delayed ACK (~40 ms on Linux) and every "instant" answer would take that long.
+    disable_nagle_algorithm = True
     simulator: ProviderSimulator
 
     def log_message(self, format: str, *args: Any) -> None:

@@ -29,7 +29,27 @@ def test_windows_follow_the_configured_time_zone() -> None:
     with pytest.raises(InvalidInputError):
         calendar.day_key(datetime(2026, 1, 1))
     with pytest.raises(InvalidInputError):
+        calendar.day_key(datetime(2026, 1, 1))  # also once the memo holds a minute
+    with pytest.raises(InvalidInputError):
         WindowCalendar("UTC", "week")
+
+
+def test_memoised_keys_change_exactly_at_local_boundaries() -> None:
+    calendar = WindowCalendar("Europe/Berlin", "minute")
+    before = datetime(2026, 11, 30, 22, 59, 59, 999_000, tzinfo=UTC)  # 23:59:59.999 in Berlin
+    assert calendar.day_key(before) == "day:2026-11-30"
+    assert calendar.token_key("local", before).endswith("2026-11-30T23:59")
+    after = before + timedelta(milliseconds=1)
+    assert (calendar.day_key(after), calendar.month_key(after)) == (
+        "day:2026-12-01",
+        "month:2026-12",
+    )
+    assert calendar.day_key(before) == "day:2026-11-30"  # going back recomputes
+    # A zone whose offset is not whole minutes (Monrovia 1971: -0:44:30) is never memoised.
+    monrovia = WindowCalendar("Africa/Monrovia", "minute")
+    noon = datetime(1971, 6, 1, 12, 0, 10, tzinfo=UTC)  # 11:15:40 local
+    assert monrovia.token_key("p", noon).endswith("T11:15")
+    assert monrovia.token_key("p", noon + timedelta(seconds=30)).endswith("T11:16")
 
 
 def test_prices_are_decimal_and_estimates_round_up() -> None:

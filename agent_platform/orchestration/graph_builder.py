@@ -7,7 +7,8 @@ answer, or the refinement bound (``max_refinements``), so a run never ends in a 
 
 :func:`make_node` wraps every node body (:mod:`nodes`) the same way: guard the input, refuse to
 run on an exhausted budget, run the body, parse and guard the output, compute the state update
-(:mod:`transitions`), append the ledger entry, publish a policy-violation event.
+(:mod:`transitions`), append the ledger entry with, in the same transaction, the outbox rows of
+a policy-violation event and of the run's end (approved / rejected) when the node decided it.
 :func:`build_agent_graph` compiles the guarded graph of a topology once; what belongs to one run
 (its ledger, model client, guard, events: a :class:`NodeEnv`) reaches the nodes as LangGraph's
 run-scoped context (``astream(..., context=env)``), so a runner reuses one compiled graph for
@@ -36,7 +37,10 @@ from agent_platform.orchestration.nodes import (
     NODE_BODIES,
     LedgerItem,
     NodeEnv,
+    Notice,
     StepSources,
+    outbox_writer,
+    run_end_notice,
     step_sources,
 )
 from agent_platform.orchestration.parsing import ParseFailure
@@ -225,27 +229,28 @@ def _record(env: NodeEnv, src: StepSources, entry: dict[str, Any]) -> bool:
 
 
 def write_entries(env: NodeEnv, batch: list[LedgerItem]) -> None:
-    """Commit the events of ``batch`` in one ledger transaction, then publish its events.
+    """Commit the events of ``batch`` in one ledger transaction, with the outbox rows of its
+    notices (policy violations, the run's end) in that same transaction.
 
     Runs on a worker thread: through the run's :class:`LedgerPipeline`, or awaited by the node.
     """
     if env.recorder is None:
         return
-    env.recorder.append([event for item in batch for event in item.events])
+    notices = [notice for item in batch for notice in item.notices]
+    env.recorder.append(
+        [event for item in batch for event in item.events],
+        then=outbox_writer(env.events, env.run_id, notices),
+    )
     env.finished_recorded = env.finished_recorded or any(i.finishes_run for i in batch)
-    if env.events is None:
-        return
-    for item in batch:
-        if item.violation_event is not None:
-            env.events.publish(
-                "agent_run.policy_violation", item.violation_event, correlation_id=env.run_id
-            )
 
 
 def _ledger_item(
     env: NodeEnv, entry: dict[str, Any], finished: dict[str, Any] | None
 ) -> LedgerItem:
-    violation = None
+    notices: list[Notice] = []
     if entry["violations"]:
         violation = {"run_id": env.run_id, "node": entry["node"], "violations": entry["violations"]}
-    return LedgerItem(node_events(entry, finished), violation, finished is not None)
+        notices.append(("agent_run.policy_violation", violation))
+    if finished is not None:
+        notices.append(run_end_notice(env.run_id, finished))
+    return LedgerItem(node_events(entry, finished), tuple(notices), finished is not None)

@@ -11,11 +11,12 @@ graph is built (:func:`agent_platform.orchestration.graph_builder.make_node`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.engine import Connection
 
 from agent_platform.errors import LedgerIntegrityError
 from agent_platform.events import EventSink
@@ -43,21 +44,57 @@ __all__ = [
     "LedgerItem",
     "NodeBody",
     "NodeEnv",
+    "Notice",
     "QARunner",
     "StepSources",
+    "outbox_writer",
+    "run_end_notice",
     "step_sources",
 ]
 
 QARunner = Callable[[dict[str, str]], QAResult]
 
 
+Notice = tuple[str, dict[str, Any]]
+"""An event for the notification outbox: (event type, payload)."""
+
+
 @dataclass(frozen=True)
 class LedgerItem:
-    """Ledger events committed together for one step, and what follows their commit."""
+    """Ledger events committed together for one step, with the notices they announce (whose
+    outbox rows commit in the same transaction)."""
 
     events: list[Event]
-    violation_event: dict[str, Any] | None = None
+    notices: tuple[Notice, ...] = ()
     finishes_run: bool = False
+
+
+def run_end_notice(run_id: str, finished: dict[str, Any]) -> Notice:
+    """``agent_run.approved`` or ``agent_run.rejected`` for a run's ``run_finished`` payload."""
+    decision = finished.get("decision")
+    approved = bool(decision and decision.get("approved"))
+    payload = {
+        "run_id": run_id,
+        "decision": decision,
+        "history": finished.get("history"),
+        "cost_eur": finished.get("cost_eur"),
+    }
+    return ("agent_run.approved" if approved else "agent_run.rejected", payload)
+
+
+def outbox_writer(
+    events: EventSink | None, run_id: str, notices: Sequence[Notice]
+) -> Callable[[Connection], None] | None:
+    """What writes ``notices`` to ``events`` on the caller's connection (None: nothing to do)."""
+    if events is None or not notices:
+        return None
+    sink = events
+
+    def write(conn: Connection) -> None:
+        for kind, payload in notices:
+            sink.publish(kind, payload, correlation_id=run_id, connection=conn)
+
+    return write
 
 
 _TOKEN_BUDGET = {"planning": 1024, "coding": 4096, "review": 1024}

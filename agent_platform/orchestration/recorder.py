@@ -8,13 +8,21 @@ entries are read without filtering, and verification covers exactly one run. Ent
   the state hash after the node
 * ``run_resumed``  when a stopped run was resumed from its checkpoint
 * ``run_finished``  decision, node order, cost and the final state hash
+
+An append may carry a ``then`` callback that runs inside the append's transaction, after the
+entries are written, with its connection: the events the entries announce go to the
+notification outbox there (``EventSink.publish(..., connection=conn)``), so the outbox rows and
+the entries commit together or not at all (DESIGN.md, correctness rule 4).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from sqlalchemy.engine import Connection
 
 from agent_platform.errors import LedgerError
 
@@ -50,7 +58,11 @@ class RunLedger(Protocol):
         self, event_type: str, payload: Any, *, expected_seq: int | None = None
     ) -> Any: ...
 
-    def append_many(self, events: Any, *, expected_seq: int | None = None) -> list[Any]: ...
+    def append_many(
+        self, events: Any, *, expected_seq: int | None = None, connection: Connection | None = None
+    ) -> list[Any]: ...
+
+    def transaction(self) -> AbstractContextManager[Connection]: ...
 
     def entries(self, start: int = 0) -> Iterator[Any]: ...
 
@@ -123,14 +135,24 @@ class RunRecorder:
         self.run_id = run_id
         self._next = next_seq
 
-    def append(self, events: Sequence[Event]) -> int:
+    def append(
+        self, events: Sequence[Event], *, then: Callable[[Connection], object] | None = None
+    ) -> int:
         """Append ``events`` in one transaction at the expected seq; returns the first seq.
+
+        ``then`` runs in that transaction once the entries are written (to write the outbox
+        rows of the events they announce); when it raises, nothing is committed.
 
         Raises:
             LedgerConflictError: another writer appended to this run's ledger; nothing written.
         """
         stamped = [(kind, {"run_id": self.run_id, **payload}) for kind, payload in events]
-        entries = self.ledger.append_many(stamped, expected_seq=self._next)
+        if then is None:
+            entries = self.ledger.append_many(stamped, expected_seq=self._next)
+        else:
+            with self.ledger.transaction() as conn:
+                entries = self.ledger.append_many(stamped, expected_seq=self._next, connection=conn)
+                then(conn)
         self._next = int(entries[-1].seq) + 1
         return int(entries[0].seq)
 
@@ -146,5 +168,7 @@ class RunRecorder:
         """Append a node entry; with ``finished``, the run's end in the same transaction."""
         return self.append(node_events(payload, finished))
 
-    def finished(self, payload: dict[str, Any]) -> int:
-        return self.append([("run_finished", payload)])
+    def finished(
+        self, payload: dict[str, Any], *, then: Callable[[Connection], object] | None = None
+    ) -> int:
+        return self.append([("run_finished", payload)], then=then)

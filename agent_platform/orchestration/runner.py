@@ -29,13 +29,14 @@ from agent_platform.orchestration.graph_builder import (
 from agent_platform.orchestration.guard import PolicyGuard, RegistryChecker
 from agent_platform.orchestration.ledger_gate import GatedSaverMixin, LedgerPipeline
 from agent_platform.orchestration.llm import LLMClient
-from agent_platform.orchestration.nodes import LedgerItem, NodeEnv, QARunner
-from agent_platform.orchestration.recorder import (
-    RunRecorder,
-    ledger_name,
-    read_run,
-    started_event,
+from agent_platform.orchestration.nodes import (
+    LedgerItem,
+    NodeEnv,
+    QARunner,
+    outbox_writer,
+    run_end_notice,
 )
+from agent_platform.orchestration.recorder import RunRecorder, ledger_name, read_run, started_event
 from agent_platform.orchestration.sandbox import PytestSandbox
 from agent_platform.orchestration.topology import Topology, default_topology
 from agent_platform.orchestration.types import GraphState, TaskSpec, state_hash
@@ -278,28 +279,17 @@ class AgentRunner:
         return result
 
     def _finish(self, env: NodeEnv, result: RunResult) -> None:
-        if env.recorder is not None and not env.finished_recorded:
-            self._record_finish(env.recorder, result)
-        self._publish(result)
-
-    def _record_finish(self, recorder: RunRecorder, result: RunResult) -> None:
-        recorder.finished(
-            {
-                "decision": result.decision,
-                "history": result.history,
-                "refinements": result.refinements,
-                "cost_eur": result.cost_eur,
-                "final_state_hash": result.final_state_hash,
-            }
-        )
-
-    def _publish(self, result: RunResult) -> None:
-        if self.events is not None:
-            kind = "agent_run.approved" if result.approved else "agent_run.rejected"
-            payload = {
-                "run_id": result.run_id,
-                "decision": result.decision,
-                "history": result.history,
-                "cost_eur": result.cost_eur,
-            }
-            self.events.publish(kind, payload, correlation_id=result.run_id)
+        """Record the run's end unless the deciding node did, with its outbox row (one
+        transaction). A node that decided the run committed both already."""
+        if env.recorder is None or env.finished_recorded:
+            return
+        finished = {
+            "decision": result.decision,
+            "history": result.history,
+            "refinements": result.refinements,
+            "cost_eur": result.cost_eur,
+            "final_state_hash": result.final_state_hash,
+        }
+        notice = run_end_notice(result.run_id, finished)
+        env.recorder.finished(finished, then=outbox_writer(self.events, result.run_id, [notice]))
+        env.finished_recorded = True

@@ -1,17 +1,21 @@
 """Appending to one ledger: validation, hash chaining and the compare-and-set on its head.
 
 An append names the sequence number it expects to write (``expected_seq``, the head + 1). The
-primary key (ledger, seq) and a compare-and-set on the recorded head in ``ledger_heads`` (same
-transaction) make a lost race fail as :class:`LedgerConflictError`; nothing is written, and the
-caller re-reads the head and retries. Without ``expected_seq`` the appender retries on its own
-a few times, since the caller did not ask for compare-and-set. The last head this process wrote
-is remembered, so an uncontended append costs one round trip on PostgreSQL.
+primary key (ledger, seq) and a compare-and-set on the recorded head in ``ledger_heads`` (one
+atomic unit: the same transaction, or on PostgreSQL for a single entry the same statement) make
+a lost race fail as :class:`LedgerConflictError`; nothing is written, and the caller re-reads the
+head and retries. Without ``expected_seq`` the appender retries on its own a few times, since
+the caller did not ask for compare-and-set. The last head this process committed is
+remembered, so an uncontended single-entry append on PostgreSQL is one statement in autocommit:
+no BEGIN, no COMMIT. An append may also join a caller's transaction (``connection``), so that
+rows the caller writes there (an outbox row) commit or roll back together with the entries.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -59,6 +63,15 @@ class LedgerAppender:
         except sa.exc.SQLAlchemyError as exc:
             raise storage_error(f"reading the head of ledger {self._name!r}", exc) from exc
 
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A transaction of the caller's (see :meth:`.ledger_replay.Ledger.transaction`)."""
+        try:
+            with self._engine.begin() as conn:
+                yield conn
+        except sa.exc.SQLAlchemyError as exc:
+            raise storage_error(f"a transaction on ledger {self._name!r}", exc) from exc
+
     def _prepare(self, event_type: object, payload: Any) -> Prepared:
         kind = check_name("event_type", event_type)
         body = canonical_json(payload)
@@ -70,9 +83,17 @@ class LedgerAppender:
         return kind, body.decode("utf-8"), sha256_hex(body)
 
     def append_many(
-        self, events: Iterable[tuple[str, Any]], expected_seq: int | None
+        self,
+        events: Iterable[tuple[str, Any]],
+        expected_seq: int | None,
+        connection: Connection | None = None,
     ) -> list[LedgerEntry]:
-        """Validate every event, then append them all in one transaction (or none)."""
+        """Validate every event, then append them all in one transaction (or none).
+
+        With ``connection`` the entries are written in the caller's transaction (the caller
+        commits or rolls back) and a lost race raises at once: no retry, since a failed
+        statement spoils the caller's transaction on PostgreSQL.
+        """
         prepared = [self._prepare(kind, payload) for kind, payload in events]
         if not prepared:
             return []
@@ -82,40 +103,83 @@ class LedgerAppender:
             attempts = 0
             while True:
                 try:
-                    return self._try_append(prepared, expected_seq)
+                    return self._attempt(prepared, expected_seq, connection)
                 except LedgerConflictError:
                     attempts += 1
-                    if expected_seq is not None or attempts >= _AUTO_RETRIES:
+                    retry = connection is None and expected_seq is None
+                    if not retry or attempts >= _AUTO_RETRIES:
                         raise
 
-    def _try_append(self, prepared: list[Prepared], expected_seq: int | None) -> list[LedgerEntry]:
+    def _attempt(
+        self, prepared: list[Prepared], expected_seq: int | None, connection: Connection | None
+    ) -> list[LedgerEntry]:
+        """One try, on the caller's ``connection`` or on a connection of the appender's own.
+
+        The head is remembered only after a commit of the appender's own: a caller's
+        transaction may still roll back.
+        """
+        cached, self._head = self._head, None
         now = datetime.now(UTC)
-        cached = self._head
-        head = cached or (0, GENESIS_HASH)
         try:
-            with self._engine.begin() as conn:
-                if cached is None or (expected_seq is not None and expected_seq != head[0] + 1):
-                    head = self.load_head(conn)
-                if expected_seq is not None and expected_seq != head[0] + 1:
-                    raise LedgerConflictError(expected_seq, head[0])
-                rows = chain_rows(self._name, prepared, head[0], head[1], now)
-                if len(rows) == 1 and self._sql.append_next is not None:
-                    self._append_one(conn, head, rows[0], now)
-                else:
-                    conn.execute(self._sql.insert_entries, rows)
-                    self._move_head(conn, head, rows[-1], now)
-        except sa.exc.IntegrityError as exc:
-            self._head = None
-            actual = self.head()[0]
-            raise LedgerConflictError(head[0] + 1, actual) from exc
+            if connection is not None:
+                rows = self._write(connection, None, prepared, expected_seq, now)
+            else:
+                with self._own_connection(len(prepared)) as conn:
+                    rows = self._write(conn, cached, prepared, expected_seq, now)
         except sa.exc.SQLAlchemyError as exc:
-            self._head = None
             raise storage_error(f"appending to ledger {self._name!r}", exc) from exc
-        except LedgerConflictError:
-            self._head = None
-            raise
-        self._head = (rows[-1]["seq"], rows[-1]["entry_hash"])
+        if connection is None:
+            self._head = (rows[-1]["seq"], rows[-1]["entry_hash"])
         return [LedgerEntry(**row) for row in rows]
+
+    @contextmanager
+    def _own_connection(self, count: int) -> Iterator[Connection]:
+        """A transaction, or, for one entry on PostgreSQL, an autocommit connection.
+
+        One entry is one statement there (:meth:`_append_one`: the head's compare-and-set and
+        the insert in one ``INSERT ... SELECT`` with a data-modifying CTE), atomic on its own,
+        so the BEGIN and COMMIT round trips are saved. Reading the head before it, when not
+        remembered, needs no transaction either: the compare-and-set re-checks it.
+        """
+        if count == 1 and self._sql.append_next is not None:
+            with self._engine.connect() as conn:
+                conn.execution_options(isolation_level="AUTOCOMMIT")
+                yield conn
+        else:
+            with self._engine.begin() as conn:
+                yield conn
+
+    def _start_head(
+        self, conn: Connection, cached: tuple[int, str] | None, expected_seq: int | None
+    ) -> tuple[int, str]:
+        """The head to chain onto: remembered, known (an expected first entry), or read."""
+        if cached is None and expected_seq == 1:
+            return (0, GENESIS_HASH)  # the primary keys refuse it when the ledger is not empty
+        if cached is None or (expected_seq is not None and expected_seq != cached[0] + 1):
+            return self.load_head(conn)
+        return cached
+
+    def _write(
+        self,
+        conn: Connection,
+        cached: tuple[int, str] | None,
+        prepared: list[Prepared],
+        expected_seq: int | None,
+        now: datetime,
+    ) -> list[dict[str, Any]]:
+        head = self._start_head(conn, cached, expected_seq)
+        if expected_seq is not None and expected_seq != head[0] + 1:
+            raise LedgerConflictError(expected_seq, head[0])
+        rows = chain_rows(self._name, prepared, head[0], head[1], now)
+        try:
+            if len(rows) == 1 and self._sql.append_next is not None:
+                self._append_one(conn, head, rows[0], now)
+            else:
+                conn.execute(self._sql.insert_entries, rows)
+                self._move_head(conn, head, rows[-1], now)
+        except sa.exc.IntegrityError as exc:  # the (ledger, seq) key of an entry or the head
+            raise LedgerConflictError(head[0] + 1, self.head()[0]) from exc
+        return rows
 
     def _head_params(
         self, head: tuple[int, str], last: dict[str, Any], now: datetime

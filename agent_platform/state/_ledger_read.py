@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from agent_platform.canonical import sha256_hex
-from agent_platform.errors import LedgerGapError, LedgerIntegrityError
+from agent_platform.errors import InvalidInputError, LedgerGapError, LedgerIntegrityError
 from agent_platform.state._chain import EntryHasher
 from agent_platform.state._dberror import storage_error
 from agent_platform.state._ledger_entry import LedgerEntry
@@ -25,9 +25,11 @@ from agent_platform.state._ledger_sql import LedgerStatements
 __all__ = [
     "Handler",
     "ProgressCallback",
+    "ReplayReport",
     "ReplayState",
     "Walk",
     "apply_pages",
+    "check_page_size",
     "check_replayable",
     "read_page",
     "read_position",
@@ -36,6 +38,23 @@ __all__ = [
 
 Handler = Callable[[LedgerEntry], object]
 ProgressCallback = Callable[[int, int], object]
+
+
+@dataclass(frozen=True)
+class ReplayReport:
+    """What one replay did: the consumer's position before and after, and entries applied."""
+
+    ledger: str
+    consumer: str
+    start_seq: int
+    last_seq: int
+    applied: int
+
+
+def check_page_size(page_size: object) -> None:
+    """InvalidInputError unless ``page_size`` is an int >= 1."""
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+        raise InvalidInputError(f"page_size: got {page_size!r}; allowed: an int >= 1")
 
 
 def read_page(

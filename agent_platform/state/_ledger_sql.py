@@ -1,14 +1,21 @@
-"""SQL statements of the ledger, built once per dialect (no I/O here).
+"""SQL statements of the ledger, built once per dialect at import (no I/O here).
 
 The ledger never updates an entry. Its head (``ledger_heads``) is moved with a compare-and-set
-``UPDATE ... WHERE head_seq = :old_seq`` in the same transaction as the insert, and each
-consumer's replay position is upserted in ``ledger_consumers``.
+``UPDATE ... WHERE head_seq = :old_seq`` in the same transaction as the insert (on PostgreSQL,
+for one entry, in the same statement: a data-modifying CTE), and each consumer's replay
+position is upserted in ``ledger_consumers``.
+
+The statements are immutable SQLAlchemy constructs, so they are built once per dialect when
+this module is imported and shared by every :class:`~.ledger_replay.Ledger` (a graph run opens
+one ledger per run; building them cost a fraction of a millisecond each time). Each engine still compiles and
+caches them in its own ``compiled_cache``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -122,9 +129,8 @@ def _select_page() -> sa.Select[int, str, str, str, str, str, datetime]:
     )
 
 
-def ledger_statements_for(engine: Engine) -> LedgerStatements:
-    """Build the ledger statements for ``engine``'s dialect (PostgreSQL or SQLite)."""
-    dialect = engine.dialect.name
+def _build(dialect: str) -> LedgerStatements:
+    """Build the ledger statements for ``dialect`` (``postgresql`` or ``sqlite``)."""
     save_position = _save_position(dialect)
     move_head = (
         sa.update(ledger_heads)
@@ -152,3 +158,20 @@ def ledger_statements_for(engine: Engine) -> LedgerStatements:
         append_first=_append_first_postgres() if postgres else None,
         append_next=_append_next_postgres(move_head) if postgres else None,
     )
+
+
+_BY_DIALECT = MappingProxyType({name: _build(name) for name in ("postgresql", "sqlite")})
+"""The statements of each supported dialect, built once (read-only)."""
+
+
+def ledger_statements_for(engine: Engine) -> LedgerStatements:
+    """The ledger statements for ``engine``'s dialect (PostgreSQL or SQLite), built once.
+
+    Raises:
+        ValueError: another dialect.
+    """
+    dialect = engine.dialect.name
+    statements = _BY_DIALECT.get(dialect)
+    if statements is None:
+        raise ValueError(f"unsupported database dialect {dialect!r}")
+    return statements

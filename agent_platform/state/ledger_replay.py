@@ -18,17 +18,17 @@ idempotent). A missing ``seq`` stops the replay with :class:`LedgerGapError`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
 from typing import Any
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
-from agent_platform.errors import InvalidInputError, LedgerGapError
+from agent_platform.errors import LedgerGapError
 from agent_platform.state import _ledger_read as read
 from agent_platform.state._chain import GENESIS_HASH
 from agent_platform.state._ledger_append import LedgerAppender
 from agent_platform.state._ledger_entry import LedgerEntry, check_name
-from agent_platform.state._ledger_read import Handler, ProgressCallback
+from agent_platform.state._ledger_read import Handler, ProgressCallback, ReplayReport
 from agent_platform.state._ledger_sql import ledger_statements_for
 from agent_platform.state._ledger_verify import LedgerVerification, verify_ledger
 
@@ -43,17 +43,6 @@ __all__ = [
     "replay_events",
     "verify_ledger_integrity",
 ]
-
-
-@dataclass(frozen=True)
-class ReplayReport:
-    """What one replay did: the consumer's position before and after, and entries applied."""
-
-    ledger: str
-    consumer: str
-    start_seq: int
-    last_seq: int
-    applied: int
 
 
 class Ledger:
@@ -78,29 +67,47 @@ class Ledger:
         return self._appender.head()
 
     def append_event(
-        self, event_type: str, payload: Any, *, expected_seq: int | None = None
+        self,
+        event_type: str,
+        payload: Any,
+        *,
+        expected_seq: int | None = None,
+        connection: Connection | None = None,
     ) -> LedgerEntry:
-        """Append one event; returns the stored entry.
-
-        Args:
-            expected_seq: the seq this entry must get (head + 1); None appends at the head.
-
-        Raises:
-            LedgerConflictError: another writer got there first (only with ``expected_seq``,
-                or after repeated losses without it). Nothing was written.
-            InvalidInputError / PayloadError: bad event type or payload; nothing was written.
-        """
-        return self.append_many([(event_type, payload)], expected_seq=expected_seq)[0]
+        """Append one event; returns the stored entry (see :meth:`append_many`)."""
+        events = [(event_type, payload)]
+        return self.append_many(events, expected_seq=expected_seq, connection=connection)[0]
 
     def append_many(
-        self, events: Iterable[tuple[str, Any]], *, expected_seq: int | None = None
+        self,
+        events: Iterable[tuple[str, Any]],
+        *,
+        expected_seq: int | None = None,
+        connection: Connection | None = None,
     ) -> list[LedgerEntry]:
-        """Append several (event_type, payload) events in one transaction, all or nothing."""
-        return self._appender.append_many(events, expected_seq)
+        """Append (event_type, payload) events in one transaction, all or nothing.
+
+        Args:
+            expected_seq: the seq the first entry must get (head + 1); None appends at the head.
+            connection: a connection in the caller's transaction on this ledger's database
+                (see :meth:`transaction`): the entries commit or roll back with it.
+
+        Raises:
+            LedgerConflictError: another writer got there first (with ``expected_seq`` or
+                ``connection`` at once, else after repeated losses). Nothing was written.
+            InvalidInputError / PayloadError: bad event type or payload; nothing was written.
+        """
+        return self._appender.append_many(events, expected_seq, connection)
+
+    def transaction(self) -> AbstractContextManager[Connection]:
+        """A transaction on the ledger's database, to append (``connection=``) together with
+        rows of the caller's own, such as an outbox row. It commits when the block ends and
+        rolls back when it raises; a database failure is raised as StorageError."""
+        return self._appender.transaction()
 
     def entries(self, start: int = 0, *, page_size: int = 1000) -> Iterator[LedgerEntry]:
         """Entries with ``seq > start`` in seq order, read page by page."""
-        _check_page_size(page_size)
+        read.check_page_size(page_size)
         after = start
         while True:
             page = read.read_page(self._engine, self._sql, self.name, after, page_size)
@@ -131,7 +138,7 @@ class Ledger:
             LedgerGapError: a seq is missing (the position stays before the gap).
             LedgerIntegrityError: an entry's payload does not match its checksum or link.
         """
-        _check_page_size(page_size)
+        read.check_page_size(page_size)
         start = self.position(consumer)
         # The head is read first: entries appended while the replay runs are either replayed
         # or left for next time, and are never mistaken for a missing tail.
@@ -150,11 +157,6 @@ class Ledger:
     def verify(self) -> LedgerVerification:
         """Verify the whole chain against the recorded head (see :func:`verify_ledger_integrity`)."""
         return verify_ledger(self._engine, self.name)
-
-
-def _check_page_size(page_size: object) -> None:
-    if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
-        raise InvalidInputError(f"page_size: got {page_size!r}; allowed: an int >= 1")
 
 
 def append_event(

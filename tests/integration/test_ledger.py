@@ -374,3 +374,60 @@ def test_appends_during_replay_are_not_a_gap(engine: sa.Engine, ledger: Ledger) 
     assert late == [11]
     with pytest.raises(InvalidInputError):
         ledger.replay_events("live", handler, page_size=0)
+
+
+def test_a_stale_remembered_head_loses_the_compare_and_set(
+    engine: sa.Engine, ledger: Ledger
+) -> None:
+    """The single-statement append (autocommit on PostgreSQL) still refuses a moved head."""
+    one, two = Ledger(engine, "audit"), Ledger(engine, "audit")
+    one.append_event("w", {"who": 1}, expected_seq=11)  # one remembers head 11
+    two.append_event("w", {"who": 2}, expected_seq=12)
+    with pytest.raises(LedgerConflictError) as info:
+        one.append_event("w", {"who": 1}, expected_seq=12)  # chained onto its stale head
+    assert info.value.actual_head == 12
+    assert ledger.head()[0] == 12 and ledger.verify().ok
+    assert one.append_event("w", {"who": 1}).seq == 13  # without expected_seq: retried
+    fresh = Ledger(engine, "audit")  # remembers nothing, expects the first entry
+    with pytest.raises(LedgerConflictError):
+        fresh.append_event("w", {"who": 3}, expected_seq=1)
+    assert ledger.head()[0] == 13 and ledger.verify().ok
+
+
+def _caller_table(engine: sa.Engine) -> sa.Table:
+    table = sa.Table("caller_rows", sa.MetaData(), sa.Column("id", sa.String(32), primary_key=True))
+    table.create(engine)
+    return table
+
+
+def test_appends_commit_and_roll_back_with_the_callers_transaction(
+    engine: sa.Engine, ledger: Ledger
+) -> None:
+    rows = _caller_table(engine)
+    head = ledger.head()
+    with pytest.raises(RuntimeError, match="caller failed"), ledger.transaction() as conn:
+        ledger.append_event("with.row", {"n": 1}, connection=conn)
+        conn.execute(rows.insert().values(id="rolled-back"))
+        raise RuntimeError("caller failed after appending")
+    assert ledger.head() == head and len(list(ledger.entries())) == 10
+    assert ledger.append_event("alone", {"n": 2}).seq == 11  # no stale head remembered
+    with ledger.transaction() as conn:
+        added = ledger.append_many(
+            [("with.row", {"n": 3}), ("with.row", {"n": 4})], connection=conn
+        )
+        conn.execute(rows.insert().values(id="kept"))
+        assert ledger.head()[0] == 11  # not visible to others before the caller commits
+    assert [e.seq for e in added] == [12, 13] and ledger.head()[0] == 13
+    with engine.connect() as conn:
+        assert list(conn.execute(sa.select(rows.c.id)).scalars()) == ["kept"]
+    assert ledger.verify().ok
+
+
+def test_a_lost_append_rolls_back_the_callers_rows(engine: sa.Engine, ledger: Ledger) -> None:
+    rows = _caller_table(engine)
+    with pytest.raises(LedgerConflictError), ledger.transaction() as conn:
+        conn.execute(rows.insert().values(id="written-first"))
+        ledger.append_event("late", {"n": 1}, expected_seq=5, connection=conn)
+    with engine.connect() as conn:
+        assert list(conn.execute(sa.select(rows.c.id)).scalars()) == []
+    assert ledger.head()[0] == 10 and ledger.verify().ok

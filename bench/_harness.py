@@ -3,7 +3,8 @@
 Every benchmark prints a JSON object as its last line; :func:`emit` does that, as strict JSON:
 a figure that could not be computed (NaN or infinity, such as a ratio to a zero baseline) is
 written as ``"NOT_MEASURED"``, never as a number. Measured and baseline calls are interleaved by
-:func:`time_interleaved` so that drift on a shared machine hits both sides alike.
+:func:`time_interleaved` so that drift on a shared machine hits both sides alike. A benchmark
+that needs PostgreSQL runs in a database of its own from :func:`scratch_postgres_database`.
 """
 
 from __future__ import annotations
@@ -11,12 +12,27 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Mapping
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.engine.url import make_url
+
+from agent_platform.db import create_engine_for
+from agent_platform.migrate import upgrade
 from agent_platform.stats import percentile
 
-__all__ = ["NOT_MEASURED", "emit", "p95", "ratio", "time_calls", "time_interleaved"]
+__all__ = [
+    "NOT_MEASURED",
+    "emit",
+    "p95",
+    "ratio",
+    "scratch_postgres_database",
+    "time_calls",
+    "time_interleaved",
+]
 
 NOT_MEASURED = "NOT_MEASURED"
 
@@ -74,3 +90,21 @@ def _finite(value: Any) -> Any:
 def emit(result: Mapping[str, Any]) -> None:
     """Print ``result`` as one strict JSON line; callers print it last."""
     print(json.dumps(_finite(result), sort_keys=True, allow_nan=False), flush=True)
+
+
+@contextmanager
+def scratch_postgres_database(server_url: str, prefix: str) -> Iterator[str]:
+    """A database named ``prefix`` + a random suffix on ``server_url``'s PostgreSQL server,
+    migrated to head; dropped afterwards, also on failure. Yields its URL."""
+    name = f"{prefix}{uuid.uuid4().hex[:10]}"
+    admin = create_engine_for(server_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

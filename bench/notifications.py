@@ -27,7 +27,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,7 +35,6 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlalchemy.engine.url import make_url
 from sqlalchemy.exc import ArgumentError
 
 from agent_platform.db import create_engine_for, is_postgres
@@ -46,7 +44,7 @@ from agent_platform.notifications.tables import outbox
 from agent_platform.notifications.testing import ReceivedRequest, WebhookReceiver
 from agent_platform.schemas.notifications import NotificationsConfig
 from agent_platform.stats import percentile
-from bench._harness import emit, p95, ratio
+from bench._harness import emit, p95, ratio, scratch_postgres_database
 
 SECRET_ENV = "BENCH_WEBHOOK_SECRET"
 SECRET = "whsec_YmVuY2gtb25seS1zZWNyZXQtMjQtYnl0ZXM="  # bench-only, loopback-only key
@@ -220,23 +218,6 @@ def sqlite_database() -> Iterator[str]:
         yield url
 
 
-@contextmanager
-def scratch_postgres_database(server_url: str) -> Iterator[str]:
-    """A migrated database of this run's own on ``server_url``'s server, dropped afterwards."""
-    name = f"ap_bench_notify_{uuid.uuid4().hex[:10]}"
-    admin = create_engine_for(server_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def run(url: str, database: str, samples: int, backlog: int, faulted: int) -> dict[str, Any]:
     """Every measurement against the migrated database at ``url``; returns the figures."""
     engine = create_engine_for(url)
@@ -278,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         with sqlite_database() as url:
             figures = run(url, "temporary SQLite file, deleted after", *sizes)
     else:
-        with scratch_postgres_database(_postgres_url(parser, args.database_url)) as url:
+        server_url = _postgres_url(parser, args.database_url)
+        with scratch_postgres_database(server_url, prefix="ap_bench_notify_") as url:
             figures = run(
                 url, "scratch PostgreSQL database, created and dropped by this run", *sizes
             )

@@ -29,24 +29,28 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 import redis
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.engine.url import make_url
 
-from agent_platform.db import create_engine_for, normalize_url
-from agent_platform.migrate import upgrade
+from agent_platform.db import create_engine_for
 from agent_platform.state._chain import GENESIS_HASH, EntryHasher
 from agent_platform.state.cache import RedisCache
 from agent_platform.state.ledger_replay import Ledger
 from agent_platform.state.repository import StateRepository
-from bench._harness import NOT_MEASURED, emit, p95, ratio, time_interleaved
+from bench._harness import (
+    NOT_MEASURED,
+    emit,
+    p95,
+    ratio,
+    scratch_postgres_database,
+    time_interleaved,
+)
 
 PG_ADMIN_URL = os.environ.get(
     "AGENT_PLATFORM_BENCH_PG_ADMIN_URL", "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
@@ -69,25 +73,6 @@ QUICK = Sizes(calls=300, warmup=30, batches=5, batch_size=1000, verify_entries=5
 
 def _payload(size: int = 1024) -> dict[str, Any]:
     return {"kind": "bench", "steps": list(range(8)), "blob": "x" * size}
-
-
-@contextmanager
-def scratch_database() -> Iterator[str]:
-    """A migrated PostgreSQL database of this run's own, dropped afterwards."""
-    name = f"ap_bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(
-        normalize_url(PG_ADMIN_URL), isolation_level="AUTOCOMMIT", poolclass=sa.NullPool
-    )
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _libpq(url: str) -> str:
@@ -222,7 +207,7 @@ def run(sizes: Sizes) -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
     }
     try:
-        with scratch_database() as url:
+        with scratch_postgres_database(PG_ADMIN_URL, prefix="ap_bench_") as url:
             engine = create_engine_for(url)
             cache = RedisCache(REDIS_URL, prefix=prefix)
             repo = StateRepository(engine, cache)

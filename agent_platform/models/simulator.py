@@ -25,9 +25,9 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 
+from agent_platform._loopback import BackgroundServer, StartStopContext, serve_in_background
 from agent_platform.models.simulation_profile import (
     FAULT_KINDS,
     ProviderProfile,
@@ -77,7 +77,7 @@ class SimulatedRequest:
     simulated: bool = True
 
 
-class ProviderSimulator:
+class ProviderSimulator(StartStopContext):
     """A threaded HTTP server on 127.0.0.1; use as a context manager or start()/stop()."""
 
     def __init__(
@@ -97,15 +97,14 @@ class ProviderSimulator:
         self._seq = 0
         self._forced: dict[str, ForcedState] = {}
         self._rngs: dict[str, random.Random] = {}
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: BackgroundServer | None = None
 
     @property
     def base_url(self) -> str:
         """``http://127.0.0.1:PORT`` once started."""
-        if self._server is None:
+        if self._serving is None:
             raise RuntimeError("the provider simulator is not running; call start() first")
-        return f"http://{self._host}:{self._server.server_address[1]}"
+        return f"http://{self._host}:{self._serving.port}"
 
     def url_for(self, provider: str) -> str:
         """The base URL of ``provider`` (append ``/v1/...`` paths to it)."""
@@ -114,34 +113,15 @@ class ProviderSimulator:
     def start(self) -> ProviderSimulator:
         server = _Server((self._host, self._port), _handler_for(self))
         server.daemon_threads = True
-        self._server = server
         self._stopping.clear()
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._serving = serve_in_background(server)
         return self
 
     def stop(self) -> None:
         self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> ProviderSimulator:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        if self._serving is not None:
+            self._serving.close(join_timeout=5)
+            self._serving = None
 
     def set_script(self, rules: Iterable[ScriptRule]) -> None:
         """Replace the script rules (first match wins)."""

@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any, Self
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from agent_platform._loopback import BackgroundServer, StartStopContext, serve_in_background
 from agent_platform.notifications.ids import utc_now
 
 __all__ = [
@@ -118,7 +118,7 @@ class _FaultPlan:
         return None
 
 
-class WebhookReceiver:
+class WebhookReceiver(StartStopContext):
     """A threaded HTTP receiver on 127.0.0.1 that records requests and injects faults.
 
     Args:
@@ -160,8 +160,7 @@ class WebhookReceiver:
         self._requests: list[ReceivedRequest] = []
         self.server_log: deque[str] = deque(maxlen=1000)
         self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: BackgroundServer | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> Self:
@@ -171,39 +170,20 @@ class WebhookReceiver:
         if self._tls_context is not None:
             self._tls_context.sni_callback = _remember_sni
             server.tls_context = self._tls_context
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._serving = serve_in_background(server)
         return self
 
     def stop(self) -> None:
         self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        if self._serving is not None:
+            self._serving.close(join_timeout=10)
+            self._serving = None
 
     @property
     def port(self) -> int:
-        if self._server is None:
+        if self._serving is None:
             raise RuntimeError("the receiver is not started; call start() first")
-        return int(self._server.server_address[1])
+        return self._serving.port
 
     def url(self, path: str = "/hook", host: str = "127.0.0.1") -> str:
         """This receiver's URL; ``host`` may be a name a test's resolver maps to 127.0.0.1."""
@@ -265,14 +245,8 @@ class WebhookReceiver:
         self, predicate: Callable[[list[ReceivedRequest]], bool], timeout: float = 10.0
     ) -> bool:
         """Wait until ``predicate(requests)`` holds; False if ``timeout`` passes first."""
-        deadline = time.monotonic() + timeout
         with self._changed:
-            while not predicate(list(self._requests)):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._changed.wait(min(remaining, 0.1))
-            return True
+            return _wait_until(self._changed, lambda: predicate(list(self._requests)), timeout)
 
     def wait_for_delivered_ids(self, count: int, timeout: float = 10.0) -> bool:
         """Wait until ``count`` distinct ``webhook-id`` values (or requests) were accepted."""
@@ -285,6 +259,20 @@ class WebhookReceiver:
 
     def _pause(self, seconds: float) -> None:
         self._stopping.wait(seconds)
+
+
+def _wait_until(changed: threading.Condition, ready: Callable[[], bool], timeout: float) -> bool:
+    """With ``changed`` held, wait until ``ready()``; False once ``timeout`` s pass first.
+
+    Re-checks at least every 0.1 s, so a change made without a notify is still seen.
+    """
+    deadline = time.monotonic() + timeout
+    while not ready():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        changed.wait(min(remaining, 0.1))
+    return True
 
 
 def _remember_sni(
@@ -410,7 +398,7 @@ class ReceivedEmail:
         return "" if part is None else str(part.get_content())
 
 
-class SmtpReceiver:
+class SmtpReceiver(StartStopContext):
     """An aiosmtpd SMTP server on 127.0.0.1 that records every message.
 
     Args:
@@ -459,17 +447,6 @@ class SmtpReceiver:
             self._controller.stop()
             self._controller = None
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     def _add(self, message: ReceivedEmail) -> None:
         with self._lock:
             self._messages.append(message)
@@ -481,14 +458,8 @@ class SmtpReceiver:
 
     def wait_for(self, count: int, timeout: float = 10.0) -> bool:
         """Wait until ``count`` messages arrived; False if ``timeout`` passes first."""
-        deadline = time.monotonic() + timeout
         with self._lock:
-            while len(self._messages) < count:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._lock.wait(min(remaining, 0.1))
-            return True
+            return _wait_until(self._lock, lambda: len(self._messages) >= count, timeout)
 
 
 class _Authenticator:

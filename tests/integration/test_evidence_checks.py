@@ -1,15 +1,11 @@
 """Every threshold check of the contract fails when it is fed a bad measurement."""
 
-import json
-
 import pytest
 
 from agent_platform.config import project_root
-from agent_platform.evidence import layout as paths
 from agent_platform.evidence.contract_model import Threshold, load_contract
 from agent_platform.evidence.figures import workload_figures
 from agent_platform.evidence.formats import (
-    compliance,
     concurrency,
     finops,
     notifications,
@@ -18,57 +14,28 @@ from agent_platform.evidence.formats import (
     state,
 )
 from agent_platform.evidence.layout import WORKLOADS, EvidenceLayout
-from agent_platform.evidence.manifest import record_workload
 from assets._checks import evaluate_threshold
+from tests.support.evidence import EvidenceRows, failover_outcomes, write_evidence_tree
 
 RUN = "bad-run"
 T = "2026-06-01T10:00:00Z"
 CONTRACT = load_contract(project_root() / "contracts/phase_1_core_architecture.contract.json")
 
 
-def _bad_measurements(lay: EvidenceLayout) -> None:
+def _bad_rows() -> EvidenceRows:
     """Files whose every figure misses its threshold."""
-    state.write(
-        lay.path(paths.STATE_LATENCY),
-        [
+    return EvidenceRows(
+        latency=[
             state.LatencySample(T, op, 500.0 + i, 1, "miss")
             for i in range(30)
             for op in ("get", "save", "ledger_append")
         ],
-        T,
-    )
-    router.write_decisions(
-        lay.path(paths.ROUTING_ACCURACY),
-        lay.path(paths.ROUTER_LATENCY),
-        [
+        decisions=[
             router.RoutingDecision(T, "coding", "anthropic", "openai", "{}", 300.0, True)
             for _ in range(20)
         ],
-        T,
-    )
-    router.write_failover(
-        lay.path(paths.ROUTER_FAILOVER),
-        [
-            router.FailoverOutcome(
-                T,
-                f"r{i}",
-                "coding",
-                "anthropic",
-                True,
-                ("anthropic",),
-                1,
-                False,
-                "",
-                5.0,
-                "500",
-                True,
-            )
-            for i in range(20)
-        ],
-    )
-    notifications.write(
-        lay.path(paths.DELIVERY_LOG),
-        [
+        failover=failover_outcomes(T, tried=("anthropic",), final="", error="500"),
+        deliveries=[
             notifications.DeliveryRow(
                 T,
                 "hook",
@@ -82,30 +49,17 @@ def _bad_measurements(lay: EvidenceLayout) -> None:
             )
             for i in range(30)
         ],
-    )
-    finops.write_report(
-        lay.path(paths.BUDGET_REPORT),
-        [finops.BudgetDay("2026-06-01", 1, 460.0, 450.0, 460.0, 12000.0, 9, 0)],
-    )
-    finops.write_alerts(
-        lay.path(paths.BUDGET_ALERTS),
-        [
+        budget_days=[finops.BudgetDay("2026-06-01", 1, 460.0, 450.0, 460.0, 12000.0, 9, 0)],
+        alerts=[
             finops.AlertRow("2026-06-10T10:00:00Z", "threshold_80", 9600, 12000, "c"),
             finops.AlertRow("2026-06-10T12:00:00Z", finops.CAP_EXHAUSTED, 11990, 12000, ""),
         ],
-    )
-    concurrency.write(
-        lay.path(paths.BUDGET_CONCURRENCY),
-        [
+        reservations=[
             concurrency.ReservationAttempt(T, n, "day:2026-06-01", "held", 1.0, 445.0, 450.0)
             for n in range(10)
         ],
-        455.0,
-        T,
-    )
-    orchestration.write(
-        lay.path(paths.ORCHESTRATION_RUNS),
-        [
+        store_total_eur=455.0,
+        scenarios=[
             orchestration.ScenarioRun(
                 T,
                 "violation",
@@ -120,41 +74,22 @@ def _bad_measurements(lay: EvidenceLayout) -> None:
                 True,
             )
         ],
-    )
-    lay.path(paths.PKG_REPORT_JSON).parent.mkdir(parents=True, exist_ok=True)
-    lay.path(paths.PKG_REPORT_MD).write_text("# report\n")
-    lay.path(paths.PKG_REPORT_JSON).write_text(
-        json.dumps(
-            {
-                "total": 5,
-                "verified": 3,
-                "unverified": 2,
-                "vulnerabilities": 0,
-                "execution_seconds": 600,
-            }
-        )
-    )
-    lay.path(paths.RESIDENCY_CSV).parent.mkdir(parents=True, exist_ok=True)
-    lay.path(paths.RESIDENCY_CSV).write_text(
-        ",".join(compliance.RESIDENCY_COLUMNS) + "\nopenai,us,api.openai.com,false,not EU\n"
+        package_markdown="# report\n",
+        package_summary={
+            "total": 5,
+            "verified": 3,
+            "unverified": 2,
+            "vulnerabilities": 0,
+            "execution_seconds": 600,
+        },
+        residency_row="openai,us,api.openai.com,false,not EU",
     )
 
 
 @pytest.fixture(scope="module")
 def bad_layout(tmp_path_factory: pytest.TempPathFactory) -> EvidenceLayout:
     lay = EvidenceLayout(tmp_path_factory.mktemp("bad"))
-    _bad_measurements(lay)
-    for work in WORKLOADS:
-        record_workload(
-            lay,
-            workload=work.name,
-            run_id=RUN,
-            started_at=T,
-            finished_at=T,
-            files=work.files,
-            workload_sizes={},
-            backends={},
-        )
+    write_evidence_tree(lay, _bad_rows(), run_id=RUN, at=T, backends={})
     return lay
 
 

@@ -16,7 +16,6 @@ from agent_platform.errors import ConfigError
 from agent_platform.evidence import layout as paths
 from agent_platform.evidence.contract import validate_contract
 from agent_platform.evidence.formats import (
-    compliance,
     concurrency,
     finops,
     notifications,
@@ -25,8 +24,8 @@ from agent_platform.evidence.formats import (
     state,
 )
 from agent_platform.evidence.gate import GateRun, compute_gate, write_gate
-from agent_platform.evidence.layout import WORKLOADS, EvidenceLayout
-from agent_platform.evidence.manifest import record_workload
+from agent_platform.evidence.layout import EvidenceLayout
+from tests.support.evidence import EvidenceRows, failover_outcomes, write_evidence_tree
 
 RUN = "run-under-test"
 T = "2026-06-01T10:00:00Z"
@@ -58,82 +57,40 @@ def _contract(root: Path) -> Path:
     return path
 
 
-def _measurements(lay: EvidenceLayout) -> None:
-    state.write(
-        lay.path(paths.STATE_LATENCY),
-        [
+def _honest_rows() -> EvidenceRows:
+    return EvidenceRows(
+        latency=[
             state.LatencySample(T, op, 0.5 + i / 100, 1, "hit" if i % 20 else "miss")
             for i in range(40)
             for op in ("get", "save", "ledger_append")
         ],
-        T,
-    )
-    router.write_decisions(
-        lay.path(paths.ROUTING_ACCURACY),
-        lay.path(paths.ROUTER_LATENCY),
-        [
+        decisions=[
             router.RoutingDecision(T, "coding", "anthropic", "anthropic", "{}", 0.3, True)
             for _ in range(20)
         ],
-        T,
-    )
-    router.write_failover(
-        lay.path(paths.ROUTER_FAILOVER),
-        [
-            router.FailoverOutcome(
-                T,
-                f"r{i}",
-                "coding",
-                "anthropic",
-                True,
-                ("anthropic", "openai"),
-                2,
-                True,
-                "openai",
-                5.0,
-                "",
-                True,
-            )
-            for i in range(20)
-        ],
-    )
-    notifications.write(
-        lay.path(paths.DELIVERY_LOG),
-        [
+        failover=failover_outcomes(T, tried=("anthropic", "openai"), final="openai", error=""),
+        deliveries=[
             notifications.DeliveryRow(
                 T, "hook", f"c{i}", "delivered", 3.0, 1, f"n{i}", "webhook", 12.0
             )
             for i in range(30)
         ],
-    )
-    finops.write_report(
-        lay.path(paths.BUDGET_REPORT),
-        [
+        budget_days=[
             finops.BudgetDay(f"2026-06-{d:02d}", 1, 400.0, 450.0, 400.0 * d, 12000.0, 10, 0)
             for d in range(1, 26)
         ],
-    )
-    finops.write_alerts(
-        lay.path(paths.BUDGET_ALERTS),
-        [
+        alerts=[
             finops.AlertRow("2026-06-10T10:00:00Z", "forecast", 4000, 12000, "c"),
             finops.AlertRow("2026-06-29T10:00:00Z", finops.CAP_EXHAUSTED, 11990, 12000, ""),
         ],
-    )
-    concurrency.write(
-        lay.path(paths.BUDGET_CONCURRENCY),
-        [
+        reservations=[
             concurrency.ReservationAttempt(
                 T, n, "day:2026-06-15", "held" if n < 10 else "refused", 0.5, 444.0, 450.0
             )
             for n in range(64)
         ],
-        449.0,
-        T,
-    )
-    orchestration.write(
-        lay.path(paths.ORCHESTRATION_RUNS),
-        [
+        store_total_eur=449.0,
+        scenarios=[
             orchestration.ScenarioRun(
                 T,
                 "violation",
@@ -148,24 +105,15 @@ def _measurements(lay: EvidenceLayout) -> None:
                 True,
             )
         ],
-    )
-    lay.path(paths.PKG_REPORT_MD).parent.mkdir(parents=True, exist_ok=True)
-    lay.path(paths.PKG_REPORT_MD).write_text("# Package report\n")
-    lay.path(paths.PKG_REPORT_JSON).write_text(
-        json.dumps(
-            {
-                "total": 3,
-                "verified": 3,
-                "unverified": 0,
-                "vulnerabilities": 0,
-                "execution_seconds": 1.5,
-            }
-        )
-    )
-    residency = lay.path(paths.RESIDENCY_CSV)
-    residency.parent.mkdir(parents=True, exist_ok=True)
-    residency.write_text(
-        ",".join(compliance.RESIDENCY_COLUMNS) + "\nopenai,eu,eu.api.openai.com,true,compliant\n"
+        package_markdown="# Package report\n",
+        package_summary={
+            "total": 3,
+            "verified": 3,
+            "unverified": 0,
+            "vulnerabilities": 0,
+            "execution_seconds": 1.5,
+        },
+        residency_row="openai,eu,eu.api.openai.com,true,compliant",
     )
 
 
@@ -181,19 +129,9 @@ def project(tmp_path: Path) -> tuple[Path, Path]:
     subprocess.run([*git, "init", "-q"], check=True)
     subprocess.run([*git, "add", "."], check=True)
     subprocess.run([*git, "commit", "-q", "-m", "fixture"], check=True)
-    lay = EvidenceLayout(root)
-    _measurements(lay)
-    for work in WORKLOADS:
-        record_workload(
-            lay,
-            workload=work.name,
-            run_id=RUN,
-            started_at=T,
-            finished_at=T,
-            files=work.files,
-            workload_sizes={},
-            backends={"database": "sqlite"},
-        )
+    write_evidence_tree(
+        EvidenceLayout(root), _honest_rows(), run_id=RUN, at=T, backends={"database": "sqlite"}
+    )
     from agent_platform.evidence.contract_model import load_contract
 
     write_gate(root, compute_gate(GateRun(root, root, RUN, T), load_contract(contract)))

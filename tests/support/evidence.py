@@ -1,0 +1,103 @@
+"""Complete evidence trees written through the real evidence formats, for the evidence tests.
+
+Why it exists: the threshold-check tests and the contract-validator tests both need every
+measured file of every workload on disk, plus each workload's manifest entry for one run; only
+the values differ (figures that miss every threshold, or an honest run). Each test states its
+rows in an :class:`EvidenceRows`; :func:`write_evidence_tree` writes them the one way.
+"""
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from agent_platform.evidence import layout as paths
+from agent_platform.evidence.formats import (
+    compliance,
+    concurrency,
+    finops,
+    notifications,
+    orchestration,
+    router,
+    state,
+)
+from agent_platform.evidence.layout import WORKLOADS, EvidenceLayout
+from agent_platform.evidence.manifest import record_workload
+
+__all__ = ["EvidenceRows", "failover_outcomes", "write_evidence_tree"]
+
+
+@dataclass(frozen=True)
+class EvidenceRows:
+    """What each measured file of one run holds."""
+
+    latency: list[state.LatencySample]
+    decisions: list[router.RoutingDecision]
+    failover: list[router.FailoverOutcome]
+    deliveries: list[notifications.DeliveryRow]
+    budget_days: list[finops.BudgetDay]
+    alerts: list[finops.AlertRow]
+    reservations: list[concurrency.ReservationAttempt]
+    store_total_eur: float
+    scenarios: list[orchestration.ScenarioRun]
+    package_markdown: str
+    package_summary: dict[str, Any]
+    residency_row: str
+
+
+def failover_outcomes(
+    at: str, *, tried: tuple[str, ...], final: str, error: str, count: int = 20
+) -> list[router.FailoverOutcome]:
+    """``count`` simulated coding requests whose primary (anthropic) failed and which then tried
+    ``tried``; they succeeded when ``final`` names the provider that answered."""
+    return [
+        router.FailoverOutcome(
+            timestamp=at,
+            request_id=f"r{i}",
+            task_type="coding",
+            primary_provider="anthropic",
+            primary_failed=True,
+            providers_tried=tried,
+            attempts=len(tried),
+            succeeded=bool(final),
+            final_provider=final,
+            latency_ms=5.0,
+            error=error,
+            simulated=True,
+        )
+        for i in range(count)
+    ]
+
+
+def write_evidence_tree(
+    lay: EvidenceLayout, rows: EvidenceRows, *, run_id: str, at: str, backends: dict[str, Any]
+) -> None:
+    """Write every measured file from ``rows`` and record every workload as run ``run_id``."""
+    state.write(lay.path(paths.STATE_LATENCY), rows.latency, at)
+    router.write_decisions(
+        lay.path(paths.ROUTING_ACCURACY), lay.path(paths.ROUTER_LATENCY), rows.decisions, at
+    )
+    router.write_failover(lay.path(paths.ROUTER_FAILOVER), rows.failover)
+    notifications.write(lay.path(paths.DELIVERY_LOG), rows.deliveries)
+    finops.write_report(lay.path(paths.BUDGET_REPORT), rows.budget_days)
+    finops.write_alerts(lay.path(paths.BUDGET_ALERTS), rows.alerts)
+    concurrency.write(
+        lay.path(paths.BUDGET_CONCURRENCY), rows.reservations, rows.store_total_eur, at
+    )
+    orchestration.write(lay.path(paths.ORCHESTRATION_RUNS), rows.scenarios)
+    lay.path(paths.PKG_REPORT_MD).parent.mkdir(parents=True, exist_ok=True)
+    lay.path(paths.PKG_REPORT_MD).write_text(rows.package_markdown)
+    lay.path(paths.PKG_REPORT_JSON).write_text(json.dumps(rows.package_summary))
+    residency = lay.path(paths.RESIDENCY_CSV)
+    residency.parent.mkdir(parents=True, exist_ok=True)
+    residency.write_text(",".join(compliance.RESIDENCY_COLUMNS) + "\n" + rows.residency_row + "\n")
+    for work in WORKLOADS:
+        record_workload(
+            lay,
+            workload=work.name,
+            run_id=run_id,
+            started_at=at,
+            finished_at=at,
+            files=work.files,
+            workload_sizes={},
+            backends=backends,
+        )

@@ -1,12 +1,19 @@
 """Router evidence: accuracy against the oracle, decision latency, failover under faults.
 
 - **decisions**: for each sample, random provider states (healthy, down or slow) are forced on
-  the provider simulator; a fresh router learns them the way it does in production, by serving
-  up to three requests (a failure puts the provider in cooldown, a success feeds its latency
-  median), then its ``decide`` is timed. The expected provider is the oracle's
+  the provider simulator; a fresh router learns every provider before deciding
+  (:func:`~agent_platform.models.testing.probe_providers`: one real request to each provider in
+  turn; a failure puts it in cooldown, a success feeds its latency median with the router's own
+  wall-clock measurement, client overhead included: the real router is on trial, latency
+  estimation and all), then its ``decide`` is timed. The expected provider is the oracle's
   (:mod:`agent_platform.models.oracle`) for the simulator's forced truth. The routing config's
   base latencies are scaled to the simulator profile (whose medians are the config's ÷100), so
-  a slow provider is slow on the scale the router scores; every decision counts.
+  a slow provider is slow on the scale the router scores. One unrecorded warm-up probe first
+  takes the process's client start-up out of the first router's latency observations. When
+  only providers in cooldown are left, the router's first choice is a last resort, not a pick:
+  it is recorded as no provider, as the oracle's "nothing available" is. Every decision counts;
+  ``oracle_margin`` shows how close each call was (measured latency can tip a near tie the
+  oracle scores on true latency).
 - **failover**: requests routed under the seeded fault profile (429, 500, 503, timeouts, resets,
   malformed bodies on every provider); each row records every attempt and why it failed.
 
@@ -43,6 +50,7 @@ from agent_platform.models.config import load_residency
 from agent_platform.models.oracle import expected_provider, truth_from_simulator
 from agent_platform.models.router import ModelRouter
 from agent_platform.models.simulator import ProviderSimulator
+from agent_platform.models.testing import probe_providers
 from agent_platform.models.types import Attempt
 from agent_platform.schemas.routing import RoutingConfig
 from assets._checks import threshold_checks
@@ -64,12 +72,11 @@ DECISIONS_KEY = AssetKey(["model_routing_accuracy"])
 FAILOVER_KEY = AssetKey(["router_failover"])
 PROMPT = "[agent_platform node=coder attempt=1]\nWrite add(a, b) with a pytest test."
 TOKENS = 2000
-LEARNING_CALLS = 3
 SLOW_MS = 40.0
 _STATES = ("healthy", "healthy", "down", "slow")
+_LEARNING = "probe_providers: one request to each provider, wall-clock latency observed"
 _DECISION_SEED = 2026
 _FAILOVER_SEED = 7
-_UNSERVED = (AllProvidersFailedError, BudgetExceededError, NoEligibleProviderError)
 
 
 @contextmanager
@@ -87,10 +94,11 @@ def _budget(
 
 
 def decision_routing(router: RouterResource) -> RoutingConfig:
-    """The routing config for the decision workload: one failure starts a long cooldown (so a
-    down provider is known as down after one call), base latencies on the simulator's scale."""
+    """The routing config for the decision workload: one failure starts a long cooldown and is
+    not retried (so a down provider is known as down after one call, and probing it costs one
+    call), base latencies on the simulator's scale. Nothing here changes how ``decide`` ranks."""
     profile = router.profile("decision")
-    base = router.routing(failure_threshold=1, cooldown_s=600)
+    base = router.routing(failure_threshold=1, cooldown_s=600, max_retries=0)
     providers = {
         name: provider.model_copy(
             update={"base_latency_ms": profile.for_provider(name).latency.median_ms}
@@ -119,22 +127,24 @@ def _force_states(work: _Decisions) -> dict[str, str]:
     return states
 
 
-async def _learn(router: ModelRouter, task: str) -> None:
-    for _ in range(LEARNING_CALLS):
-        try:
-            await router.route(PROMPT, task, TOKENS)
-        except _UNSERVED:
-            return
+async def _warm_up(work: _Decisions) -> None:
+    """One unrecorded probe of every (healthy) provider through a throwaway router, so the
+    process's one-off client start-up (seconds, the first time litellm is called) is not taken
+    for a provider's latency by the first measured router."""
+    work.simulator.reset_states()
+    router = work.resource.build(work.routing, work.budget, work.simulator, random.Random(-1))
+    await probe_providers(router, PROMPT, sorted(work.routing.task_types)[0], TOKENS)
 
 
 async def _one_decision(work: _Decisions, index: int) -> RoutingDecision:
     states = _force_states(work)
     task = work.rng.choice(sorted(work.routing.task_types))
     router = work.resource.build(work.routing, work.budget, work.simulator, random.Random(index))
-    await _learn(router, task)
+    await probe_providers(router, PROMPT, task, TOKENS)
     started = time.perf_counter()
     decision = router.decide(task, TOKENS)
     elapsed_ms = (time.perf_counter() - started) * 1000.0
+    pick = None if decision.provider in decision.cooling else decision.provider
     truth = truth_from_simulator(work.simulator, work.routing.providers)
     prices = PriceBook(work.routing, work.budget.config)
     verdict = expected_provider(work.routing, load_residency(), prices, task, TOKENS, truth)
@@ -142,7 +152,7 @@ async def _one_decision(work: _Decisions, index: int) -> RoutingDecision:
         timestamp=utc_now_iso(),
         task_type=task,
         expected_provider=verdict.provider or "",
-        actual_provider=decision.provider or "",
+        actual_provider=pick or "",
         provider_states=";".join(f"{n}={s}" for n, s in states.items()),
         decision_ms=elapsed_ms,
         simulated=router.simulated,
@@ -158,6 +168,7 @@ def run_decisions(
     async def _all() -> list[RoutingDecision]:
         with resource.simulator("decision") as simulator:
             work = _Decisions(resource, routing, budget, simulator, random.Random(_DECISION_SEED))
+            await _warm_up(work)
             return [await _one_decision(work, n) for n in range(count)]
 
     return asyncio.run(_all())
@@ -253,7 +264,7 @@ def model_routing_accuracy(
     rows = write_decisions(
         lay.path(paths.ROUTING_ACCURACY), lay.path(paths.ROUTER_LATENCY), decisions, finished
     )
-    recorded = {**sizes, "learning_calls": LEARNING_CALLS, "slow_ms": SLOW_MS, "tokens": TOKENS}
+    recorded = {**sizes, "learning": _LEARNING, "slow_ms": SLOW_MS, "tokens": TOKENS}
     finish(
         context,
         evidence,
@@ -265,7 +276,13 @@ def model_routing_accuracy(
     )
     correct = sum(d.expected_provider == d.actual_provider for d in decisions)
     misses = [
-        (d.task_type, d.provider_states, d.expected_provider or "-", d.actual_provider or "-")
+        (
+            d.task_type,
+            d.provider_states,
+            d.expected_provider or "-",
+            d.actual_provider or "-",
+            f"{d.oracle_margin:.4f}",
+        )
         for d in decisions
         if d.expected_provider != d.actual_provider
     ]
@@ -276,7 +293,8 @@ def model_routing_accuracy(
             "accuracy": f"{correct}/{len(decisions)}",
             "decision latency": latency_markdown({"decide": [d.decision_ms for d in decisions]}),
             "disagreements with the oracle": markdown_table(
-                ("task", "forced states", "oracle", "router"), misses or [("-", "-", "-", "-")]
+                ("task", "forced states", "oracle", "router", "oracle margin"),
+                misses or [("-", "-", "-", "-", "-")],
             ),
         }
     )

@@ -20,9 +20,10 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from agent_platform.errors import StorageError
+from agent_platform.finops._sql_statements import DAY_SPEND, INSERT_SPEND, MONTH_SPEND, TOKEN_SPEND
 from agent_platform.finops._store import AlertRow, Hold, SpendRow
 from agent_platform.finops.pricing import MICRO
-from agent_platform.finops.tables import budget_alerts, spend_records
+from agent_platform.finops.tables import budget_alerts
 from agent_platform.finops.windows import WindowCalendar
 
 __all__ = [
@@ -84,7 +85,8 @@ def insert_ignore(conn: Connection, table: sa.Table) -> Any:
 
 
 def insert_spend(conn: Connection, spend: SpendRow) -> None:
-    conn.execute(spend_records.insert().values(**spend.as_values()))
+    """Persist ``spend`` as one ``spend_records`` row (a precompiled INSERT)."""
+    conn.execute(INSERT_SPEND, spend.as_values())
 
 
 def insert_alert(conn: Connection, alert: AlertRow, sink: Any) -> bool:
@@ -119,26 +121,24 @@ def insert_alert(conn: Connection, alert: AlertRow, sink: Any) -> bool:
 
 
 def window_committed(conn: Connection, key: str, calendar: WindowCalendar) -> Decimal:
-    """Settled spend (EUR, or tokens for a token window) of ``key`` from ``spend_records``."""
+    """Settled spend (EUR, or tokens for a token window) of ``key`` from ``spend_records``.
+
+    A token window counts the spend recorded inside it whose day key is the window's own local
+    day (the day a settled call is charged to), which also lets the ``day_key`` index serve it.
+    """
     kind = key.split(":", 1)[0]
     if kind == "day":
-        query = sa.select(sa.func.sum(spend_records.c.amount_eur)).where(
-            spend_records.c.day_key == key
-        )
-    elif kind == "month":
-        query = sa.select(sa.func.sum(spend_records.c.amount_eur)).where(
-            spend_records.c.month_key == key
-        )
-    else:
-        span = calendar.span(key)
-        provider = key.split(":")[1]
-        total = spend_records.c.prompt_tokens + spend_records.c.completion_tokens
-        query = sa.select(sa.func.sum(total)).where(
-            spend_records.c.provider == provider,
-            spend_records.c.recorded_at >= span.start,
-            spend_records.c.recorded_at < span.end,
-        )
-    return money(conn.execute(query).scalar())
+        return money(conn.execute(DAY_SPEND, {"b_key": key}).scalar())
+    if kind == "month":
+        return money(conn.execute(MONTH_SPEND, {"b_key": key}).scalar())
+    span = calendar.span(key)
+    params = {
+        "b_day": calendar.day_key(span.start),
+        "b_provider": key.split(":")[1],
+        "b_start": span.start,
+        "b_end": span.end,
+    }
+    return money(conn.execute(TOKEN_SPEND, params).scalar())
 
 
 def as_utc(value: datetime) -> datetime:

@@ -3,8 +3,13 @@
 Every operation is one transaction that first locks the counter rows it touches, in sorted key
 order (so two transactions can never wait on each other in a cycle), then reads, checks and
 writes them with Decimal arithmetic in Python. Expired reservations found on the way are
-reclaimed in the same transaction. Subclasses only say how to lock: PostgreSQL with ``SELECT ...
-FOR UPDATE``, SQLite with ``BEGIN IMMEDIATE`` (one writer at a time for the whole file).
+reclaimed in the same transaction. Subclasses only say how to lock: PostgreSQL with row locks,
+SQLite with ``BEGIN IMMEDIATE`` (one writer at a time for the whole file).
+
+Reserve and commit lock their windows with one upsert (create the missing counters and lock all
+of them, in sorted order, returning their values) and write them back with one executemany
+UPDATE, so a reserve+commit pair is about eight statements, all precompiled
+(:mod:`agent_platform.finops._sql_statements`).
 """
 
 from __future__ import annotations
@@ -20,11 +25,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from agent_platform.errors import ReservationError
+from agent_platform.finops import _sql_statements as sql
 from agent_platform.finops._sql_common import (
     decode_holds,
     encode_holds,
     insert_alert,
-    insert_ignore,
     insert_spend,
     money,
     transaction,
@@ -38,11 +43,9 @@ from agent_platform.finops._store import (
     SpendRow,
     WindowUsage,
 )
-from agent_platform.finops.tables import budget_counters, budget_reservations
+from agent_platform.finops.tables import budget_counters
 
 __all__ = ["SqlBudgetStore"]
-
-_RECLAIM_BATCH = 200
 
 
 @dataclass(frozen=True)
@@ -69,10 +72,11 @@ class SqlBudgetStore:
     def reserve(self, reservation: Reservation, now: datetime) -> ReserveOutcome:
         with self._txn() as conn:
             expired = self._expired(conn, now)
-            keys = {h.window_key for h in reservation.holds}
-            keys.update(k for e in expired for k, _ in e.holds)
-            self._ensure(conn, reservation.holds, now)
-            usage = self._lock(conn, sorted(keys))
+            limits = {h.window_key: h.limit for h in reservation.holds}
+            for item in expired:
+                for key, _ in item.holds:
+                    limits.setdefault(key, Decimal(0))
+            usage = self._lock_or_create(conn, limits, now)
             self._reclaim(conn, expired, usage, now)
             for hold in reservation.holds:
                 current = usage[hold.window_key]
@@ -88,7 +92,7 @@ class SqlBudgetStore:
                     current, limit=hold.limit, reserved=current.reserved + hold.amount
                 )
             self._write(conn, usage, now)
-            conn.execute(budget_reservations.insert().values(**_reservation_values(reservation)))
+            conn.execute(sql.INSERT_RESERVATION, _reservation_values(reservation))
             return ReserveOutcome(None, usage)
 
     def settle(
@@ -98,11 +102,10 @@ class SqlBudgetStore:
         spend: SpendRow,
         now: datetime,
     ) -> SettleOutcome:
-        holds = reservation.holds if reservation is not None else ()
-        keys = sorted({h.window_key for h in charges} | {h.window_key for h in holds})
+        limits = {h.window_key: h.limit for h in reservation.holds} if reservation else {}
+        limits.update((c.window_key, c.limit) for c in charges if c.window_key not in limits)
         with self._txn() as conn:
-            self._ensure(conn, charges, now)
-            usage = self._lock(conn, keys)
+            usage = self._lock_or_create(conn, limits, now)
             late = True
             if reservation is not None:
                 late = not self._finish(conn, reservation, "committed", usage, now)
@@ -161,37 +164,23 @@ class SqlBudgetStore:
         now: datetime,
     ) -> bool:
         """Settle an active reservation (returns True) or accept an expired one (False)."""
-        table = budget_reservations
-        done = conn.execute(
-            table.update()
-            .where(table.c.id == reservation.id, table.c.status == "active")
-            .values(status=status, settled_at=now)
-        )
+        done = conn.execute(sql.FINISH, {"b_id": reservation.id, "b_status": status, "b_now": now})
         if done.rowcount == 1:
             for hold in reservation.holds:
                 current = usage[hold.window_key]
                 usage[hold.window_key] = replace(current, reserved=current.reserved - hold.amount)
             return True
-        found = conn.execute(sa.select(table.c.status).where(table.c.id == reservation.id))
-        previous = found.scalar()
+        previous = conn.execute(sql.RESERVATION_STATUS, {"b_id": reservation.id}).scalar()
         if previous is None:
             raise ReservationError(f"reservation {reservation.id} is unknown")
         if previous != "expired":
             raise ReservationError(f"reservation {reservation.id} is already {previous}")
         if status == "committed":
-            conn.execute(
-                table.update().where(table.c.id == reservation.id).values(status="late_commit")
-            )
+            conn.execute(sql.MARK_LATE, {"b_id": reservation.id})
         return False
 
     def _expired(self, conn: Connection, now: datetime) -> list[_Expired]:
-        table = budget_reservations
-        rows = conn.execute(
-            sa.select(table.c.id, table.c.window_keys)
-            .where(table.c.status == "active", table.c.expires_at < now)
-            .order_by(table.c.id)
-            .limit(_RECLAIM_BATCH)
-        )
+        rows = conn.execute(sql.EXPIRED, {"b_now": now})
         return [_Expired(row.id, decode_holds(row.window_keys)) for row in rows]
 
     def _reclaim(
@@ -201,14 +190,9 @@ class SqlBudgetStore:
         usage: dict[str, WindowUsage],
         now: datetime,
     ) -> int:
-        table = budget_reservations
         count = 0
         for item in expired:
-            done = conn.execute(
-                table.update()
-                .where(table.c.id == item.id, table.c.status == "active")
-                .values(status="expired", settled_at=now)
-            )
+            done = conn.execute(sql.FINISH, {"b_id": item.id, "b_status": "expired", "b_now": now})
             if done.rowcount != 1:
                 continue
             count += 1
@@ -217,18 +201,27 @@ class SqlBudgetStore:
                 usage[key] = replace(current, reserved=max(Decimal(0), current.reserved - amount))
         return count
 
-    def _ensure(self, conn: Connection, holds: Sequence[Hold], now: datetime) -> None:
-        for hold in sorted(holds, key=lambda h: h.window_key):
-            conn.execute(
-                insert_ignore(conn, budget_counters).values(
-                    window_key=hold.window_key,
-                    kind=hold.window_key.split(":", 1)[0],
-                    limit_value=hold.limit,
-                    committed=0,
-                    reserved=0,
-                    updated_at=now,
-                )
-            )
+    def _lock_or_create(
+        self, conn: Connection, limits: dict[str, Decimal], now: datetime
+    ) -> dict[str, WindowUsage]:
+        """Create the missing counters of ``limits`` and lock all of them, in key order.
+
+        A window a reservation still holds always has its counter (``sweep`` only deletes token
+        counters nothing holds), so the limit given for such a key is never inserted.
+        """
+        params = [
+            {
+                "window_key": key,
+                "kind": key.split(":", 1)[0],
+                "limit_value": limits[key],
+                "committed": 0,
+                "reserved": 0,
+                "updated_at": now,
+            }
+            for key in sorted(limits)
+        ]
+        rows = conn.execute(sql.lock_or_create(conn.dialect.name), params)
+        return {row.window_key: _usage(row) for row in rows}
 
     def _lock(self, conn: Connection, keys: list[str]) -> dict[str, WindowUsage]:
         if not keys:
@@ -243,18 +236,22 @@ class SqlBudgetStore:
         return {row.window_key: _usage(row) for row in conn.execute(query)}
 
     def _write(self, conn: Connection, usage: dict[str, WindowUsage], now: datetime) -> None:
-        for key in sorted(usage):
-            item = usage[key]
-            conn.execute(
-                budget_counters.update()
-                .where(budget_counters.c.window_key == key)
-                .values(
-                    limit_value=item.limit,
-                    committed=item.committed,
-                    reserved=item.reserved,
-                    updated_at=now,
-                )
-            )
+        """Write every counter of ``usage`` back: one executemany UPDATE, in key order."""
+        if not usage:
+            return
+        conn.execute(
+            sql.WRITE_COUNTER,
+            [
+                {
+                    "b_key": key,
+                    "b_limit": usage[key].limit,
+                    "b_committed": usage[key].committed,
+                    "b_reserved": usage[key].reserved,
+                    "b_now": now,
+                }
+                for key in sorted(usage)
+            ],
+        )
 
 
 def _usage(row: Any) -> WindowUsage:

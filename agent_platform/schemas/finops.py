@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from agent_platform.config import config_value_error
+
 __all__ = [
     "AlertChannel",
     "AlertsConfig",
@@ -104,10 +106,12 @@ class FinOpsConfig(_Frozen):
 
     @model_validator(mode="after")
     def _active_phase_exists(self) -> FinOpsConfig:
+        """``active_phase`` names a phase of ``phases`` (the error names that key)."""
         if self.active_phase not in self.phases:
-            raise ValueError(
-                f"active_phase {self.active_phase} is not defined; phases: {sorted(self.phases)}"
+            allowed = "one of the phases defined under phases: " + ", ".join(
+                str(number) for number in sorted(self.phases)
             )
+            raise config_value_error(("active_phase",), self.active_phase, allowed)
         return self
 
     def phase(self, number: int | None = None) -> PhaseBudget:

@@ -231,6 +231,59 @@ def test_restart_loses_no_spend(backend: Backend) -> None:
     assert again.get_remaining_budget(now=NOON).day.committed == Decimal("0.010320")
 
 
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_sql_reserve_and_commit_lock_and_write_each_window_in_one_statement(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
+    """A reserve is: the expired-reservation read, one upsert creating and locking the three
+    counters, one executemany UPDATE and the reservation row (plus BEGIN IMMEDIATE on SQLite);
+    a commit: the upsert, settling the reservation, the UPDATE and the spend row."""
+    url = request.getfixturevalue("sqlite_url" if kind == "sqlite" else "pg_url")
+    backend = Backend(kind, url, None, "")
+    budget = backend.budget()
+    statements: list[str] = []
+    sa.event.listen(
+        backend.engine, "before_cursor_execute", lambda *a, **k: statements.append(a[2])
+    )
+    begin = 1 if kind == "sqlite" else 0
+    for minute in range(2):  # new counters, then the day and month counters exist already
+        moment = NOON + timedelta(minutes=minute)
+        statements.clear()
+        hold = budget.reserve("openai", "gpt-4o", "coding", 1000, now=moment)
+        assert len(statements) == begin + 4, statements
+        statements.clear()
+        budget.commit(hold, 400, 500, now=moment)
+        assert len(statements) == begin + 4, statements
+    usage = budget.store.usage([budget.calendar.token_key("openai", NOON), "day:2026-11-26"])
+    assert usage["day:2026-11-26"].limit == Decimal("1.000000")
+    assert usage["day:2026-11-26"].committed == Decimal("0.010320")
+    assert usage[budget.calendar.token_key("openai", NOON)].limit == 10_000_000
+    assert usage[budget.calendar.token_key("openai", NOON)].committed == 900
+    backend.close()
+
+
+def test_redis_rebuilds_a_lost_token_window_from_the_spend_charged_to_it(
+    pg_url: str, redis_url: str, redis_prefix: str
+) -> None:
+    backend = Backend("redis", pg_url, redis_url, redis_prefix)
+    budget = backend.budget()
+    budget.commit(budget.reserve("openai", "gpt-4o", "coding", 1000, now=NOON), 400, 500, now=NOON)
+    # Reserved the evening before (Berlin), settled late inside this window: charged to the
+    # windows of the evening it was reserved, so this window's rebuild must leave it out.
+    evening = datetime(2026, 11, 25, 22, 59, 30, tzinfo=UTC)
+    late = budget.commit(
+        budget.reserve("openai", "gpt-4o", "coding", 1000, now=evening), 1, 2, now=NOON
+    )
+    assert late.late and late.day_key == "day:2026-11-25"
+    assert backend.client is not None
+    backend.client.delete(*backend.client.scan_iter(match=f"{redis_prefix}*"))
+    again = backend.budget()
+    again.reserve("openai", "gpt-4o", "coding", 1000, now=NOON)
+    window = again.get_remaining_budget(now=NOON).tokens["openai"]
+    assert (window.committed, window.reserved) == (900, 1000)
+    backend.close()
+
+
 WORKER = textwrap.dedent(
     """
     import json, sys, threading
@@ -434,11 +487,13 @@ def test_on_postgresql_a_reservation_waits_for_the_counter_row_lock(
 
 
 def _wait_for_lock_waiter(engine: sa.Engine) -> int:
-    """Backends of this database waiting on a lock in a SELECT ... FOR UPDATE (bounded poll; a
-    fresh transaction each time, since pg_stat_activity is a snapshot within one)."""
+    """Backends of this database waiting on a lock in a statement over ``budget_counters`` (the
+    store's locking upsert; bounded poll; a fresh transaction each time, since pg_stat_activity
+    is a snapshot within one)."""
     query = sa.text(
         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-        "AND wait_event_type = 'Lock' AND query ILIKE '%FOR UPDATE%' AND pid <> pg_backend_pid()"
+        "AND wait_event_type = 'Lock' AND query ILIKE '%budget_counters%' "
+        "AND pid <> pg_backend_pid()"
     )
     deadline = time.monotonic() + 30
     count = 0

@@ -125,7 +125,7 @@ def test_finops_cross_check_names_the_key(tmp_path: Path) -> None:
     [
         (lambda d: d["phases"][2].update(daily_eur_cap=0), "phases.2.daily_eur_cap"),
         (lambda d: d["phases"][1].update(monthly_eur_cap=-5), "phases.1.monthly_eur_cap"),
-        (lambda d: d.update(active_phase=4), "<root>"),
+        (lambda d: d.update(active_phase=4), "active_phase"),
         (lambda d: d.update(timezone="Mars/Olympus"), "timezone"),
         (lambda d: d.update(reservation_ttl_s=10), "reservation_ttl_s"),
         (lambda d: d["currency"].update(rates_to_eur={}), "currency.rates_to_eur.USD"),

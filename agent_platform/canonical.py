@@ -22,9 +22,10 @@ def canonical_json(value: Any) -> bytes:
         text = json.dumps(
             value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
         )
+        # A lone surrogate passes json.dumps but is not UTF-8: the same bad input, same error.
+        return text.encode("utf-8")
     except (TypeError, ValueError) as exc:
         raise PayloadError(f"payload is not JSON-serialisable: {exc}") from exc
-    return text.encode("utf-8")
 
 
 def sha256_hex(data: bytes) -> str:

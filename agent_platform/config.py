@@ -9,6 +9,7 @@ knows how to read YAML and translate pydantic's errors.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from pydantic_core import PydanticCustomError
 from agent_platform.errors import ConfigError
 
 __all__ = [
+    "redact_url",
     "CONFIG_VALUE_ERROR",
     "Settings",
     "checkout_root",
@@ -105,6 +107,18 @@ class Settings:
     def config_path(self, relative: str) -> Path:
         """``relative`` (such as ``configs/model_routing.yaml``) under the project root."""
         return self.root / relative
+
+
+_USERINFO = re.compile(r"(//)[^/@]*@")
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any user and password replaced, for error messages, logs and evidence.
+
+    Works on text that is not a valid URL too, since the error path is exactly where a
+    malformed URL shows up.
+    """
+    return _USERINFO.sub(r"\1***@", url)
 
 
 def load_yaml(path: Path) -> Any:

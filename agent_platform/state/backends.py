@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.engine.url import make_url
 
-from agent_platform.config import DATABASE_URL_ENV, REDIS_URL_ENV, Settings
+from agent_platform.config import DATABASE_URL_ENV, REDIS_URL_ENV, Settings, redact_url
 from agent_platform.db import create_engine_for
 from agent_platform.errors import ConfigError
 from agent_platform.migrate import upgrade
@@ -39,7 +39,7 @@ class Backends:
     def describe(self) -> dict[str, str]:
         return {
             "database": self.database,
-            "database_url": self.database_url,
+            "database_url": redact_url(self.database_url),
             "cache": self.cache_name,
         }
 
@@ -54,10 +54,12 @@ def _check_database_url(settings: Settings) -> str:
         backend = make_url(url).get_backend_name()
     except sa.exc.ArgumentError as exc:
         raise ConfigError(
-            "environment", DATABASE_URL_ENV, url, "a postgresql:// or sqlite:/// URL"
+            "environment", DATABASE_URL_ENV, redact_url(url), "a postgresql:// or sqlite:/// URL"
         ) from exc
     if backend not in _DATABASES:
-        raise ConfigError("environment", DATABASE_URL_ENV, url, "a postgresql:// or sqlite:/// URL")
+        raise ConfigError(
+            "environment", DATABASE_URL_ENV, redact_url(url), "a postgresql:// or sqlite:/// URL"
+        )
     return url
 
 
@@ -73,7 +75,7 @@ def open_backends(
     redis_url = settings.redis_url
     if redis_url is not None and not redis_url.startswith(_REDIS_SCHEMES):
         raise ConfigError(
-            "environment", REDIS_URL_ENV, redis_url, "a redis://, rediss:// or unix:// URL"
+            "environment", REDIS_URL_ENV, redact_url(redis_url), "a redis://, rediss:// or unix:// URL"
         )
     embedded = settings.database_url is None
     if embedded and migrate_embedded:

@@ -30,3 +30,8 @@ def test_non_json_is_a_payload_error(value: object) -> None:
     with pytest.raises(PayloadError) as info:
         canonical_json(value)
     assert isinstance(info.value, InvalidInputError)
+
+
+def test_lone_surrogate_is_a_payload_error_not_a_unicode_crash() -> None:
+    with pytest.raises(PayloadError, match="not JSON-serialisable"):
+        canonical_json({"text": "\ud800"})

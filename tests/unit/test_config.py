@@ -154,3 +154,25 @@ def test_settings_ignore_the_process_home_when_given_an_environment(
     assert Settings.from_env(
         {"AGENT_PLATFORM_DATABASE_URL": "postgres://h/db"}
     ).database_backend == ("postgresql")
+
+
+def test_redact_url_hides_credentials_even_in_malformed_urls() -> None:
+    from agent_platform.config import redact_url
+
+    assert redact_url("postgresql://admin:S3cret@db:5432/x") == "postgresql://***@db:5432/x"
+    assert redact_url("mysql://admin:S3cret@db/x") == "mysql://***@db/x"
+    assert redact_url("sqlite:///tmp/a.db") == "sqlite:///tmp/a.db"
+
+
+def test_bad_database_url_error_does_not_print_the_password() -> None:
+    from agent_platform.config import Settings
+    from agent_platform.errors import ConfigError
+    from agent_platform.state.backends import open_backends
+
+    settings = Settings.from_env(
+        {"AGENT_PLATFORM_DATABASE_URL": "mysql://admin:S3cretPW@db/x", "AGENT_PLATFORM_HOME": "."}
+    )
+    with pytest.raises(ConfigError) as info:
+        open_backends(settings)
+    assert "S3cretPW" not in str(info.value)
+    assert "AGENT_PLATFORM_DATABASE_URL" in str(info.value)

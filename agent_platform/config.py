@@ -22,7 +22,6 @@ from pydantic_core import PydanticCustomError
 from agent_platform.errors import ConfigError
 
 __all__ = [
-    "redact_url",
     "CONFIG_VALUE_ERROR",
     "Settings",
     "checkout_root",
@@ -30,6 +29,7 @@ __all__ = [
     "load_yaml",
     "load_yaml_model",
     "project_root",
+    "redact_url",
     "translate_validation_error",
 ]
 

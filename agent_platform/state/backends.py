@@ -75,7 +75,10 @@ def open_backends(
     redis_url = settings.redis_url
     if redis_url is not None and not redis_url.startswith(_REDIS_SCHEMES):
         raise ConfigError(
-            "environment", REDIS_URL_ENV, redact_url(redis_url), "a redis://, rediss:// or unix:// URL"
+            "environment",
+            REDIS_URL_ENV,
+            redact_url(redis_url),
+            "a redis://, rediss:// or unix:// URL",
         )
     embedded = settings.database_url is None
     if embedded and migrate_embedded:

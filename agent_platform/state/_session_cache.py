@@ -15,9 +15,14 @@ from agent_platform.canonical import sha256_hex
 from agent_platform.state._stats import StatsRecorder
 from agent_platform.state.cache import Cache, CacheUnavailableError
 
-__all__ = ["HASH_LEN", "SessionCache", "frame"]
+__all__ = ["HASH_LEN", "TOMBSTONE", "SessionCache", "frame"]
 
 HASH_LEN = 64
+# What a delete leaves behind for a while instead of an empty key: a reader that read the row
+# from SQL just before the delete committed refills only where the key is absent, so the
+# tombstone stops it from resurrecting the deleted session. Never a valid frame (not hex).
+TOMBSTONE = b"~" * HASH_LEN
+TOMBSTONE_TTL_S = 60.0
 
 
 def frame(digest: str, body: bytes) -> bytes:
@@ -92,6 +97,16 @@ class SessionCache:
             self._stats.cache_error()
             self._mark_stale(items)
 
+    def bury(self, keys: Sequence[str]) -> None:
+        """Replace ``keys`` with tombstones for a short while; on failure mark them stale."""
+        try:
+            if not self._ready():
+                raise CacheUnavailableError("pending invalidations not yet applied")
+            self.cache.set_many(dict.fromkeys(keys, TOMBSTONE), min(self._ttl, TOMBSTONE_TTL_S))
+        except CacheUnavailableError:
+            self._stats.cache_error()
+            self._mark_stale(keys)
+
     def drop(self, keys: Sequence[str]) -> None:
         """Delete ``keys``; on failure remember them as stale."""
         try:
@@ -124,7 +139,7 @@ class SessionCache:
         except CacheUnavailableError:
             self._stats.cache_error()
             return None, True
-        if value is None:
+        if value is None or value == TOMBSTONE:
             return None, False
         body = value[HASH_LEN:]
         if sha256_hex(body).encode() != value[:HASH_LEN]:
@@ -133,7 +148,10 @@ class SessionCache:
         return body, False
 
     def decode(self, value: bytes) -> bytes | None:
-        """The body of a framed value, or None (counted as corrupt) when the hash differs."""
+        """The body of a framed value; None for a tombstone, or (counted as corrupt) when the
+        hash differs."""
+        if value == TOMBSTONE:
+            return None
         body = value[HASH_LEN:]
         if sha256_hex(body).encode() != value[:HASH_LEN]:
             self._stats.corrupt()

@@ -176,7 +176,7 @@ class StateRepository:
         start = time.perf_counter()
         key = session_key(self._prefix, session_id)
         deleted = delete_row(self._engine, self._sql, session_id)
-        self._cache.drop([key])
+        self._cache.bury([key])
         self._stats.latency("delete", time.perf_counter() - start)
         return deleted
 

@@ -15,6 +15,7 @@ from agent_platform.canonical import content_hash
 from agent_platform.db import create_engine_for
 from agent_platform.errors import IntegrityError, InvalidInputError, PayloadError, StorageError
 from agent_platform.state._breaker import CircuitBreaker
+from agent_platform.state._session_cache import TOMBSTONE
 from agent_platform.state.cache import Cache, MemoryTTLCache, RedisCache
 from agent_platform.state.repository import StateRepository
 from agent_platform.state.tables import sessions, state_audit, state_hash_index
@@ -183,7 +184,7 @@ def test_delete_removes_row_and_cache_and_audits(engine: sa.Engine, cache: Cache
     assert repo.delete("d") is True
     assert repo.delete("d") is False
     assert repo.get("d") is None
-    assert cache.get("state:d") is None
+    assert cache.get("state:d") == TOMBSTONE  # no copy of the payload; a late refill can't land
     with engine.connect() as conn:
         actions = conn.execute(sa.select(state_audit.c.action).order_by(state_audit.c.id)).scalars()
         assert list(actions) == ["save", "delete", "delete"]

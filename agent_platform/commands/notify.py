@@ -12,11 +12,15 @@ import json
 import logging
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
+
+from sqlalchemy.engine import Engine
 
 from agent_platform.config import Settings
 from agent_platform.db import create_engine_for
@@ -59,8 +63,14 @@ def register(subparsers: Any) -> None:
     enable.set_defaults(handler=run_enable)
 
 
-def _engine() -> Any:
-    return create_engine_for(Settings.from_env().effective_database_url)
+@contextmanager
+def _engine() -> Iterator[Engine]:
+    """The configured database's engine, disposed (its pool closed) when the command ends."""
+    engine = create_engine_for(Settings.from_env().effective_database_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def run_dispatch(args: argparse.Namespace) -> int:
@@ -73,9 +83,11 @@ def run_dispatch(args: argparse.Namespace) -> int:
         stop.set()
 
     signal.signal(signal.SIGTERM, _stop)
-    engine = _engine()
     file = str(config_path) if config_path else "configs/notifications.yaml"
-    with Dispatcher(engine, config, config_file=file, worker_id=args.worker_id) as dispatcher:
+    with (
+        _engine() as engine,
+        Dispatcher(engine, config, config_file=file, worker_id=args.worker_id) as dispatcher,
+    ):
         stats = dispatcher.run(until_idle=args.until_idle, max_seconds=args.max_seconds, stop=stop)
         pending = dispatcher.pending()
     print(json.dumps({**asdict(stats), "pending": pending}, sort_keys=True))
@@ -83,14 +95,16 @@ def run_dispatch(args: argparse.Namespace) -> int:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    status = notification_status(_engine(), args.notification_id)
+    with _engine() as engine:
+        status = notification_status(engine, args.notification_id)
     print(json.dumps(asdict(status), indent=2, sort_keys=True))
     return 0 if status.destinations else 1
 
 
 def run_log(args: argparse.Namespace) -> int:
     since = _parse_since(args.since) if args.since else None
-    rows = delivery_log(_engine(), since)
+    with _engine() as engine:
+        rows = delivery_log(engine, since)
     if args.csv:
         write_delivery_log_csv(args.csv, rows)
         print(f"wrote {len(rows)} rows to {args.csv}")
@@ -105,7 +119,8 @@ def run_log(args: argparse.Namespace) -> int:
 
 
 def run_enable(args: argparse.Namespace) -> int:
-    changed = enable_destination(_engine(), args.destination, utc_now())
+    with _engine() as engine:
+        changed = enable_destination(engine, args.destination, utc_now())
     if not changed:
         raise InvalidInputError(f"no destination state named {args.destination!r}")
     print(f"enabled {args.destination}")

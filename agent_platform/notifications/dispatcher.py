@@ -269,19 +269,12 @@ class Dispatcher:
                 renew_at = time.monotonic() + lease_s / 2
 
     def _attempt(self, row: RowMapping) -> _Result:
-        channel = self._channels[row["destination"]]
-        message = OutboundMessage(
-            message_id=row["id"],
-            notification_id=row["notification_id"],
-            destination=row["destination"],
-            event_type=row["event_type"],
-            correlation_id=row["correlation_id"],
-            payload=json.loads(row["payload"]),
-            created_at=as_utc(row["created_at"]),
-            attempt=int(row["attempts"]) + 1,
-        )
         started = utc_now()
         clock = time.perf_counter()
+        message = _message_for(row)
+        if isinstance(message, AttemptOutcome):
+            return message, started, (time.perf_counter() - clock) * 1000.0
+        channel = self._channels[row["destination"]]
         try:
             outcome = channel.send(message)
         except Exception as exc:  # a channel bug must not lose the row: it is recorded, retried
@@ -348,6 +341,34 @@ class Dispatcher:
             next_attempt_at=decision.next_attempt_at,
             circuit_failure=circuit,
         )
+
+
+def _message_for(row: RowMapping) -> OutboundMessage | AttemptOutcome:
+    """The message of ``row``, or an INVALID outcome if its stored payload is not a JSON object.
+
+    A corrupt row fails on its own (no retry, no charge to the destination's circuit); the
+    error names the decoder's complaint, never the payload's text.
+    """
+    try:
+        payload = json.loads(row["payload"])
+    except (TypeError, ValueError) as exc:
+        return _invalid(f"{type(exc).__name__}: {exc}")
+    if not isinstance(payload, dict):
+        return _invalid(f"a JSON {type(payload).__name__}, not an object")
+    return OutboundMessage(
+        message_id=row["id"],
+        notification_id=row["notification_id"],
+        destination=row["destination"],
+        event_type=row["event_type"],
+        correlation_id=row["correlation_id"],
+        payload=payload,
+        created_at=as_utc(row["created_at"]),
+        attempt=int(row["attempts"]) + 1,
+    )
+
+
+def _invalid(why: str) -> AttemptOutcome:
+    return AttemptOutcome(OutcomeKind.INVALID, error=f"stored payload is not a JSON object ({why})")
 
 
 def _is_open(state: DestinationCircuit | None, now: datetime) -> bool:

@@ -6,10 +6,13 @@ resolver is a second seam, so the SSRF tests can make a name resolve anywhere. R
 never followed; every httpx exception becomes an :class:`AttemptOutcome` here. An https request
 connects to the pinned IP while TLS sends the URL's host name as SNI and checks the certificate
 against that name (not the IP), trusting the destination's own CA file when it names one.
+A response body is read only up to :data:`MAX_RESPONSE_BYTES` (nothing uses it; a receiver must
+not be able to make the dispatcher download without end), then the connection is closed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import ssl
 import threading
@@ -23,9 +26,12 @@ from agent_platform.notifications.ids import as_utc, utc_now
 from agent_platform.notifications.outcome import AttemptOutcome, OutcomeKind
 from agent_platform.notifications.ssrf import AddressPolicy, Resolver, pin_url, system_resolver
 
-__all__ = ["HttpSender", "classify_response", "parse_retry_after"]
+__all__ = ["MAX_RESPONSE_BYTES", "HttpSender", "classify_response", "parse_retry_after"]
 
 _RETRYABLE_4XX = frozenset({408, 425, 429})
+
+#: How much of a response body is read (the rest is discarded with the connection).
+MAX_RESPONSE_BYTES = 64 * 1024
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -133,14 +139,35 @@ class HttpSender:
         try:
             response = self._transport_for(target.host, ssl_context).handle_request(request)
             try:
-                response.read()
+                truncated = _read_bounded(response)
             finally:
                 response.close()
         except httpx.TimeoutException as exc:
             return _transient(f"timeout after {timeout_s:g}s ({type(exc).__name__})")
         except httpx.TransportError as exc:
             return _transient(f"connection error ({type(exc).__name__}: {exc})")
-        return classify_response(response.status_code, response.headers)
+        outcome = classify_response(response.status_code, response.headers)
+        if not truncated:
+            return outcome
+        note = f"response body over {MAX_RESPONSE_BYTES} bytes: the rest was not read"
+        return dataclasses.replace(
+            outcome, error=f"{outcome.error}; {note}" if outcome.error else note
+        )
+
+
+def _read_bounded(response: httpx.Response) -> bool:
+    """Read and drop the body up to :data:`MAX_RESPONSE_BYTES`; True if there was more."""
+    received = 0
+    # The raw stream, not ``iter_raw``: a response built with its content already in memory
+    # (a test transport's) counts as consumed, yet iterating its stream still works.
+    stream = response.stream
+    if not isinstance(stream, httpx.SyncByteStream):
+        raise TypeError(f"a synchronous transport returned {type(stream).__name__}")
+    for chunk in stream:
+        received += len(chunk)
+        if received > MAX_RESPONSE_BYTES:
+            return True
+    return False
 
 
 def _transient(message: str) -> AttemptOutcome:

@@ -24,6 +24,7 @@ from agent_platform.db import is_postgres
 from agent_platform.errors import StorageError
 from agent_platform.notifications.ids import as_utc
 from agent_platform.notifications.tables import delivery_attempts, destination_state, outbox
+from agent_platform.state._dberror import describe
 
 __all__ = [
     "AttemptWrite",
@@ -91,7 +92,7 @@ def insert_rows(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
     try:
         connection.execute(outbox.insert(), list(rows))
     except SQLAlchemyError as exc:
-        raise StorageError(f"could not enqueue {len(rows)} outbox row(s): {exc}") from exc
+        raise StorageError(f"could not enqueue {len(rows)} outbox row(s): {describe(exc)}") from exc
 
 
 def claim_due(
@@ -130,7 +131,7 @@ def claim_due(
         with engine.begin() as conn:
             rows = list(conn.execute(claim).mappings())
     except SQLAlchemyError as exc:
-        raise StorageError(f"could not claim outbox rows: {exc}") from exc
+        raise StorageError(f"could not claim outbox rows: {describe(exc)}") from exc
     return sorted(rows, key=lambda r: (as_utc(r["next_attempt_at"]), r["id"]))
 
 
@@ -193,7 +194,9 @@ def record_attempts(
                 conn.execute(_circuit_update(destination, run, threshold, open_s))
     except SQLAlchemyError as exc:
         ids = ", ".join(w.outbox_id for w in writes[:3])
-        raise StorageError(f"could not record {len(writes)} attempt(s) ({ids}...): {exc}") from exc
+        raise StorageError(
+            f"could not record {len(writes)} attempt(s) ({ids}...): {describe(exc)}"
+        ) from exc
 
 
 def _attempt_values(write: AttemptWrite) -> dict[str, Any]:
@@ -322,7 +325,7 @@ def ensure_destination_states(engine: Engine, names: Iterable[str], now: datetim
             for name in sorted(wanted - existing):
                 conn.execute(_insert_state_if_missing(engine, name, now))
     except SQLAlchemyError as exc:
-        raise StorageError(f"could not initialise destination state: {exc}") from exc
+        raise StorageError(f"could not initialise destination state: {describe(exc)}") from exc
 
 
 def _insert_state_if_missing(engine: Engine, name: str, now: datetime) -> sa.Insert:
@@ -348,7 +351,7 @@ def load_destination_states(engine: Engine) -> dict[str, DestinationCircuit]:
         with engine.connect() as conn:
             rows = conn.execute(sa.select(destination_state)).mappings().all()
     except SQLAlchemyError as exc:
-        raise StorageError(f"could not read destination state: {exc}") from exc
+        raise StorageError(f"could not read destination state: {describe(exc)}") from exc
     return {
         r["destination"]: DestinationCircuit(
             destination=r["destination"],
@@ -392,7 +395,7 @@ def _run(engine: Engine, stmt: sa.Update, what: str) -> int:
         with engine.begin() as conn:
             return int(conn.execute(stmt).rowcount)
     except SQLAlchemyError as exc:
-        raise StorageError(f"could not {what}: {exc}") from exc
+        raise StorageError(f"could not {what}: {describe(exc)}") from exc
 
 
 def count_pending(engine: Engine, destinations: Iterable[str]) -> int:
@@ -409,7 +412,7 @@ def count_pending(engine: Engine, destinations: Iterable[str]) -> int:
         with engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
     except SQLAlchemyError as exc:
-        raise StorageError(f"could not count pending outbox rows: {exc}") from exc
+        raise StorageError(f"could not count pending outbox rows: {describe(exc)}") from exc
 
 
 def enable_destination(engine: Engine, name: str, now: datetime) -> int:

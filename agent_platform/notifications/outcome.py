@@ -19,6 +19,7 @@ class OutcomeKind(StrEnum):
     FAILED = "failed"  # permanent: other 4xx, redirect, bad recipient
     GONE = "gone"  # 410: the destination is disabled
     REFUSED = "refused"  # the SSRF policy refused the address
+    INVALID = "invalid"  # the stored row itself cannot be sent (e.g. its payload is corrupt)
 
 
 @dataclass(frozen=True)
@@ -32,5 +33,5 @@ class AttemptOutcome:
 
     @property
     def is_failure(self) -> bool:
-        """A failure counts against the destination's circuit (410 and refusals do not)."""
+        """A failure counts against the destination's circuit (410, refusals, invalid rows do not)."""
         return self.kind in (OutcomeKind.RETRY, OutcomeKind.FAILED)

@@ -43,6 +43,7 @@ from agent_platform.notifications.status import (
     notification_status,
 )
 from agent_platform.schemas.notifications import NotificationsConfig
+from agent_platform.state._dberror import describe
 
 __all__ = ["NotificationEvent", "NotificationPublisher", "load_notifications_config"]
 
@@ -136,7 +137,9 @@ class NotificationPublisher:
             with self._engine.begin() as own:
                 insert_rows(own, rows)
         except SQLAlchemyError as exc:
-            raise StorageError(f"could not commit {len(rows)} outbox row(s): {exc}") from exc
+            raise StorageError(
+                f"could not commit {len(rows)} outbox row(s): {describe(exc)}"
+            ) from exc
         if rows and self._on_enqueue is not None:
             self._on_enqueue()
         return ids

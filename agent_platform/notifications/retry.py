@@ -55,7 +55,7 @@ def decide(
         return Decision(AttemptStatus.GONE, OutboxStatus.DISABLED, None)
     if outcome.kind is OutcomeKind.REFUSED:
         return Decision(AttemptStatus.REFUSED, OutboxStatus.FAILED, None)
-    if outcome.kind is OutcomeKind.FAILED or attempt >= config.max_attempts:
+    if outcome.kind in (OutcomeKind.FAILED, OutcomeKind.INVALID) or attempt >= config.max_attempts:
         return Decision(AttemptStatus.FAILED, OutboxStatus.FAILED, None)
     delay = backoff_s(attempt, config, rng)
     if outcome.retry_after_s is not None:

@@ -2,7 +2,10 @@
 
 A destination URL is resolved once; if any address it resolves to is loopback, private,
 link-local, CGNAT (100.64/10), multicast, reserved, unspecified or a cloud metadata endpoint, the
-request is refused unless the host or the address is on the configured allow-list. The request
+request is refused unless the host or the address is on the configured allow-list. An IPv6
+address that carries an IPv4 address (mapped ``::ffff:a.b.c.d``, compatible ``::a.b.c.d``, NAT64
+``64:ff9b::/96``, 6to4 ``2002::/16``, Teredo ``2001::/32``) is judged by that IPv4 address too, so
+``64:ff9b::a9fe:a9fe`` is the metadata endpoint it translates to. The request
 then goes to the resolved address itself (the URL's host is replaced by the IP, the ``Host``
 header and TLS SNI keep the name), so a second DNS answer cannot swap in another target.
 Error texts name the host, never the URL: a Slack URL's path is a secret.
@@ -24,6 +27,7 @@ __all__ = [
     "PinnedTarget",
     "Resolver",
     "blocked_reason",
+    "embedded_ipv4",
     "pin_url",
     "system_resolver",
 ]
@@ -39,6 +43,9 @@ _METADATA = frozenset(
     for a in ("169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200")
 )
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052 well-known prefix
+_COMPATIBLE = ipaddress.ip_network("::/96")  # RFC 4291 IPv4-compatible (deprecated)
+_LOW32 = 0xFFFFFFFF
 
 
 def system_resolver(host: str, port: int) -> list[str]:
@@ -53,10 +60,41 @@ def system_resolver(host: str, port: int) -> list[str]:
     return list(seen)
 
 
+def embedded_ipv4(address: IPAddress) -> tuple[ipaddress.IPv4Address, ...]:
+    """The IPv4 addresses an IPv6 address carries (mapped, compatible, NAT64, 6to4, Teredo).
+
+    Teredo yields its client (the host reached) then its server. ``::`` and ``::1`` are the
+    IPv6 unspecified and loopback addresses, not IPv4-compatible ones. Empty for IPv4.
+    """
+    if not isinstance(address, ipaddress.IPv6Address):
+        return ()
+    if address.ipv4_mapped is not None:
+        return (address.ipv4_mapped,)
+    if address in _NAT64 or (address in _COMPATIBLE and int(address) > 1):
+        return (ipaddress.IPv4Address(int(address) & _LOW32),)
+    if address.sixtofour is not None:
+        return (address.sixtofour,)
+    if address.teredo is not None:
+        server, client = address.teredo
+        return (client, server)
+    return ()
+
+
 def blocked_reason(address: IPAddress) -> str | None:
-    """Why ``address`` must not be reached without an allow-list entry; None if it is public."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return blocked_reason(address.ipv4_mapped)
+    """Why ``address`` must not be reached without an allow-list entry; None if it is public.
+
+    An IPv6 address embedding a refused IPv4 address gets that address's reason. Mapped and
+    NAT64 addresses stand for their IPv4 address alone; the other embeddings must pass as IPv6
+    addresses as well.
+    """
+    for inner in embedded_ipv4(address):
+        reason = blocked_reason(inner)
+        if reason is not None:
+            return reason
+    if isinstance(address, ipaddress.IPv6Address) and (
+        address.ipv4_mapped is not None or address in _NAT64
+    ):
+        return None
     checks: tuple[tuple[bool, str], ...] = (
         (address in _METADATA, "cloud metadata"),
         (address.is_loopback, "loopback"),
@@ -92,12 +130,21 @@ class AddressPolicy:
             return parsed[0]
         for address in parsed:
             reason = blocked_reason(address)
-            if reason is not None and not any(address in n for n in self._networks):
+            if reason is not None and not self._allowed(address):
+                inner = embedded_ipv4(address)
+                carried = f" carrying {', '.join(map(str, inner))}" if inner else ""
                 raise DestinationError(
-                    f"refused: host {host!r} resolves to {address} ({reason} address); "
+                    f"refused: host {host!r} resolves to {address}{carried} ({reason} address); "
                     "allow-list the host or its CIDR in security.allow_hosts/allow_cidrs"
                 )
         return parsed[0]
+
+    def _allowed(self, address: IPAddress) -> bool:
+        """The address, or every IPv4 address it carries, is in an allow-listed network."""
+        if any(address in n for n in self._networks):
+            return True
+        inner = embedded_ipv4(address)
+        return bool(inner) and all(any(a in n for n in self._networks) for a in inner)
 
 
 @dataclass(frozen=True)

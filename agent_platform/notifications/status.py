@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from agent_platform.errors import StorageError
 from agent_platform.notifications.ids import as_utc, iso_utc
 from agent_platform.notifications.tables import delivery_attempts, outbox
+from agent_platform.state._dberror import describe
 
 __all__ = [
     "DELIVERY_LOG_COLUMNS",
@@ -114,7 +115,7 @@ def notification_status(engine: Engine, notification_id: str) -> NotificationSta
             rows = conn.execute(rows_q.order_by(outbox.c.destination)).mappings().all()
             attempts = conn.execute(attempts_q).mappings().all()
     except SQLAlchemyError as exc:
-        raise StorageError(f"could not read status of {notification_id}: {exc}") from exc
+        raise StorageError(f"could not read status of {notification_id}: {describe(exc)}") from exc
     first = rows[0] if rows else None
     return NotificationStatus(
         notification_id=notification_id,
@@ -171,7 +172,7 @@ def delivery_log(
         with engine.connect() as conn:
             rows = conn.execute(query).all()
     except SQLAlchemyError as exc:
-        raise StorageError(f"could not read the delivery log: {exc}") from exc
+        raise StorageError(f"could not read the delivery log: {describe(exc)}") from exc
     return [
         DeliveryLogRow(
             timestamp=iso_utc(as_utc(r[0])),

@@ -263,6 +263,31 @@ def test_410_disables_the_destination(
         }
 
 
+def test_a_corrupt_row_fails_alone_and_the_pass_goes_on(
+    engine: Engine, receiver: WebhookReceiver, env: dict[str, str]
+) -> None:
+    config = fast_config([hook(receiver)])
+    publisher = NotificationPublisher(engine, config, environ=env)
+    bad, good = (publisher.publish("run.approved", {"n": n}) for n in (0, 1))
+    with engine.begin() as conn:
+        conn.execute(
+            outbox.update().where(outbox.c.notification_id == bad).values(payload='{"n": 0')
+        )
+    stats = drain(engine, config, env)
+    assert (stats.claimed, stats.delivered, stats.failed, stats.retrying) == (2, 1, 1, 0)
+    assert [r.webhook_id for r in receiver.delivered()] == [
+        d.outbox_id for d in publisher.get_delivery_status(good).destinations
+    ]
+    status = publisher.get_delivery_status(bad)
+    (row,) = status.destinations
+    assert (row.status, row.attempts) == ("failed", 1)
+    assert row.last_error is not None and "stored payload is not a JSON object" in row.last_error
+    assert [(a.status, a.error) for a in status.attempts] == [("failed", row.last_error)]
+    with engine.connect() as conn:
+        failures = conn.execute(sa.select(destination_state.c.consecutive_failures)).scalar_one()
+    assert failures == 0  # the destination is not to blame for a corrupt row
+
+
 def test_retry_after_is_honoured(
     engine: Engine, receiver: WebhookReceiver, env: dict[str, str]
 ) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 
 from agent_platform.commands import notify
 from agent_platform.db import create_engine_for
+from agent_platform.errors import InvalidInputError
 from agent_platform.notifications import (
     DELIVERY_LOG_COLUMNS,
     Dispatcher,
@@ -236,6 +237,35 @@ def test_notify_commands(
         .startswith(",".join(DELIVERY_LOG_COLUMNS))
     )
     engine.dispose()
+
+
+def test_every_notify_command_disposes_its_engine(
+    sqlite_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("AGENT_PLATFORM_DATABASE_URL", sqlite_url)
+    created: list[Engine] = []
+    disposed: list[Engine] = []
+
+    def spy(url: str) -> Engine:
+        eng = create_engine_for(url)
+        sa.event.listen(eng, "engine_disposed", disposed.append)
+        created.append(eng)
+        return eng
+
+    monkeypatch.setattr(notify, "create_engine_for", spy)
+    config_file = tmp_path / "notifications.yaml"
+    config_file.write_text("destinations: []\n", encoding="utf-8")
+    assert _cli(["notify", "dispatch", "--config", str(config_file), "--until-idle"]) == 0
+    assert _cli(["notify", "status", "ntf_unknown"]) == 1
+    assert _cli(["notify", "log"]) == 0
+    with pytest.raises(InvalidInputError, match="no destination state"):
+        _cli(["notify", "enable", "nowhere"])
+    capsys.readouterr()
+    assert len(created) == 4
+    assert [id(e) for e in disposed] == [id(e) for e in created]
 
 
 def test_shipped_config_publishes_with_no_destination(engine: Engine) -> None:

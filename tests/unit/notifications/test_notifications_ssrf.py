@@ -10,6 +10,7 @@ from agent_platform.errors import DestinationError
 from agent_platform.notifications.ssrf import (
     AddressPolicy,
     blocked_reason,
+    embedded_ipv4,
     pin_url,
     system_resolver,
 )
@@ -102,3 +103,59 @@ def test_pinned_target_connects_to_resolved_ip_keeping_host_and_sni() -> None:
 def test_unresolvable_host_is_a_destination_error() -> None:
     with pytest.raises(DestinationError, match="cannot resolve"):
         system_resolver("no-such-host.invalid", 443)
+
+
+# IPv6 addresses that carry an IPv4 address: judged by the IPv4 address they carry.
+EMBEDDED_REFUSED = {
+    "64:ff9b::a9fe:a9fe": "cloud metadata",  # NAT64 of 169.254.169.254
+    "64:ff9b::7f00:1": "loopback",  # NAT64 of 127.0.0.1
+    "64:ff9b::a00:5": "private",  # NAT64 of 10.0.0.5
+    "2002:a9fe:a9fe::1": "cloud metadata",  # 6to4 of 169.254.169.254
+    "2002:7f00:1::1": "loopback",  # 6to4 of 127.0.0.1
+    "::ffff:169.254.169.254": "cloud metadata",  # mapped
+    "::169.254.169.254": "cloud metadata",  # compatible
+    "::127.0.0.1": "loopback",  # compatible
+    "2001:0:808:808::5601:5601": "cloud metadata",  # Teredo, client ~0x5601_5601
+    "2001:0:a00:5::f7ff:fffe": "private",  # Teredo via server 10.0.0.5
+}
+
+
+@pytest.mark.parametrize(("address", "reason"), sorted(EMBEDDED_REFUSED.items()))
+def test_ipv6_embedding_a_refused_ipv4_gets_its_reason(address: str, reason: str) -> None:
+    assert blocked_reason(ipaddress.ip_address(address)) == reason
+    with pytest.raises(DestinationError, match=rf"carrying .*\({reason} address\)"):
+        pin_url("https://hooks.example.org/x", AddressPolicy(), lambda h, p: [address])
+
+
+def test_embedded_ipv4_is_extracted_from_each_form() -> None:
+    def inner(text: str) -> list[str]:
+        return [str(a) for a in embedded_ipv4(ipaddress.ip_address(text))]
+
+    assert inner("64:ff9b::a9fe:a9fe") == ["169.254.169.254"]
+    assert inner("2002:808:808::1") == ["8.8.8.8"]
+    assert inner("::ffff:1.2.3.4") == ["1.2.3.4"]
+    assert inner("::1.2.3.4") == ["1.2.3.4"]
+    assert inner("2001:0:4136:e378:8000:63bf:3fff:fdd2") == ["192.0.2.45", "65.54.227.120"]
+    assert inner("::1") == inner("::") == inner("2001:4860:4860::8888") == inner("8.8.8.8") == []
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::808:808", "2002:808:808::1", "::ffff:8.8.8.8"])
+def test_ipv6_carrying_a_public_ipv4_passes(address: str) -> None:
+    assert blocked_reason(ipaddress.ip_address(address)) is None
+
+
+@pytest.mark.parametrize("address", ["::8.8.8.8", "2001:0:808:808::f7f7:f7f7"])
+def test_deprecated_embeddings_are_refused_even_with_a_public_ipv4(address: str) -> None:
+    assert blocked_reason(ipaddress.ip_address(address)) is not None
+
+
+def test_nat64_loopback_is_admitted_only_by_an_allow_list() -> None:
+    resolver = lambda h, p: ["64:ff9b::7f00:1"]  # noqa: E731
+    with pytest.raises(DestinationError, match="loopback"):
+        pin_url("http://hooks.example.org/", AddressPolicy(), resolver)
+    by_cidr = AddressPolicy(allow_cidrs=["127.0.0.0/8"])
+    assert pin_url("http://hooks.example.org/", by_cidr, resolver).address == "64:ff9b::7f00:1"
+    by_host = AddressPolicy(allow_hosts=["hooks.example.org"])
+    assert pin_url("http://hooks.example.org/", by_host, resolver).address == "64:ff9b::7f00:1"
+    with pytest.raises(DestinationError, match="cloud metadata"):
+        pin_url("http://x.example.org/", by_cidr, lambda h, p: ["64:ff9b::a9fe:a9fe"])

@@ -15,9 +15,9 @@ from jobs.resources import EvidenceResource
 __all__ = ["SIZES", "finish", "latency_markdown", "markdown_table", "sizes_for"]
 
 # Workload sizes: "full" is what `agent-platform gate` runs; "reduced" is for runs against
-# shared servers. The sizes a run used are recorded in its manifest and the gate. The reduced
-# FinOps replay stops after 20 days (the report's row minimum), before the monthly cap is
-# reached, so its lead time is measured to the breach the forecast projected (basis recorded).
+# shared servers. The sizes a run used are recorded in its manifest and the gate. Both scales
+# replay the whole 30-day month, so the monthly cap's first refusal (and with it the alert
+# lead time) is observed at either scale.
 SIZES: dict[str, dict[str, dict[str, int]]] = {
     "full": {
         "state_fabric": {"rounds": 4, "sessions": 60, "gets_per_round": 500, "saves_per_round": 80},
@@ -35,7 +35,7 @@ SIZES: dict[str, dict[str, dict[str, int]]] = {
         "router_decisions": {"decisions": 20},
         "router_failover": {"requests": 100},
         "notifications": {"notifications": 12},
-        "finops": {"days": 20},
+        "finops": {"days": 30},
         "budget_concurrency": {"workers": 64},
         "orchestration": {"warmup": 1, "repeats": 1},
         "packages": {},

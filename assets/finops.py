@@ -36,6 +36,8 @@ from agent_platform.evidence.formats.finops import (
     CAP_EXHAUSTED,
     AlertRow,
     BudgetDay,
+    alert_figures,
+    lead_time_label,
     write_alerts,
     write_report,
 )
@@ -132,13 +134,25 @@ def _serve(budget: FinOpsBudget, clock: _Clock, request: _Request, out: _Replay)
     model = budget.model_for(request.task, request.provider)
     try:
         reservation = budget.reserve(request.provider, model, request.task, request.tokens)
-    except BudgetExceededError as exc:
-        month = budget.calendar.month_key(request.at)
-        if out.exhausted_at is None and month in str(exc):
+    except BudgetExceededError:
+        if out.exhausted_at is None and _month_cap_refused(budget, request, model):
             out.exhausted_at = request.at
         return False
     budget.commit(reservation, request.prompt_tokens, request.tokens - request.prompt_tokens)
     return True
+
+
+def _month_cap_refused(budget: FinOpsBudget, request: _Request, model: str) -> bool:
+    """Whether the monthly cap is what refused ``request``: read from the budget's status.
+
+    At the refusal time the month window's remaining money is compared with what the request
+    would have held against it (the error carries no structured window, so its text is never
+    parsed).
+    """
+    status = budget.get_remaining_budget(now=request.at)
+    holds = budget.holds_for(request.provider, model, request.tokens, request.at)
+    month_hold = sum(h.amount for h in holds if h.window_key == status.month.key)
+    return month_hold > status.month.remaining
 
 
 def _replay_day(
@@ -256,6 +270,7 @@ def budget_report(
     layout = evidence.layout()
     write_report(layout.path(paths.BUDGET_REPORT), replay.days)
     write_alerts(layout.path(paths.BUDGET_ALERTS), alerts)
+    lead = alert_figures(layout.path(paths.BUDGET_ALERTS))
     finish(
         context,
         evidence,
@@ -268,7 +283,7 @@ def budget_report(
             "rejected": replay.rejected,
             "simulated_month": MONTH_START.isoformat(),
             "demand_x_daily_cap": DEMAND,
-            "lead_time": "first monthly-cap refusal minus first forecast alert (simulated hours)",
+            "lead_time": lead_time_label(lead["alert_lead_time_basis"]),
         },
         backends={
             "database": database.backend,
@@ -291,6 +306,16 @@ def budget_report(
     return MaterializeResult(
         metadata={
             "path": paths.BUDGET_REPORT,
+            "lead times (simulated hours)": markdown_table(
+                ("forecast alert -> cap refusal", "80 % alert -> cap refusal", "projected"),
+                [
+                    (
+                        lead["alert_lead_time_hours"],
+                        lead["threshold_lead_time_hours"],
+                        lead["projected_lead_time_hours"],
+                    )
+                ],
+            ),
             "budget curve vs caps": markdown_table(
                 ("date", "day EUR", "day cap", "month EUR", "month cap", "month used", "refused"),
                 curve,

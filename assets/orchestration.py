@@ -15,7 +15,7 @@ from dagster import AssetChecksDefinition, AssetExecutionContext, AssetKey, Mate
 from agent_platform.evidence import layout as paths
 from agent_platform.evidence.contract_model import Contract
 from agent_platform.evidence.files import utc_now_iso
-from agent_platform.evidence.formats.orchestration import ScenarioRun, write
+from agent_platform.evidence.formats.orchestration import UNSCRIPTED, ScenarioRun, write
 from agent_platform.orchestration.scenarios import (
     ScenarioFigures,
     list_scenarios,
@@ -45,7 +45,9 @@ def _expected_violations() -> dict[str, str | None]:
 def _row(
     figures: ScenarioFigures, finished: str, expected_rule: str | None, warmup: bool
 ) -> ScenarioRun:
-    expected = tuple(figures.expected_history) if figures.expected_history is not None else ("*",)
+    expected = (
+        tuple(figures.expected_history) if figures.expected_history is not None else (UNSCRIPTED,)
+    )
     return ScenarioRun(
         timestamp=finished,
         scenario=figures.scenario,
@@ -53,7 +55,7 @@ def _row(
         expected_node_order=expected,
         loops=figures.loops_taken,
         decision=figures.decision,
-        expected_decision=figures.expected_decision or figures.decision,
+        expected_decision=figures.expected_decision or UNSCRIPTED,
         violation_expected=expected_rule is not None,
         violation_caught=expected_rule is not None and expected_rule in figures.violation_rules,
         run_latency_ms=figures.run_latency_ms,
@@ -95,7 +97,10 @@ def orchestration_runs(
         started_at=started,
         finished_at=finished,
         sizes={**sizes, "scenarios": len(rows)},
-        backends={"database": database.backend, "providers_simulated": True},
+        backends={
+            "database": database.backend,
+            "providers_simulated": bool(rows) and all(r.simulated for r in rows),
+        },
     )
     table = [
         (

@@ -272,7 +272,9 @@ def model_routing_accuracy(
         started_at=started,
         finished_at=finished,
         sizes=recorded,
-        backends=_backends(database, store, router.decision_profile),
+        backends=_backends(
+            database, store, router.decision_profile, [d.simulated for d in decisions]
+        ),
     )
     correct = sum(d.expected_provider == d.actual_provider for d in decisions)
     misses = [
@@ -332,7 +334,7 @@ def router_failover(
         started_at=started,
         finished_at=finished,
         sizes=recorded,
-        backends=_backends(database, store, router.fault_profile),
+        backends=_backends(database, store, router.fault_profile, [o.simulated for o in outcomes]),
     )
     failed_first = [o for o in outcomes if o.primary_failed]
     table = [
@@ -352,11 +354,14 @@ def router_failover(
     )
 
 
-def _backends(database: DatabaseResource, store: str, profile: str) -> dict[str, Any]:
+def _backends(
+    database: DatabaseResource, store: str, profile: str, simulated: list[bool]
+) -> dict[str, Any]:
+    """The backends of a router workload; ``simulated`` holds each row's router mode."""
     return {
         "database": database.backend,
         "budget_store": store,
-        "providers_simulated": True,
+        "providers_simulated": bool(simulated) and all(simulated),
         "simulation_profile": profile,
     }
 

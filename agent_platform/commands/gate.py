@@ -2,8 +2,10 @@
 
 This is the README's first command. It runs the Dagster job in-process (Dagster is imported
 here lazily, so the library itself stays Dagster-free), shows each step as it starts and ends,
-prints where every evidence file went and the gate verdict, rewrites the performance table of
-the architecture document from the new gate JSON, and finally runs the validator. The Dagster
+prints where every evidence file went and the gate verdict, writes the performance table
+rendered from the new gate JSON to ``evidence/performance_table.md`` (generated, untracked),
+and finally runs the validator. The architecture document's copy of the table (a tracked file)
+is rewritten only with ``--update-doc``: its provenance line names the run it shows. The Dagster
 instance lives under ``$DAGSTER_HOME`` or, by default, ``.data/dagster_home`` (git-ignored), so
 ``dagster dev`` pointed at the same home shows the run history.
 """
@@ -26,12 +28,18 @@ from agent_platform.evidence.contract import format_summary, validate_contract, 
 from agent_platform.evidence.contract_model import load_contract
 from agent_platform.evidence.files import utc_now_iso
 from agent_platform.evidence.layout import GATE_PATH
-from agent_platform.evidence.perf_table import render_table, rewrite_block
+from agent_platform.evidence.perf_table import (
+    DOC_PATH,
+    TABLE_PATH,
+    render_table,
+    rewrite_block,
+    write_table,
+)
 
 __all__ = ["register", "run"]
 
 CONTRACT = "contracts/phase_1_core_architecture.contract.json"
-DOC = "docs/architecture/phase1_architecture.md"
+DOC = DOC_PATH
 
 
 def register(subparsers: Any) -> None:
@@ -51,8 +59,16 @@ def register(subparsers: Any) -> None:
         help="Dagster instance folder (default $DAGSTER_HOME or .data/dagster_home)",
     )
     parser.add_argument("--no-validate", action="store_true", help="skip the contract validator")
-    parser.add_argument(
-        "--no-doc", action="store_true", help="do not rewrite the document's performance table"
+    doc = parser.add_mutually_exclusive_group()
+    doc.add_argument(
+        "--update-doc",
+        action="store_true",
+        help=f"also rewrite the performance table of {DOC} from this run's gate",
+    )
+    doc.add_argument(
+        "--no-doc",
+        action="store_true",
+        help=f"leave {DOC} untouched (the default; kept for existing scripts)",
     )
     parser.set_defaults(handler=run)
 
@@ -139,10 +155,11 @@ def _show(console: Any, entry: Any, started: dict[str, float]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the job, print files and verdict, refresh the doc table, run the validator."""
+    """Run the job, print files and verdict, write the table (and the doc's on request), validate."""
     root = project_root()
     gate_path = root / GATE_PATH
     gate_path.unlink(missing_ok=True)  # a gate from an earlier run must never look like this one's
+    (root / TABLE_PATH).unlink(missing_ok=True)
     instance, home = _instance(args.dagster_home)
     run_id = str(uuid.uuid4())
     outcome: dict[str, Any] = {}
@@ -166,15 +183,15 @@ def run(args: argparse.Namespace) -> int:
     gate = json.loads(gate_path.read_text(encoding="utf-8"))
     _print_gate(root, gate)
     contract_path = root / CONTRACT
-    if not args.no_doc:
-        rewrite_block(root / DOC, render_table(gate, load_contract(contract_path)))
-        print(f"performance table refreshed in {DOC}")
+    contract = load_contract(contract_path)
+    print(f"performance table: {write_table(root, gate, contract)}")
+    if args.update_doc:
+        rewrite_block(root / DOC, render_table(gate, contract))
+        print(f"performance table of run {run_id} written into {DOC}")
     if args.no_validate:
         return 0 if gate.get("status") == "PASS" else 1
     report = validate_contract(contract_path, root)
-    target = write_report(
-        report, root / load_contract(contract_path).gate_evidence.validation_report
-    )
+    target = write_report(report, root / contract.gate_evidence.validation_report)
     print(format_summary(report))
     print(f"validation report: {target}")
     return 0 if report.passed else 1

@@ -1,11 +1,16 @@
-"""Contract validation: every deliverable, pattern, cross-file fact and gate figure, checked.
+"""Contract validation: every deliverable, pattern, cross-file fact and gate field, checked.
 
 :func:`validate_contract` is what ``scripts/validate_contract.py`` runs. It accepts the phase
-only when every deliverable exists within its size range and holds its required patterns, the
+only when every deliverable exists within its size range (or the contract sets the range aside
+with a deviation note, reported as N/A with the note) and holds its required patterns, the
 scanner finds no forbidden pattern, every cross-file check holds, the gate JSON says PASS for
-the checkout's own commit, every hash recorded in the gate matches its file, and every gate
-figure recomputes from the files. Each check is recorded with its result in the validation
-report (``evidence/validation/phase1_contract_validation.json``).
+the checkout's own commit on a clean tree (generated paths aside), the gate lists every file of
+every workload manifest of its run with the matching SHA-256, and the whole gate document
+equals the one :func:`~agent_platform.evidence.gate.compute_gate` recomputes from the files
+(only the gate's time stamps and machine description are exempt), thresholds included. The
+generated performance table must equal the gate's; the document's copy is checked when it names
+the gate's run. Each check is recorded in the validation report
+(``evidence/validation/phase1_contract_validation.json``).
 """
 
 from __future__ import annotations
@@ -22,27 +27,52 @@ from agent_platform.evidence.crossfile import run_cross_check
 from agent_platform.evidence.files import (
     UNKNOWN_COMMIT,
     count_lines,
+    dirty_paths,
     git_commit,
     sha256_file,
     utc_now_iso,
     write_text_atomic,
 )
-from agent_platform.evidence.gate import deliverable_counts, subsystem_verdict
-from agent_platform.evidence.layout import SUBSYSTEMS, WORKLOADS, EvidenceLayout
+from agent_platform.evidence.gate import GateRun, compute_gate
+from agent_platform.evidence.layout import WORKLOADS, EvidenceLayout
 from agent_platform.evidence.manifest import read_manifest
+from agent_platform.evidence.perf_table import (
+    DOC_PATH,
+    TABLE_PATH,
+    block_run_id,
+    read_block,
+    render_table,
+)
 from agent_platform.evidence.scanner import scan
 
-__all__ = ["CheckResult", "ValidationReport", "format_summary", "validate_contract", "write_report"]
+__all__ = [
+    "CheckResult",
+    "ValidationReport",
+    "check_tables",
+    "differences",
+    "format_summary",
+    "validate_contract",
+    "write_report",
+]
+
+
+PASS, FAIL, NOT_APPLICABLE, NOTE = "PASS", "FAIL", "N/A", "NOTE"
 
 
 @dataclass(frozen=True)
 class CheckResult:
-    """One named check, its category, its verdict and what it found."""
+    """One named check, its category, its outcome and what it found.
+
+    ``outcome`` is PASS or FAIL, or N/A (a line range the contract's deviation note sets aside)
+    or NOTE (information, such as the document's table showing an earlier run); only FAIL
+    rejects the contract.
+    """
 
     id: str
     category: str
     passed: bool
     detail: str
+    outcome: str = PASS
 
 
 @dataclass
@@ -56,8 +86,11 @@ class ValidationReport:
     def passed(self) -> bool:
         return bool(self.checks) and all(c.passed for c in self.checks)
 
-    def add(self, check_id: str, category: str, passed: bool, detail: str) -> None:
-        self.checks.append(CheckResult(check_id, category, passed, detail))
+    def add(
+        self, check_id: str, category: str, passed: bool, detail: str, outcome: str | None = None
+    ) -> None:
+        verdict = outcome if outcome is not None else (PASS if passed else FAIL)
+        self.checks.append(CheckResult(check_id, category, passed, detail, verdict))
 
     def to_dict(self) -> dict[str, Any]:
         failed = [c for c in self.checks if not c.passed]
@@ -94,7 +127,7 @@ def validate_contract(contract_path: Path, root: Path | None = None) -> Validati
     for check in contract.cross_file_checks:
         passed, detail = run_cross_check(base, check)
         report.add(f"cross_file:{check.id}", "cross_file", passed, detail)
-    _check_gate(report, base, contract, len(findings))
+    _check_gate(report, base, contract)
     return report
 
 
@@ -109,16 +142,23 @@ def _check_deliverable(report: ValidationReport, root: Path, item: Deliverable) 
         report.add(f"deliverable:{item.path}", "deliverable", False, str(exc))
         return
     bound, unit = (item.rows, "rows") if item.rows is not None else (item.lines, "lines")
-    ok = bound is None or (size >= bound.min and (bound.max is None or size <= bound.max))
     wanted = (
         ""
         if bound is None
-        else f" (allowed {bound.min}..{bound.max if bound.max is not None else ''})"
+        else f" (seed range {bound.min}..{bound.max if bound.max is not None else ''})"
     )
     over = f" over {' + '.join(item.counted_paths)}" if item.implementation else ""
-    report.add(f"deliverable:{item.path}", "deliverable", ok, f"{size} {unit}{over}{wanted}")
     if item.deviation:
-        report.add(f"deviation:{item.path}", "deviation", True, item.deviation)
+        report.add(
+            f"deliverable:{item.path}",
+            "deliverable",
+            True,
+            f"range N/A (deviation: {item.deviation}); {size} {unit}{over}{wanted}",
+            NOT_APPLICABLE,
+        )
+    else:
+        ok = bound is None or (size >= bound.min and (bound.max is None or size <= bound.max))
+        report.add(f"deliverable:{item.path}", "deliverable", ok, f"{size} {unit}{over}{wanted}")
     if item.required_patterns or item.required_sections:
         _check_patterns(report, path, item)
 
@@ -163,7 +203,7 @@ def _load_gate(report: ValidationReport, root: Path, contract: Contract) -> dict
     return gate
 
 
-def _check_gate(report: ValidationReport, root: Path, contract: Contract, findings: int) -> None:
+def _check_gate(report: ValidationReport, root: Path, contract: Contract) -> None:
     gate = _load_gate(report, root, contract)
     if gate is None:
         return
@@ -177,67 +217,188 @@ def _check_gate(report: ValidationReport, root: Path, contract: Contract, findin
     head, recorded = git_commit(root), gate.get("commit")
     ok = recorded not in (None, UNKNOWN_COMMIT) and recorded == head
     report.add("gate:commit", "gate", ok, f"gate measured {recorded}, checkout is at {head}")
+    _check_worktree(report, root)
     _check_hashes(report, root, gate)
-    _check_figures(report, root, contract, gate)
-    _check_counts(report, root, contract, gate, findings)
+    run = _obj(gate.get("run"))
+    fresh = compute_gate(
+        GateRun(root, root, str(run.get("run_id", "")), str(run.get("started_at", ""))), contract
+    )
+    _check_recomputed(report, gate, fresh)
+    check_tables(report, root, contract, gate)
 
 
-def _check_hashes(report: ValidationReport, root: Path, gate: dict[str, Any]) -> None:
-    recorded = gate.get("evidence_files") or {}
-    bad = []
-    for rel, digest in sorted(recorded.items()):
-        path = root / rel
-        if not path.is_file():
-            bad.append(f"{rel} missing")
-        elif sha256_file(path) != digest:
-            bad.append(f"{rel} does not match its recorded SHA-256")
-    ok = bool(recorded) and not bad
+def _obj(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one (a malformed gate then diffs)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _check_worktree(report: ValidationReport, root: Path) -> None:
+    changed = dirty_paths(root)
+    if changed is None:
+        report.add("gate:worktree", "gate", False, f"{root} is not a git checkout")
+        return
+    shown = ", ".join(changed[:10]) + (
+        f" and {len(changed) - 10} more" if len(changed) > 10 else ""
+    )
     report.add(
-        "gate:hashes", "gate", ok, "; ".join(bad) or f"{len(recorded)} files match their hashes"
+        "gate:worktree",
+        "gate",
+        not changed,
+        f"uncommitted or untracked files: {shown}"
+        if changed
+        else "the checkout matches its commit (generated paths aside)",
     )
 
 
-def _check_figures(
-    report: ValidationReport, root: Path, contract: Contract, gate: dict[str, Any]
-) -> None:
+def _check_hashes(report: ValidationReport, root: Path, gate: dict[str, Any]) -> None:
+    """Every file of every workload manifest of the gate's run is listed, hash for hash."""
     lay = EvidenceLayout(root)
     run_id = str((gate.get("run") or {}).get("run_id", ""))
-    manifests = {w.name: read_manifest(lay, w.name) for w in WORKLOADS}
-    stated = gate.get("subsystems") or {}
-    for name in SUBSYSTEMS:
-        fresh = subsystem_verdict(lay, contract, run_id, name, manifests)
-        claimed = stated.get(name) or {}
-        diffs = [
-            f"{key}: gate says {claimed.get('figures', {}).get(key)!r}, files give {value!r}"
-            for key, value in fresh["figures"].items()
-            if claimed.get("figures", {}).get(key) != value
-        ]
-        if claimed.get("status") != fresh["status"]:
-            diffs.append(
-                f"status: gate says {claimed.get('status')!r}, recomputed {fresh['status']!r}"
-            )
-        detail = (
-            "; ".join(diffs)
-            or f"{len(fresh['figures'])} figures recompute, status {fresh['status']}"
-        )
-        report.add(f"gate:figures:{name}", "gate", not diffs and fresh["status"] == "PASS", detail)
+    recorded = _obj(gate.get("evidence_files"))
+    bad: list[str] = []
+    expected: dict[str, str] = {}
+    for work in WORKLOADS:
+        manifest = read_manifest(lay, work.name)
+        if manifest is None or manifest.run_id != run_id:
+            bad.append(f"{work.name}: no manifest of run {run_id}")
+            continue
+        expected.update(manifest.files)
+    for rel, digest in sorted(expected.items()):
+        path = root / rel
+        if rel not in recorded:
+            bad.append(f"{rel} has no hash entry in the gate")
+        elif recorded[rel] != digest:
+            bad.append(f"{rel}: the gate's SHA-256 differs from its manifest's")
+        elif not path.is_file():
+            bad.append(f"{rel} missing")
+        elif sha256_file(path) != digest:
+            bad.append(f"{rel} does not match its recorded SHA-256")
+    bad.extend(
+        f"{rel} is in the gate but in no manifest" for rel in sorted(set(recorded) - set(expected))
+    )
+    report.add(
+        "gate:hashes",
+        "gate",
+        bool(expected) and not bad,
+        "; ".join(bad) or f"{len(expected)} manifest files listed and matching their hashes",
+    )
 
 
-def _check_counts(
-    report: ValidationReport, root: Path, contract: Contract, gate: dict[str, Any], findings: int
+def _check_recomputed(
+    report: ValidationReport, gate: dict[str, Any], fresh: dict[str, Any]
 ) -> None:
-    present, lines = deliverable_counts(contract, root, root)
-    expected = {
-        "deliverables_count": present,
-        "lines_delivered": lines,
-        "forbidden_patterns_found": findings,
-    }
-    diffs = [
-        f"{k}: gate says {gate.get(k)!r}, recounted {v}"
-        for k, v in expected.items()
-        if gate.get(k) != v
-    ]
-    report.add("gate:counts", "gate", not diffs, "; ".join(diffs) or f"recounted {expected}")
+    """The whole gate document against the one recomputed from the files, key by key."""
+    stated = _obj(gate.get("subsystems"))
+    for name, sub in fresh["subsystems"].items():
+        claimed = stated.get(name)
+        report.add(
+            f"gate:thresholds:{name}",
+            "gate",
+            isinstance(claimed, dict) and claimed.get("thresholds") == sub["thresholds"],
+            f"gate says {claimed.get('thresholds') if isinstance(claimed, dict) else None!r}, "
+            f"the contract says {sub['thresholds']!r}",
+        )
+        diffs = differences(claimed, sub, f"subsystems.{name}")
+        detail = (
+            "; ".join(diffs) or f"{len(sub['figures'])} figures recompute, status {sub['status']}"
+        )
+        report.add(f"gate:figures:{name}", "gate", not diffs and sub["status"] == "PASS", detail)
+    extra = sorted(set(stated) - set(fresh["subsystems"]))
+    counts = [k for k in _COUNT_KEYS if gate.get(k) != fresh[k]]
+    report.add(
+        "gate:counts",
+        "gate",
+        not counts,
+        "; ".join(f"{k}: gate says {gate.get(k)!r}, recounted {fresh[k]!r}" for k in counts)
+        or f"recounted { ({k: fresh[k] for k in _COUNT_KEYS}) }",
+    )
+    rest = {k: v for k, v in gate.items() if k not in _COUNT_KEYS and k != "subsystems"}
+    fresh_rest = {k: v for k, v in fresh.items() if k not in _COUNT_KEYS and k != "subsystems"}
+    diffs = differences(rest, fresh_rest, "") + [f"subsystems.{n}: not a subsystem" for n in extra]
+    report.add(
+        "gate:document",
+        "gate",
+        not diffs,
+        "; ".join(diffs[:20]) or "every other field recomputes (times and machine aside)",
+    )
+
+
+_COUNT_KEYS = (
+    "deliverables_expected",
+    "deliverables_count",
+    "lines_delivered",
+    "quality_gates_passed",
+    "quality_gates_failed",
+    "forbidden_patterns_found",
+)
+_VOLATILE = frozenset({"timestamp", "run.finished_at", "machine"})
+
+
+def differences(recorded: Any, expected: Any, where: str) -> list[str]:
+    """Where ``recorded`` differs from ``expected`` (missing, extra or changed keys, recursively).
+
+    Only the gate's own time stamps and the machine description are exempt: they describe when
+    and where the gate was written, which a recomputation cannot reproduce.
+    """
+    if where.lstrip(".") in _VOLATILE:
+        return []
+    if isinstance(recorded, dict) and isinstance(expected, dict):
+        out: list[str] = []
+        for key in sorted(set(recorded) | set(expected), key=str):
+            at = f"{where}.{key}" if where else str(key)
+            if at in _VOLATILE:
+                continue
+            if key not in expected:
+                out.append(f"{at}: not recomputed from the files (gate says {recorded[key]!r})")
+            elif key not in recorded:
+                out.append(f"{at}: missing from the gate (recomputed {expected[key]!r})")
+            else:
+                out.extend(differences(recorded[key], expected[key], at))
+        return out
+    if recorded != expected or type(recorded) is not type(expected):
+        return [f"{where}: gate says {recorded!r}, recomputed {expected!r}"]
+    return []
+
+
+def check_tables(
+    report: ValidationReport, root: Path, contract: Contract, gate: dict[str, Any]
+) -> None:
+    """The generated table file equals the gate's table; the document's block, when it names
+    this gate's run, holds that same table (else a note names the run it shows)."""
+    expected = render_table(gate, contract)
+    table = root / TABLE_PATH
+    try:
+        written = table.read_text(encoding="utf-8").strip("\n")
+    except OSError as exc:
+        report.add("gate:table", "gate", False, f"{TABLE_PATH}: {exc}")
+    else:
+        report.add(
+            "gate:table",
+            "gate",
+            written == expected,
+            f"{TABLE_PATH} "
+            + ("matches the gate" if written == expected else "differs from the gate"),
+        )
+    doc = root / DOC_PATH
+    if not doc.is_file():
+        report.add("doc:table", "note", True, f"no {DOC_PATH} in this tree", NOTE)
+        return
+    try:
+        block = read_block(doc)
+    except AgentPlatformError as exc:
+        report.add("doc:table", "documentation", False, str(exc))
+        return
+    shown, current = block_run_id(block), (gate.get("run") or {}).get("run_id")
+    if shown != current:
+        report.add("doc:table", "note", True, f"document table is from run {shown}", NOTE)
+        return
+    report.add(
+        "doc:table",
+        "documentation",
+        block == expected,
+        f"{DOC_PATH} shows run {shown}: "
+        + ("rows equal the gate's table" if block == expected else "rows differ from the gate's"),
+    )
 
 
 def write_report(report: ValidationReport, path: Path) -> Path:
@@ -247,19 +408,21 @@ def write_report(report: ValidationReport, path: Path) -> Path:
 
 
 def format_summary(report: ValidationReport) -> str:
-    """A readable summary: failures first, then the count of passing checks by category."""
+    """A readable summary: failures, then set-aside ranges and notes in full, then tallies."""
     lines = [f"contract {report.contract_id} at {report.root}"]
     for check in report.checks:
-        if not check.passed:
-            lines.append(f"  FAIL  {check.id}: {check.detail}")
-    categories: dict[str, list[int]] = {}
+        if check.outcome in (FAIL, NOT_APPLICABLE, NOTE):
+            lines.append(f"  {check.outcome:<4}  {check.id}: {check.detail}")
+    categories: dict[str, dict[str, int]] = {}
     for check in report.checks:
-        tally = categories.setdefault(check.category, [0, 0])
-        tally[0 if check.passed else 1] += 1
-    for category, (ok, bad) in categories.items():
-        lines.append(f"  {category:<12} {ok} passed, {bad} failed")
+        tally = categories.setdefault(check.category, {})
+        tally[check.outcome] = tally.get(check.outcome, 0) + 1
+    for category, tally in categories.items():
+        counted = ", ".join(f"{n} {o}" for o, n in sorted(tally.items()))
+        lines.append(f"  {category:<13} {counted}")
     verdict = "ACCEPTED" if report.passed else "REJECTED"
+    passes = sum(c.outcome == PASS for c in report.checks)
     lines.append(
-        f"{verdict}: {sum(c.passed for c in report.checks)}/{len(report.checks)} checks passed"
+        f"{verdict}: {passes}/{len(report.checks)} checks PASS, {sum(not c.passed for c in report.checks)} FAIL"
     )
     return "\n".join(lines)

@@ -19,8 +19,10 @@ from agent_platform.canonical import sha256_hex
 from agent_platform.errors import EvidenceError
 
 __all__ = [
+    "GENERATED_PATHS",
     "UNKNOWN_COMMIT",
     "count_lines",
+    "dirty_paths",
     "git_commit",
     "git_dirty",
     "machine_info",
@@ -87,23 +89,55 @@ def _git(root: Path, *args: str) -> str | None:
         return None
     if done.returncode != 0:
         return None
-    return done.stdout.strip()
+    return done.stdout
 
 
 def git_commit(root: Path) -> str:
     """``git rev-parse HEAD`` of the checkout at ``root``, or ``"unknown"``."""
-    commit = _git(root, "rev-parse", "HEAD")
+    output = _git(root, "rev-parse", "HEAD")
+    commit = output.strip() if output is not None else None
     if commit is None or len(commit) != 40:
         return UNKNOWN_COMMIT
     return commit
 
 
-def git_dirty(root: Path) -> bool | None:
-    """Whether tracked files differ from HEAD (None when ``root`` is not a checkout)."""
-    status = _git(root, "status", "--porcelain", "--untracked-files=no")
+GENERATED_PATHS: tuple[str, ...] = (
+    "evidence/",
+    "metrics/",
+    "notifications/",
+    ".data/",
+    "docs/architecture/phase1_architecture.md",
+)
+"""Paths a gate run writes (or, for the document, ``gate --update-doc`` refreshes): not dirt.
+
+The document's performance block is checked on its own by the validator, so the document is
+left out of the dirty check whole rather than diffed around its marked block."""
+
+
+def dirty_paths(root: Path, generated: tuple[str, ...] = GENERATED_PATHS) -> list[str] | None:
+    """Changed, staged or untracked (not ignored) files outside ``generated``.
+
+    None when ``root`` is not a git checkout. Untracked files count: a module that exists only
+    in the working tree is not part of the commit the gate names.
+    """
+    status = _git(root, "status", "--porcelain", "--untracked-files=all")
     if status is None:
         return None
-    return bool(status)
+    changed: list[str] = []
+    for line in status.splitlines():
+        path = line[3:].split(" -> ")[-1].strip('"')
+        if not any(path == g or path.startswith(g) for g in generated):
+            changed.append(path)
+    return changed
+
+
+def git_dirty(root: Path) -> bool | None:
+    """Whether the checkout differs from HEAD outside the generated paths (untracked counts).
+
+    None when ``root`` is not a checkout.
+    """
+    changed = dirty_paths(root)
+    return None if changed is None else bool(changed)
 
 
 def machine_info() -> dict[str, object]:

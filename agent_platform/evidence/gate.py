@@ -80,6 +80,7 @@ def compute_gate(run: GateRun, contract: Contract) -> dict[str, Any]:
         "commit": commit,
         "worktree_dirty": git_dirty(run.project_root),
         "backends": _backends(manifests, run.run_id),
+        "provider_traffic": _provider_traffic(manifests, run.run_id),
         "machine": machine_info(),
         "workload_sizes": {
             n: m.workload_sizes
@@ -88,7 +89,7 @@ def compute_gate(run: GateRun, contract: Contract) -> dict[str, Any]:
         },
         "subsystems": subsystems,
         "evidence_files": _hashes(lay, manifests, run.run_id),
-        "deliverables_expected": len(contract.deliverables),
+        "deliverables_expected": sum(1 for d in contract.deliverables if d.path != GATE_PATH),
         "deliverables_count": delivered,
         "lines_delivered": lines,
         "quality_gates_passed": passed,
@@ -139,6 +140,23 @@ def subsystem_verdict(
     }
 
 
+def _provider_traffic(manifests: dict[str, WorkloadManifest | None], run_id: str) -> dict[str, str]:
+    """Per subsystem that calls LLM providers: ``simulated`` when any of its workloads of
+    ``run_id`` ran on the provider simulator, else ``real``. Subsystems that call no provider
+    are absent."""
+    out: dict[str, str] = {}
+    for work in WORKLOADS:
+        manifest = manifests.get(work.name)
+        if not _fresh(manifest, run_id) or manifest is None:
+            continue
+        flag = manifest.backends.get("providers_simulated")
+        if flag is True:
+            out[work.subsystem] = "simulated"
+        elif flag is False:
+            out.setdefault(work.subsystem, "real")
+    return {name: out[name] for name in SUBSYSTEMS if name in out}
+
+
 def _backends(manifests: dict[str, WorkloadManifest | None], run_id: str) -> dict[str, Any]:
     merged: dict[str, set[str]] = {}
     for manifest in manifests.values():
@@ -175,10 +193,12 @@ def deliverable_counts(
 ) -> tuple[int, int]:
     """(deliverables present, lines over them and their implementation modules).
 
-    The gate file itself counts as present (it is being written); a file shared by several
-    deliverables' components is counted once.
+    Every deliverable is counted only when its file exists. The gate document itself is left
+    out of both this count and ``deliverables_expected``: it is the document being computed, so
+    it cannot be checked for here (the validator checks it as a deliverable on its own). A file
+    shared by several deliverables' components is counted once.
     """
-    present = 1
+    present = 0
     counted: set[Path] = set()
     for item in contract.deliverables:
         if item.path == GATE_PATH:

@@ -6,7 +6,8 @@ counts can only agree. For Python files, markers are looked for in comments and 
 name them); stubs are found on the AST: a function whose body is only ``pass``, only ``...``
 or only a docstring, and any ``raise NotImplementedError``. A ``pass`` inside an ``except``
 is not a function body and is never flagged. Protocol methods and ``@overload`` signatures
-are excepted. Other text files are scanned line by line.
+are excepted. Other text files, and files without a suffix (``Makefile``, ``.ci/run``), are
+scanned line by line for markers and phrases.
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ def _scan_content(rules: _Rules, rel: str, text: str) -> list[Finding]:
 
 
 def _scan_file(rules: _Rules, rel: str, path: Path) -> list[Finding]:
-    known = {".py"} | _TEXT_SUFFIXES | _COMMENTED_SUFFIXES
+    known = {".py", ""} | _TEXT_SUFFIXES | _COMMENTED_SUFFIXES
     if path.suffix not in known:
         return []
     try:

@@ -22,6 +22,7 @@ __all__ = [
     "advisory_sources",
     "javascript_note",
     "overall_status",
+    "registry_cache_hits",
     "render_markdown",
     "report_json",
     "write_report",
@@ -114,6 +115,11 @@ def _reason_counts(runs: Sequence[VerificationRun]) -> list[str]:
     return lines
 
 
+def registry_cache_hits(run: VerificationRun) -> int:
+    """How many of the run's registry answers came from the on-disk cache."""
+    return sum(r.registry.from_cache for r in run.results)
+
+
 def advisory_sources(runs: Sequence[VerificationRun]) -> str:
     """The advisory sources actually used, each with its date, for every advisory figure."""
     used = sorted({p.advisories.source for r in runs for p in r.results if p.advisories.checked})
@@ -201,6 +207,7 @@ def report_json(runs: Sequence[VerificationRun], missing: Mapping[str, str]) -> 
         "blocking_vulnerabilities": sum(r.blocking_vulnerabilities for r in runs),
         "advisory_sources": advisory_sources(runs),
         "execution_seconds": round(sum(r.seconds for r in runs), 3),
+        "registry_cache_hits": sum(registry_cache_hits(r) for r in runs),
         "not_run": dict(missing),
         "runs": [_run_json(r) for r in runs],
     }
@@ -221,6 +228,7 @@ def _run_json(run: VerificationRun) -> dict[str, Any]:
         "severity_threshold": run.severity_threshold,
         "unknown_severity": run.unknown_severity,
         "min_release_age_days": run.min_release_age_days,
+        "registry_cache_hits": registry_cache_hits(run),
         "sources": [vars(s) for s in run.sources],
         "notes": list(run.notes),
         "packages": [_package_json(p) for p in run.results],

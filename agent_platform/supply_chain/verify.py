@@ -10,8 +10,9 @@ configured severity (or of unknown severity, if the policy says so) fail the run
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -19,6 +20,7 @@ import httpx
 from agent_platform.config import load_yaml_model, project_root
 from agent_platform.schemas.supply_chain import SupplyChainConfig
 from agent_platform.supply_chain.advisories import AdvisoryService
+from agent_platform.supply_chain.cache import RegistryCache
 from agent_platform.supply_chain.lockfiles import parse_lockfile
 from agent_platform.supply_chain.model import (
     AdvisoryCheck,
@@ -30,6 +32,7 @@ from agent_platform.supply_chain.model import (
     SourceInfo,
     VerificationRun,
 )
+from agent_platform.supply_chain.names import normalize_name
 from agent_platform.supply_chain.registry import RegistryClient
 from agent_platform.supply_chain.severity import UNKNOWN, at_or_above
 from agent_platform.supply_chain.typosquat import TyposquatChecker
@@ -96,7 +99,6 @@ class PackageVerifier:
         moment = now or dt.datetime.now(dt.UTC)
         with self.registry_client() as client:
             answers = client.releases(packages)
-        registry_url = self._registry_url(ecosystem)
         service = AdvisoryService(
             self.config.advisories,
             self.root,
@@ -108,8 +110,7 @@ class PackageVerifier:
         results = tuple(
             self._judge(p, answers[p.key], outcome.checks[p.key], moment) for p in packages
         )
-        stamp = moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        registry = SourceInfo(_REGISTRY_NAMES[ecosystem], "registry", registry_url, stamp)
+        registry = self._registry_source(ecosystem, packages, answers, moment)
         return VerificationRun(
             ecosystem=ecosystem,
             lockfile=lockfile,
@@ -122,6 +123,44 @@ class PackageVerifier:
             min_release_age_days=self.config.policy.min_release_age_days,
             notes=outcome.notes,
         )
+
+    def _registry_source(
+        self,
+        ecosystem: Ecosystem,
+        packages: Sequence[LockedPackage],
+        answers: Mapping[tuple[str, str, str], RegistryAnswer],
+        moment: dt.datetime,
+    ) -> SourceInfo:
+        """The registry as a source, dated by the oldest answer used (a cache entry's own
+        storage time when the answer came from the cache), with the cache hits stated."""
+        hits = [p for p in packages if answers[p.key].from_cache]
+        stored = [t for t in (self._cached_at(p) for p in hits) if t is not None]
+        live = len(packages) - len(hits)
+        dates = [*stored, *([moment] if live or not packages else [])]
+        note = f"{len(hits)}/{len(packages)} answers from cache"
+        if stored:
+            note += f" (cached at {_stamp(min(stored))} to {_stamp(max(stored))})"
+        if live:
+            note += f"; {live} asked live at {_stamp(moment)}"
+        date = _stamp(min(dates)) if dates else "unknown (cache entry dates unreadable)"
+        url = self._registry_url(ecosystem)
+        return SourceInfo(_REGISTRY_NAMES[ecosystem], "registry", url, date, note)
+
+    def _cached_at(self, package: LockedPackage) -> dt.datetime | None:
+        """When the cache entry answering ``package`` was stored (None: unreadable)."""
+        cache = self.config.cache
+        base = Path(cache.dir) if Path(cache.dir).is_absolute() else self.root / cache.dir
+        url = self._registry_url(package.ecosystem)
+        name = normalize_name(package.ecosystem, package.name).replace("/", "__")
+        version = package.version.replace("/", "_") or "_project"
+        path = RegistryCache(base, 0, url).directory / package.ecosystem / name / f"{version}.json"
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8")).get("stored_at")
+        except (OSError, ValueError, AttributeError):
+            return None
+        if isinstance(stored, bool) or not isinstance(stored, int | float):
+            return None
+        return dt.datetime.fromtimestamp(stored, dt.UTC)
 
     def _registry_url(self, ecosystem: Ecosystem) -> str:
         regs = self.config.registries
@@ -193,6 +232,10 @@ class PackageVerifier:
         if severity == UNKNOWN:
             return self.config.advisories.unknown_severity == "fail"
         return at_or_above(severity, self.config.advisories.severity_threshold)
+
+
+def _stamp(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def verify_lockfile(

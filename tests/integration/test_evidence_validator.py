@@ -14,7 +14,7 @@ import pytest
 from agent_platform.config import project_root
 from agent_platform.errors import ConfigError
 from agent_platform.evidence import layout as paths
-from agent_platform.evidence.contract import validate_contract
+from agent_platform.evidence.contract import format_summary, validate_contract
 from agent_platform.evidence.formats import (
     concurrency,
     finops,
@@ -25,6 +25,7 @@ from agent_platform.evidence.formats import (
 )
 from agent_platform.evidence.gate import GateRun, compute_gate, write_gate
 from agent_platform.evidence.layout import EvidenceLayout
+from agent_platform.evidence.perf_table import write_table
 from tests.support.evidence import EvidenceRows, failover_outcomes, write_evidence_tree
 
 RUN = "run-under-test"
@@ -107,18 +108,21 @@ def _honest_rows() -> EvidenceRows:
         ],
         package_markdown="# Package report\n",
         package_summary={
-            "total": 3,
-            "verified": 3,
-            "unverified": 0,
-            "vulnerabilities": 0,
-            "execution_seconds": 1.5,
+            "summary": {
+                "total": 3,
+                "verified": 3,
+                "unverified": 0,
+                "vulnerabilities": 0,
+                "execution_seconds": 1.5,
+            },
+            "runs": [{"packages": [{"name": f"p{i}", "verified": True} for i in range(3)]}],
         },
         residency_row="openai,eu,eu.api.openai.com,true,compliant",
     )
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> tuple[Path, Path]:
+def build_project(tmp_path: Path) -> tuple[Path, Path]:
+    """A committed throwaway project with an honest run's evidence, gate and table."""
     root = tmp_path / "project"
     (root / "agent_platform").mkdir(parents=True)
     (root / MODULE).write_text('"""Demo."""\n\n\ndef double(x: int) -> int:\n    return 2 * x\n')
@@ -134,8 +138,16 @@ def project(tmp_path: Path) -> tuple[Path, Path]:
     )
     from agent_platform.evidence.contract_model import load_contract
 
-    write_gate(root, compute_gate(GateRun(root, root, RUN, T), load_contract(contract)))
+    rules = load_contract(contract)
+    gate = compute_gate(GateRun(root, root, RUN, T), rules)
+    write_gate(root, gate)
+    write_table(root, gate, rules)
     return root, contract
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> tuple[Path, Path]:
+    return build_project(tmp_path)
 
 
 def failed(root: Path, contract: Path) -> set[str]:
@@ -224,17 +236,23 @@ def _with_thin_script(root: Path, contract: Path, deviation: str | None) -> None
     contract.write_text(json.dumps(data))
 
 
-def test_a_thin_script_is_counted_with_its_library_module_and_the_deviation_is_reported(
+def test_a_thin_script_range_is_reported_not_applicable_with_its_deviation_text(
     project: tuple[Path, Path],
 ) -> None:
     root, contract = project
     _with_thin_script(root, contract, "the script is a thin CLI over agent_platform.demo")
-    checks = {c.id: c for c in validate_contract(contract, root).checks}
-    assert checks["deliverable:scripts/tool.py"].passed
-    assert "8 lines over scripts/tool.py + agent_platform/demo.py" in (
-        checks["deliverable:scripts/tool.py"].detail
+    report = validate_contract(contract, root)
+    check = {c.id: c for c in report.checks}["deliverable:scripts/tool.py"]
+    assert (check.outcome, check.passed) == ("N/A", True)
+    assert check.detail.startswith(
+        "range N/A (deviation: the script is a thin CLI over agent_platform.demo); "
+        "8 lines over scripts/tool.py + agent_platform/demo.py (seed range 6..9)"
     )
-    assert checks["deviation:scripts/tool.py"].detail.startswith("the script is a thin CLI")
+    assert not any(c.id.startswith("deviation:") for c in report.checks)
+    summary = format_summary(report)
+    assert (
+        "N/A   deliverable:scripts/tool.py: range N/A (deviation: the script is a thin" in summary
+    )
     (root / MODULE).unlink()
     assert "deliverable:scripts/tool.py" in failed(root, contract)
 

@@ -4,7 +4,12 @@
   eu_compliant, reason), written by the residency check through
   :func:`agent_platform.compliance.residency.evaluate_vendor`;
 - ``evidence/pkg_reality_report.json``, the machine-readable twin of the package report
-  written by the supply-chain library: the figures come from its summary.
+  written by the supply-chain library. The package counts are recomputed from the
+  per-package records of ``runs[].packages`` (a package is verified only when its record says
+  ``verified: true``), never taken from the summary; a report without any package record
+  has ``unverified_dependencies`` NOT_MEASURED, so it cannot pass. The time and the
+  vulnerability count come from the summary; ``summary_mismatches`` lists summary counts that
+  disagree with the records.
 """
 
 from __future__ import annotations
@@ -34,17 +39,19 @@ def residency_figures(path: Path) -> dict[str, float | int | str]:
     }
 
 
-def _summary(path: Path) -> dict[str, Any]:
+def _report(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise EvidenceError(f"{path}: evidence file is missing") from exc
     except (OSError, ValueError) as exc:
         raise EvidenceError(f"{path}: not readable JSON: {exc}") from exc
-    summary = data.get("summary", data) if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        raise EvidenceError(f"{path}: expected a JSON object")
+    summary = data.get("summary", data)
     if not isinstance(summary, dict):
         raise EvidenceError(f"{path}: expected an object with a 'summary' object")
-    return summary
+    return data
 
 
 def _number(path: Path, summary: dict[str, Any], key: str) -> float | str:
@@ -56,14 +63,41 @@ def _number(path: Path, summary: dict[str, Any], key: str) -> float | str:
     return value
 
 
+def _package_records(path: Path, data: dict[str, Any]) -> list[dict[str, Any]]:
+    runs = data.get("runs", [])
+    if not isinstance(runs, list):
+        raise EvidenceError(f"{path}: 'runs' is not a list")
+    records: list[dict[str, Any]] = []
+    for index, run in enumerate(runs):
+        packages = run.get("packages") if isinstance(run, dict) else None
+        if not isinstance(packages, list) or not all(isinstance(p, dict) for p in packages):
+            raise EvidenceError(f"{path}: runs[{index}].packages is not a list of objects")
+        records.extend(packages)
+    return records
+
+
 def package_figures(path: Path) -> dict[str, float | int | str]:
-    """Totals, unverified count, advisories found and the verification time in minutes."""
-    summary = _summary(path)
+    """Counts recomputed from the package records; advisories and time from the summary."""
+    data = _report(path)
+    summary = data.get("summary", data)
+    records = _package_records(path, data)
+    verified = sum(p.get("verified") is True for p in records)
+    total = len(records)
     seconds = _number(path, summary, "execution_seconds")
+    mismatches = [
+        key
+        for key, value in (
+            ("total", total),
+            ("verified", verified),
+            ("unverified", total - verified),
+        )
+        if summary.get(key) != value
+    ]
     return {
-        "total_dependencies": _number(path, summary, "total"),
-        "verified_dependencies": _number(path, summary, "verified"),
-        "unverified_dependencies": _number(path, summary, "unverified"),
+        "total_dependencies": total,
+        "verified_dependencies": verified,
+        "unverified_dependencies": total - verified if total else NOT_MEASURED,
+        "summary_mismatches": ", ".join(mismatches) or "none",
         "vulnerabilities_found": _number(path, summary, "vulnerabilities"),
         "verification_minutes": round_ratio(seconds / 60.0)
         if isinstance(seconds, float | int)

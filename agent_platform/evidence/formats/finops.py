@@ -11,10 +11,12 @@
 
 **Alert lead time** (``alert_lead_time_hours``) is the warning the forecast alert gave before
 the monthly cap started refusing work: ``cap_exhausted`` minus the first ``forecast`` alert,
-in hours of simulated time (basis ``observed_refusal``). Only when the replay never reached
-the cap does it fall back to the breach time the forecast projected minus the forecast's own
-time (basis ``projected_crossing``); with no forecast alert it is ``NOT_MEASURED``.
-``threshold_lead_time_hours`` is the same gap from the 80 % threshold alert.
+in hours of simulated time (basis ``observed_refusal``). It is only ever this observed gap:
+when the replay never reached the cap it is ``NOT_MEASURED``. The breach time the forecast
+projected, minus the forecast's own time, is reported apart as ``projected_lead_time_hours``
+(never thresholded). ``threshold_lead_time_hours`` is the observed gap from the first 80 %
+threshold alert to the first cap refusal. :func:`lead_time_label` says in words what basis a
+run's lead time was measured on.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ __all__ = [
     "BudgetDay",
     "alert_figures",
     "consistency",
+    "lead_time_label",
     "report_caps",
     "report_figures",
     "write_alerts",
@@ -61,6 +64,11 @@ ALERT_COLUMNS = (
     "projected_breach_at",
 )
 CAP_EXHAUSTED = "cap_exhausted"
+OBSERVED_BASIS = "observed_refusal"
+_LEAD_TIME_LABELS = {
+    OBSERVED_BASIS: "first monthly-cap refusal minus first forecast alert (simulated hours)",
+    NOT_MEASURED: "not measured: the replay never reached a monthly-cap refusal",
+}
 EPSILON_EUR = 0.005
 
 
@@ -179,35 +187,42 @@ def _hours(later: datetime, earlier: datetime) -> float:
     return round((later - earlier).total_seconds() / 3600.0, 3)
 
 
+def _gap(path: Path, later: dict[str, str] | None, earlier: dict[str, str] | None) -> float | str:
+    if later is None or earlier is None:
+        return NOT_MEASURED
+    return _hours(_when(path, later["timestamp"]), _when(path, earlier["timestamp"]))
+
+
 def alert_figures(path: Path) -> dict[str, float | int | str]:
-    """Lead time of the forecast (and the 80 % threshold) alert before the monthly cap refused."""
+    """Observed lead times of the forecast and 80 % alerts before the monthly cap refused.
+
+    The forecast's projected lead time is reported apart and never stands in for the
+    observed one.
+    """
     rows = read_csv(path, ALERT_COLUMNS)
     first: dict[str, dict[str, str]] = {}
     for row in sorted(rows, key=lambda r: _when(path, r["timestamp"])):
         first.setdefault(row["kind"], row)
     forecast, exhausted = first.get("forecast"), first.get(CAP_EXHAUSTED)
-    lead: float | str = NOT_MEASURED
-    basis = NOT_MEASURED
-    if forecast is not None and exhausted is not None:
-        lead = _hours(_when(path, exhausted["timestamp"]), _when(path, forecast["timestamp"]))
-        basis = "observed_refusal"
-    elif forecast is not None and forecast["projected_breach_at"]:
-        projected = _when(path, forecast["projected_breach_at"])
-        lead = _hours(projected, _when(path, forecast["timestamp"]))
-        basis = "projected_crossing"
-    threshold = first.get("threshold_80")
-    threshold_lead: float | str = NOT_MEASURED
-    if threshold is not None and exhausted is not None:
-        threshold_lead = _hours(
-            _when(path, exhausted["timestamp"]), _when(path, threshold["timestamp"])
+    lead = _gap(path, exhausted, forecast)
+    projected: float | str = NOT_MEASURED
+    if forecast is not None and forecast["projected_breach_at"]:
+        projected = _hours(
+            _when(path, forecast["projected_breach_at"]), _when(path, forecast["timestamp"])
         )
     return {
         "alert_lead_time_hours": lead,
-        "alert_lead_time_basis": basis,
-        "threshold_lead_time_hours": threshold_lead,
+        "alert_lead_time_basis": NOT_MEASURED if lead == NOT_MEASURED else OBSERVED_BASIS,
+        "projected_lead_time_hours": projected,
+        "threshold_lead_time_hours": _gap(path, exhausted, first.get("threshold_80")),
         "alerts_raised": sum(r["kind"] != CAP_EXHAUSTED for r in rows),
         "forecast_alerts": sum(r["kind"] == "forecast" for r in rows),
     }
+
+
+def lead_time_label(basis: float | int | str) -> str:
+    """What the run's ``alert_lead_time_hours`` measured, in words, from its basis."""
+    return _LEAD_TIME_LABELS.get(str(basis), f"unknown basis {basis!r}")
 
 
 def consistency(path: Path) -> list[str]:

@@ -1,10 +1,19 @@
 """``notifications/delivery_log.csv``: every delivery attempt to the loopback receivers.
 
-One row per attempt (``attempt`` counts from 1). ``latency_ms`` is the attempt's own duration
-(the receiver's answer time); ``end_to_end_ms`` is the time from publish to the end of that
-attempt, retries and backoff included. A notification counts as delivered to a destination
-when one of its attempts there has ``status=delivered``; the delivery latency figure is the
-p95 of ``end_to_end_ms`` over those deliveries. ``correlation_id`` must be on every row.
+One row per attempt (``attempt`` counts from 1), plus one ``status=pending`` row (``attempt``
+0, blank latencies) for every published (notification, destination) pair that was never
+attempted, so the file holds every published pair. ``latency_ms`` is the attempt's own
+duration (the receiver's answer time); ``end_to_end_ms`` is the time from publish to the end
+of that attempt, retries and backoff included.
+
+- ``delivery_success_rate``: pairs with a ``delivered`` attempt over all pairs in the file
+  (pending pairs count as not delivered).
+- ``delivery_latency_p95_ms``: p95 of ``end_to_end_ms`` over the delivered attempts.
+- ``correlation_id_coverage``: pairs whose receiver captured the correlation id over all
+  pairs. ``correlation_id`` is the id the loopback receiver actually captured for the pair
+  (webhook body and header, Slack body and header, e-mail subject and body; blank when
+  nothing carrying it arrived); ``published_correlation_id`` is the id the outbox published,
+  and when it is given the captured id must equal it.
 """
 
 from __future__ import annotations
@@ -24,7 +33,7 @@ from agent_platform.evidence.csvio import (
 from agent_platform.evidence.formats import NOT_MEASURED
 from agent_platform.stats import percentile
 
-__all__ = ["COLUMNS", "DELIVERED", "DeliveryRow", "figures", "write"]
+__all__ = ["COLUMNS", "DELIVERED", "PENDING", "DeliveryRow", "figures", "write"]
 
 COLUMNS = (
     "timestamp",
@@ -36,13 +45,19 @@ COLUMNS = (
     "notification_id",
     "channel",
     "end_to_end_ms",
+    "published_correlation_id",
 )
 DELIVERED = "delivered"
+PENDING = "pending"
 
 
 @dataclass(frozen=True)
 class DeliveryRow:
-    """One delivery attempt as the publisher recorded it."""
+    """One delivery attempt as the publisher recorded it (or a never-attempted pair).
+
+    ``correlation_id`` is what the receiver captured for the pair; ``published_correlation_id``
+    what the outbox published.
+    """
 
     timestamp: str
     destination: str
@@ -53,6 +68,11 @@ class DeliveryRow:
     notification_id: str
     channel: str
     end_to_end_ms: float
+    published_correlation_id: str = ""
+
+
+def _ms(row: DeliveryRow, value: float) -> str:
+    return "" if row.status == PENDING else fmt_ms(value)
 
 
 def write(path: Path, rows: Sequence[DeliveryRow]) -> int:
@@ -65,37 +85,50 @@ def write(path: Path, rows: Sequence[DeliveryRow]) -> int:
                 "destination": r.destination,
                 "correlation_id": r.correlation_id,
                 "status": r.status,
-                "latency_ms": fmt_ms(r.latency_ms),
+                "latency_ms": _ms(r, r.latency_ms),
                 "attempt": r.attempt,
                 "notification_id": r.notification_id,
                 "channel": r.channel,
-                "end_to_end_ms": fmt_ms(r.end_to_end_ms),
+                "end_to_end_ms": _ms(r, r.end_to_end_ms),
+                "published_correlation_id": r.published_correlation_id,
             }
             for r in rows
         ),
     )
 
 
+def _carried(row: dict[str, str]) -> bool:
+    captured = row["correlation_id"].strip()
+    published = row["published_correlation_id"].strip()
+    return bool(captured) and (not published or captured == published)
+
+
 def figures(path: Path) -> dict[str, float | int | str]:
-    """Success rate per (notification, destination), p95 latency of deliveries, coverage."""
+    """Success rate and correlation-id coverage over every (notification, destination) pair,
+    p95 latency of the deliveries."""
     rows = read_csv(path, COLUMNS)
-    pairs: dict[tuple[str, str], bool] = {}
+    delivered: dict[tuple[str, str], bool] = {}
+    covered: dict[tuple[str, str], bool] = {}
     latencies: list[float] = []
     for line, row in enumerate(rows, start=2):
         key = (row["notification_id"], row["destination"])
-        delivered = row["status"] == DELIVERED
-        pairs[key] = pairs.get(key, False) or delivered
-        if delivered:
+        ok = row["status"] == DELIVERED
+        delivered[key] = delivered.get(key, False) or ok
+        covered[key] = covered.get(key, False) or _carried(row)
+        if ok:
             latencies.append(parse_float(path, line, "end_to_end_ms", row["end_to_end_ms"]))
-    with_id = sum(bool(r["correlation_id"].strip()) for r in rows)
+    pairs = len(delivered)
     return {
-        "delivery_success_rate": round_ratio(sum(pairs.values()) / len(pairs))
+        "delivery_success_rate": round_ratio(sum(delivered.values()) / pairs)
         if pairs
         else NOT_MEASURED,
         "delivery_latency_p95_ms": round_ms(percentile(latencies, 95))
         if latencies
         else NOT_MEASURED,
-        "correlation_id_coverage": round_ratio(with_id / len(rows)) if rows else NOT_MEASURED,
-        "notifications": len(pairs),
-        "attempts": len(rows),
+        "correlation_id_coverage": round_ratio(sum(covered.values()) / pairs)
+        if pairs
+        else NOT_MEASURED,
+        "notifications": pairs,
+        "pending_pairs": sum(r["status"] == PENDING for r in rows),
+        "attempts": sum(r["status"] != PENDING for r in rows),
     }

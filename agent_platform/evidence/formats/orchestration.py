@@ -1,9 +1,14 @@
 """``metrics/performance/orchestration_runs.csv``: the scripted graph scenarios, as run.
 
 One row per scenario run: the node order the graph actually took and the one the scenario
-script expects (``*`` when the script does not fix the order), the refinement loops taken, the decision, whether a planted policy violation
-was expected and whether the guard caught it, the wall-clock run latency and the latency per
-loop (run latency divided by the coder passes of the run).
+script expects (``*`` when the script does not fix the order), the refinement loops taken,
+the decision and the one the script expects (``*`` when the script does not fix it), whether a
+planted policy violation was expected and whether the guard caught it, the wall-clock run
+latency and the latency per loop (run latency divided by the coder passes of the run).
+
+``scenario_conformance`` is the share of scripted runs (those whose script fixes the node
+order, the decision or both) whose every scripted expectation held; runs whose script fixes
+neither are counted apart as ``unscripted_runs`` and never count as conforming.
 
 ``warmup=true`` marks the run made first in a fresh process: it pays the one-off start-up
 costs (importing litellm, starting the provider simulator and the sandbox interpreter, the
@@ -30,7 +35,9 @@ from agent_platform.evidence.csvio import (
 from agent_platform.evidence.formats import NOT_MEASURED
 from agent_platform.stats import percentile
 
-__all__ = ["COLUMNS", "ScenarioRun", "consistency", "figures", "write"]
+__all__ = ["COLUMNS", "UNSCRIPTED", "ScenarioRun", "consistency", "figures", "write"]
+
+UNSCRIPTED = "*"
 
 COLUMNS = (
     "timestamp",
@@ -99,6 +106,16 @@ def _per_loop(path: Path, line: int, row: dict[str, str]) -> float:
     return round_ms(parse_float(path, line, "run_latency_ms", row["run_latency_ms"]) / passes)
 
 
+def _is_scripted(row: dict[str, str]) -> bool:
+    return row["expected_node_order"] != UNSCRIPTED or row["expected_decision"] != UNSCRIPTED
+
+
+def _conforms(row: dict[str, str]) -> bool:
+    return row["expected_node_order"] in (UNSCRIPTED, row["node_order"]) and row[
+        "expected_decision"
+    ] in (UNSCRIPTED, row["decision"])
+
+
 def figures(path: Path) -> dict[str, float | int | str]:
     """Loop latency p95, scenarios matching their script, violations caught and missed."""
     rows = read_csv(path, COLUMNS)
@@ -116,11 +133,8 @@ def figures(path: Path) -> dict[str, float | int | str]:
             "scenario_conformance": NOT_MEASURED,
             "cold_start_ms": cold_start,
         }
-    conforming = sum(
-        r["expected_node_order"] in ("*", r["node_order"])
-        and r["decision"] == r["expected_decision"]
-        for r in rows
-    )
+    scripted = [r for r in rows if _is_scripted(r)]
+    conforming = sum(_conforms(r) for r in scripted)
     expected = [
         r
         for i, r in enumerate(rows, 2)
@@ -131,7 +145,10 @@ def figures(path: Path) -> dict[str, float | int | str]:
         "graph_loop_latency_p95_ms": round_ms(percentile(per_loop, 95)),
         "cold_start_ms": cold_start,
         "measured_runs": len(per_loop),
-        "scenario_conformance": round_ratio(conforming / len(rows)),
+        "scenario_conformance": round_ratio(conforming / len(scripted))
+        if scripted
+        else NOT_MEASURED,
+        "unscripted_runs": len(rows) - len(scripted),
         "policy_violations_caught": caught,
         "policy_violations_missed": len(expected) - caught,
         "scenarios_run": len(rows),

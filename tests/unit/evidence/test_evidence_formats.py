@@ -114,15 +114,15 @@ def test_lead_time_is_measured_from_the_forecast_to_the_first_cap_refusal(tmp_pa
     assert figures["threshold_lead_time_hours"] == 6 * 24.0
 
 
-def test_lead_time_falls_back_to_the_projected_crossing_only_without_a_refusal(
+def test_without_a_refusal_the_lead_time_is_not_measured_and_the_projection_apart(
     tmp_path: Path,
 ) -> None:
     forecast = finops.AlertRow(
         "2026-06-02T09:00:00Z", "forecast", 500, 12000, "c", "2026-06-03T21:00:00Z"
     )
     figures = _alerts(tmp_path / "a.csv", [forecast])
-    assert figures["alert_lead_time_hours"] == 36.0
-    assert figures["alert_lead_time_basis"] == "projected_crossing"
+    assert figures["alert_lead_time_hours"] == NOT_MEASURED
+    assert figures["projected_lead_time_hours"] == 36.0
     threshold_only = finops.AlertRow("2026-06-23T09:00:00Z", "threshold_80", 9600, 12000, "d")
     figures = _alerts(tmp_path / "b.csv", [threshold_only])
     assert figures["alert_lead_time_hours"] == NOT_MEASURED

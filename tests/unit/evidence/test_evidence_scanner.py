@@ -59,3 +59,18 @@ def test_scan_walks_the_globs_and_reports_paths(tmp_path: Path) -> None:
     (tmp_path / "src" / "bad.py").write_text("def g():\n    pass\n")
     found = scan(tmp_path, PATTERNS)
     assert [(f.path, f.kind) for f in found] == [("src/bad.py", "stub")]
+
+
+def test_makefile_ci_script_and_deploy_files_are_scanned_for_text_markers(tmp_path: Path) -> None:
+    (tmp_path / ".ci").mkdir()
+    (tmp_path / ".ci" / "run").write_text(f"#!/usr/bin/env bash\nmake test  # {MARK} retry\n")
+    (tmp_path / "Makefile").write_text(f"gate:\n\t@echo {MARK}\n")
+    (tmp_path / "deploy").mkdir()
+    (tmp_path / "deploy" / "dagster.yaml").write_text(f"run_queue: 1  # {MARK}\n")
+    patterns = ForbiddenPatterns(markers=[MARK], scan=["Makefile", ".ci/run", "deploy/**/*"])
+    found = scan(tmp_path, patterns)
+    assert [(f.path, f.line, f.kind) for f in found] == [
+        (".ci/run", 2, "marker"),
+        ("Makefile", 2, "marker"),
+        ("deploy/dagster.yaml", 1, "marker"),
+    ]

@@ -32,7 +32,7 @@ SIZES: dict[str, dict[str, dict[str, int]]] = {
     },
     "reduced": {
         "state_fabric": {"rounds": 2, "sessions": 20, "gets_per_round": 400, "saves_per_round": 40},
-        "router_decisions": {"decisions": 20},
+        "router_decisions": {"decisions": 60},
         "router_failover": {"requests": 100},
         "notifications": {"notifications": 12},
         "finops": {"days": 30},

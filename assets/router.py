@@ -72,7 +72,7 @@ DECISIONS_KEY = AssetKey(["model_routing_accuracy"])
 FAILOVER_KEY = AssetKey(["router_failover"])
 PROMPT = "[agent_platform node=coder attempt=1]\nWrite add(a, b) with a pytest test."
 TOKENS = 2000
-SLOW_MS = 40.0
+SLOW_MS = 400.0  # a "slow" provider: 10x the slowest healthy median, as in the profile
 _STATES = ("healthy", "healthy", "down", "slow")
 _LEARNING = "probe_providers: one request to each provider, wall-clock latency observed"
 _DECISION_SEED = 2026
@@ -96,9 +96,10 @@ def _budget(
 def decision_routing(router: RouterResource) -> RoutingConfig:
     """The routing config for the decision workload: one failure starts a long cooldown and is
     not retried (so a down provider is known as down after one call, and probing it costs one
-    call), base latencies on the simulator's scale. Nothing here changes how ``decide`` ranks."""
+    call), a timeout well above a slow provider's latency (slow is not down), base latencies on
+    the simulator's scale. Nothing here changes how ``decide`` ranks."""
     profile = router.profile("decision")
-    base = router.routing(failure_threshold=1, cooldown_s=600, max_retries=0)
+    base = router.routing(failure_threshold=1, cooldown_s=600, max_retries=0, request_timeout_s=5.0)
     providers = {
         name: provider.model_copy(
             update={"base_latency_ms": profile.for_provider(name).latency.median_ms}

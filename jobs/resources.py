@@ -230,7 +230,7 @@ class RouterResource(ConfigurableResource):
     than ``request_timeout_s``, so they really time out on the client side).
     """
 
-    decision_profile: str = "configs/simulation/default.yaml"
+    decision_profile: str = "configs/simulation/routing_decisions.yaml"
     fault_profile: str = "configs/simulation/faults.yaml"
     request_timeout_s: float = 0.5
     retry_delay_ms: int = 5

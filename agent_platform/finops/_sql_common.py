@@ -25,6 +25,7 @@ from agent_platform.finops._store import AlertRow, Hold, SpendRow
 from agent_platform.finops.pricing import MICRO
 from agent_platform.finops.tables import budget_alerts
 from agent_platform.finops.windows import WindowCalendar
+from agent_platform.state._dberror import describe
 
 __all__ = [
     "as_utc",
@@ -34,6 +35,7 @@ __all__ = [
     "insert_ignore",
     "insert_spend",
     "money",
+    "reading",
     "transaction",
     "window_committed",
 ]
@@ -74,7 +76,21 @@ def transaction(engine: Engine, *, immediate: bool = False) -> Iterator[Connecti
                 raise
             conn.commit()
     except SQLAlchemyError as exc:
-        raise StorageError(f"budget store: {type(exc).__name__}: {exc}") from exc
+        raise StorageError(f"budget store: {describe(exc)}") from exc
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads only (nothing to commit).
+
+    Raises:
+        StorageError: the database failed (a one-line description of the driver's error).
+    """
+    try:
+        with engine.connect() as conn:
+            yield conn
+    except SQLAlchemyError as exc:
+        raise StorageError(f"budget store: {describe(exc)}") from exc
 
 
 def insert_ignore(conn: Connection, table: sa.Table) -> Any:

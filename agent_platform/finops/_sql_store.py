@@ -32,6 +32,7 @@ from agent_platform.finops._sql_common import (
     insert_alert,
     insert_spend,
     money,
+    reading,
     transaction,
 )
 from agent_platform.finops._store import (
@@ -141,7 +142,7 @@ class SqlBudgetStore:
             return count
 
     def usage(self, keys: Sequence[str]) -> dict[str, WindowUsage]:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             rows = conn.execute(
                 sa.select(budget_counters).where(budget_counters.c.window_key.in_(list(keys)))
             )

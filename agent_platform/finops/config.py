@@ -2,7 +2,8 @@
 
 The schema validates each file on its own; this module checks what only the pair can tell: every
 provider and model the FinOps policy names exists in ``configs/model_routing.yaml``, every
-provider currency has a pinned rate, and a reservation outlives a provider call.
+provider currency has a pinned rate, and a reservation outlives a provider call (with its
+retry) by a margin.
 """
 
 from __future__ import annotations
@@ -14,9 +15,16 @@ from agent_platform.errors import ConfigError
 from agent_platform.schemas.finops import FinOpsConfig
 from agent_platform.schemas.routing import RoutingConfig
 
-__all__ = ["FINOPS_FILE", "cross_check", "load_finops"]
+__all__ = [
+    "FINOPS_FILE",
+    "TTL_MARGIN_S",
+    "cross_check",
+    "load_finops",
+    "min_reservation_ttl_s",
+]
 
 FINOPS_FILE = "policies/finops.yaml"
+TTL_MARGIN_S = 10.0
 
 
 def load_finops(
@@ -61,10 +69,22 @@ def cross_check(finops: FinOpsConfig, routing: RoutingConfig, file: str = FINOPS
                 f"a pinned rate for {name}'s currency (pinned: {rates})",
             )
     timeout = routing.failover.request_timeout_s
-    if finops.reservation_ttl_s <= timeout:
+    floor = min_reservation_ttl_s(timeout)
+    if finops.reservation_ttl_s <= floor:
         raise ConfigError(
             file,
             "reservation_ttl_s",
             finops.reservation_ttl_s,
-            f"more than failover.request_timeout_s ({timeout} s), so a live call keeps its hold",
+            f"more than 2 x failover.request_timeout_s + {TTL_MARGIN_S:g} s ({floor:g} s), so "
+            "no call can commit after its hold was reclaimed",
         )
+
+
+def min_reservation_ttl_s(request_timeout_s: float) -> float:
+    """The TTL a reservation must exceed: two call timeouts plus :data:`TTL_MARGIN_S`.
+
+    A hold is taken after any backoff and lives for one call bounded by ``request_timeout_s``
+    (then commit or release); twice that plus a margin for the settlement round-trip keeps the
+    reclaimer from taking a hold whose call can still commit.
+    """
+    return 2.0 * request_timeout_s + TTL_MARGIN_S

@@ -58,13 +58,18 @@ def budget_from_settings(
     routing = load_routing(settings)
     finops = load_finops(settings, routing)
     engine = create_engine_for(settings.effective_database_url)
-    client = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
-    store = open_store(engine, finops, redis_client=client, redis_prefix=redis_prefix)
+    client: redis.Redis | None = None
 
     def close() -> None:
         if client is not None:
             client.close()
         engine.dispose()
 
-    budget = FinOpsBudget(finops, routing, store, phase=phase, clock=clock, sink=sink)
+    try:
+        client = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
+        store = open_store(engine, finops, redis_client=client, redis_prefix=redis_prefix)
+        budget = FinOpsBudget(finops, routing, store, phase=phase, clock=clock, sink=sink)
+    except BaseException:
+        close()
+        raise
     return budget, close

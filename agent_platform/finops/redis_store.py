@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 
 from agent_platform.errors import ReservationError, StorageError
 from agent_platform.finops import _redis_lua as lua
-from agent_platform.finops._sql_common import insert_alert, insert_spend, transaction
+from agent_platform.finops._sql_common import insert_alert, insert_spend, reading, transaction
 from agent_platform.finops._sql_common import window_committed as sql_window_committed
 from agent_platform.finops._store import (
     AlertRow,
@@ -193,7 +193,7 @@ class RedisBudgetStore:
 
     def _hydrate(self, hold: Hold) -> None:
         """Create a missing counter from the spend SQL already holds for its window."""
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             committed = sql_window_committed(conn, hold.window_key, self.calendar)
         # Redis expires keys in real time, whatever clock the budget runs on (replays).
         end = self.calendar.span(hold.window_key).end

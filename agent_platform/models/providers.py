@@ -3,12 +3,14 @@
 litellm is imported lazily (it takes seconds) with ``LITELLM_LOCAL_MODEL_COST_MAP=True`` set
 first, so it never fetches its price map from the network; its own retries are off
 (``num_retries=0``, ``max_retries=0``) because failover is the router's job; every call has an
-explicit timeout. litellm's and httpx's exceptions are translated here into
-:class:`ProviderError` with a ``kind`` the router acts on.
+explicit timeout, and ``asyncio.wait_for`` makes that a bound on the whole call. litellm's,
+openai's and httpx's exceptions are translated here into :class:`ProviderError` with a ``kind``
+the router acts on; anything else is a bug in our code and propagates untranslated.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -21,7 +23,7 @@ import httpx
 from agent_platform.errors import ProviderError
 from agent_platform.models.endpoints import Endpoint
 
-__all__ = ["Completion", "LiteLLMAdapter", "classify_exception"]
+__all__ = ["Completion", "LiteLLMAdapter", "classify_exception", "provider_exceptions"]
 
 
 @dataclass(frozen=True)
@@ -36,11 +38,22 @@ class Completion:
 
 
 def _litellm() -> Any:
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    # Forced, not defaulted: an inherited "False" would make the import fetch over the network.
+    os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
     import litellm
 
     litellm.suppress_debug_info = True
     return litellm
+
+
+def provider_exceptions() -> tuple[type[BaseException], ...]:
+    """What a provider call can raise for a provider-side reason: litellm's exceptions (all
+    subclasses of openai's ``OpenAIError``), httpx's, and socket-level connection/timeout
+    errors. Anything else is a bug in our code and propagates untranslated."""
+    _litellm()
+    import openai
+
+    return (openai.OpenAIError, httpx.HTTPError, ConnectionError, TimeoutError)
 
 
 class LiteLLMAdapter:
@@ -72,20 +85,27 @@ class LiteLLMAdapter:
         if endpoint.unavailable_reason is not None:
             raise ProviderError(provider, "client_error", endpoint.unavailable_reason)
         litellm = _litellm()
+        request = self.request(endpoint, model, prompt, max_tokens, correlation_id)
         started = time.perf_counter()
+        errors = provider_exceptions()
         try:
-            response = await litellm.acompletion(
-                **self._request(endpoint, model, prompt, max_tokens, correlation_id)
-            )
-        except Exception as exc:  # translated at the boundary: every litellm failure is typed
+            # litellm's timeout bounds each network read; wait_for bounds the whole call.
+            response = await asyncio.wait_for(litellm.acompletion(**request), self.timeout_s)
+        except errors as exc:  # translated at the boundary; TimeoutError included
             raise classify_exception(provider, exc) from exc
         latency_ms = (time.perf_counter() - started) * 1000.0
         return _completion(provider, response, latency_ms, endpoint.simulated)
 
-    def _request(
+    def request(
         self, endpoint: Endpoint, model: str, prompt: str, max_tokens: int, correlation_id: str
     ) -> dict[str, Any]:
+        """The keyword arguments of ``litellm.acompletion`` for one call (no network).
+
+        The endpoint's extras come first so they cannot override the timeout or the retries;
+        ``api_base`` is the endpoint the residency check approved.
+        """
         request: dict[str, Any] = {
+            **endpoint.extra,
             "model": endpoint.model_string(model),
             "messages": [{"role": "user", "content": prompt}],
             "max_tokens": max_tokens,
@@ -93,7 +113,6 @@ class LiteLLMAdapter:
             "num_retries": 0,
             "max_retries": 0,
             "extra_headers": {"x-correlation-id": correlation_id},
-            **endpoint.extra,
         }
         if endpoint.api_base is not None:
             request["api_base"] = endpoint.api_base
@@ -151,7 +170,7 @@ def classify_exception(provider: str, exc: BaseException) -> ProviderError:
     status = getattr(exc, "status_code", None)
     status = status if isinstance(status, int) else None
     message = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
-    if "Timeout" in mro or "APITimeoutError" in mro or "TimeoutException" in mro:
+    if {"Timeout", "APITimeoutError", "TimeoutException", "TimeoutError"} & mro:
         return ProviderError(provider, "timeout", message, None)
     if "RateLimitError" in mro or status == 429:
         return ProviderError(provider, "rate_limited", message, 429, _retry_after(exc))

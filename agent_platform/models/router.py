@@ -26,7 +26,7 @@ from agent_platform.models.decision import Decider, RouteDecision
 from agent_platform.models.endpoints import Endpoint
 from agent_platform.models.failover import FailoverRunner, ProviderCaller, Sleep
 from agent_platform.models.health import HealthTracker
-from agent_platform.models.tokens import count_tokens
+from agent_platform.models.tokens import count_tokens, live_prompt_tokens
 from agent_platform.models.types import RouteResult
 from agent_platform.schemas.residency import ResidencyConfig
 from agent_platform.schemas.routing import RoutingConfig
@@ -111,8 +111,9 @@ class ModelRouter:
         """Answer ``prompt`` for ``task`` with the best eligible provider, failing over.
 
         ``token_estimate`` bounds prompt plus completion tokens; the provider is asked for at
-        most ``token_estimate - prompt tokens`` completion tokens, so the usage billed cannot
-        exceed what was reserved (prompt tokens counted as in :mod:`~agent_platform.models.tokens`).
+        most ``token_estimate - prompt tokens`` completion tokens (prompt tokens as
+        :meth:`prompt_tokens` counts them), so the usage billed should not exceed what was
+        reserved; when it does, it is still charged and counted in :attr:`usage_overruns`.
 
         Raises:
             InvalidInputError: unknown task, or an estimate outside 1..max_tokens or below the
@@ -124,11 +125,12 @@ class ModelRouter:
         started = time.perf_counter()
         cid = correlation_id or uuid.uuid4().hex
         self.decider.validate(task, token_estimate)
-        max_completion = token_estimate - count_tokens(prompt)
+        prompt_tokens = self.prompt_tokens(prompt)
+        max_completion = token_estimate - prompt_tokens
         if max_completion < 1:
             raise InvalidInputError(
                 f"token_estimate {token_estimate} does not exceed the prompt's "
-                f"{count_tokens(prompt)} tokens; raise it to leave room for the answer"
+                f"{prompt_tokens} tokens; raise it to leave room for the answer"
             )
         decision = self.decide(task, token_estimate, read_budget=False)
         if skip:
@@ -171,6 +173,17 @@ class ModelRouter:
         return await self.route(
             prompt, task, token_estimate, correlation_id=correlation_id, skip=(failed_provider,)
         )
+
+    def prompt_tokens(self, prompt: str) -> int:
+        """The prompt's size as the router budgets it: the simulator's exact count when every
+        call is simulated, else the conservative :func:`live_prompt_tokens` bound."""
+        return count_tokens(prompt) if self.simulated else live_prompt_tokens([prompt])
+
+    @property
+    def usage_overruns(self) -> int:
+        """Served calls whose reported usage exceeded the tokens reserved for them (each was
+        still charged its reported usage)."""
+        return self.runner.usage_overruns
 
     def cost_by_task(self) -> dict[str, Decimal]:
         """EUR charged per task type by this router (exact Decimals from the reported usage)."""

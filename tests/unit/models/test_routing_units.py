@@ -73,7 +73,10 @@ def test_mode_and_endpoints() -> None:
         and live["openai"].unavailable_reason is None
     )
     assert live["anthropic"].model_string("claude-3-5-sonnet-20241022").startswith("bedrock/")
-    assert live["anthropic"].extra == {"aws_region_name": "eu-central-1"}
+    assert live["anthropic"].extra == {
+        "aws_region_name": "eu-central-1",
+        "aws_bedrock_runtime_endpoint": "https://bedrock-runtime.eu-central-1.amazonaws.com",
+    }
     assert live["anthropic"].unavailable_reason == "no AWS credentials for the Bedrock route"
     local = build_endpoints(
         routing,
@@ -87,7 +90,8 @@ def test_mode_and_endpoints() -> None:
 
 
 def test_exception_classification() -> None:
-    assert classify_exception("p", TimeoutError("t")).kind == "server_error"
+    # asyncio.wait_for's TimeoutError is the adapter's hard bound on a call.
+    assert classify_exception("p", TimeoutError("t")).kind == "timeout"
     assert classify_exception("p", ConnectionResetError("reset")).kind == "connection"
 
     class RateLimitError(Exception):

@@ -44,7 +44,9 @@ __all__ = [
 ]
 
 GATE_GENERATOR = "agent_platform.evidence.gate"
-_ONE_LINE = 96
+_ONE_LINE = (
+    150  # characters: objects shorter than this stay on one line (seed: gate JSON <= 150 lines)
+)
 
 
 @dataclass(frozen=True)

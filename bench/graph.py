@@ -12,7 +12,9 @@ database created and dropped here, the two runs strictly alternated (ours, basel
 so drift on a shared machine hits both alike.
 
 A third arm, reported apart and never in the headline ratio, runs ours on an engine without
-``pool_pre_ping`` to measure what the pre-ping round trip per ledger transaction costs.
+``pool_pre_ping``. On PostgreSQL a run's ledger entries now commit on the event loop over the
+checkpointer's async ledger pool (see ``agent_platform.state._ledger_async``), so the engine is
+off a run's hot path and this arm is expected to match ours within noise.
 
 Run: ``uv run python -m bench.graph`` (``--runs N``). The last line is JSON.
 """

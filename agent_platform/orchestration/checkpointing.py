@@ -4,8 +4,10 @@ PostgreSQL: LangGraph's ``AsyncPostgresSaver`` over a psycopg pool we own, in it
 (``langgraph``) so the library's tables stay out of our Alembic-managed schema and autogenerate
 never proposes to drop them; ``setup()`` creates them. SQLite (the embedded default): its
 ``AsyncSqliteSaver`` in a file next to the database file, for the same reason. Both come as
-their :mod:`ledger_gate` subclasses, which write a run's checkpoints only behind its ledger. The run id is the
-LangGraph thread id, so a run stopped mid-way resumes from its last checkpoint.
+their :mod:`ledger_gate` subclasses, which write a run's checkpoints only behind its ledger (on
+PostgreSQL with a second, autocommit pool in the public schema, over which a run's ledger
+entries are committed on the event loop). The run id is the LangGraph thread id, so a run
+stopped mid-way resumes from its last checkpoint.
 """
 
 from __future__ import annotations
@@ -68,14 +70,21 @@ async def _postgres(url: str, max_size: int) -> AsyncIterator[Any]:
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
         conninfo, min_size=1, max_size=max_size, kwargs=kwargs, open=False
     )
+    ledger_pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        conninfo, min_size=1, max_size=max_size, kwargs={"autocommit": True}, open=False
+    )
     try:
         await pool.open(wait=True, timeout=30)
+        await ledger_pool.open(wait=True, timeout=30)
         saver = GatedPostgresSaver(pool)
+        saver.ledger_connect = ledger_pool.connection
+        saver.ledger_url = normalize_url(url)
         await saver.setup()
         yield saver
     except psycopg.Error as exc:
         raise StorageError(f"PostgreSQL checkpointer failed: {exc}") from exc
     finally:
+        await ledger_pool.close()
         await pool.close()
 
 

@@ -15,9 +15,9 @@ run-scoped context (``astream(..., context=env)``), so a runner reuses one compi
 all its runs instead of compiling per run (about 14 ms each, measured by bench/graph.py's
 profile).
 
-The ledger append runs on a worker thread. With the run's :class:`LedgerPipeline` (the
-checkpointer waits on it, see :mod:`ledger_gate`) the node hands its entry over and returns;
-otherwise it awaits the commit. Either way the ledger leads LangGraph's checkpoint, which resume
+With the run's :class:`LedgerPipeline` (the checkpointer waits on it, see :mod:`ledger_gate`)
+the node hands its entry over and returns (the pipeline commits on the event loop over an
+async connection on PostgreSQL, else on a worker thread); otherwise it awaits the commit. Either way the ledger leads LangGraph's checkpoint, which resume
 relies on.
 """
 
@@ -53,6 +53,8 @@ from agent_platform.orchestration.transitions import (
     violation_update,
 )
 from agent_platform.orchestration.types import GraphState, Violation, state_hash
+from agent_platform.state._ledger_sql import MAX_ONE_STATEMENT
+from agent_platform.state.ledger_replay import AsyncConnect
 
 __all__ = [
     "AnyNode",
@@ -64,6 +66,7 @@ __all__ = [
     "recursion_limit",
     "structure",
     "write_entries",
+    "write_entries_async",
 ]
 
 GuardedNode = Callable[[GraphState, Runtime[NodeEnv]], Awaitable[dict[str, Any]]]
@@ -241,6 +244,22 @@ def write_entries(env: NodeEnv, batch: list[LedgerItem]) -> None:
         [event for item in batch for event in item.events],
         then=outbox_writer(env.events, env.run_id, notices),
     )
+    env.finished_recorded = env.finished_recorded or any(i.finishes_run for i in batch)
+
+
+async def write_entries_async(
+    env: NodeEnv, batch: list[LedgerItem], connect: AsyncConnect | None
+) -> None:
+    """:func:`write_entries` on the event loop over ``connect`` (one statement); a batch with
+    outbox rows, or too long for one statement, or without ``connect``, goes to a thread."""
+    if env.recorder is None:
+        return
+    events = [event for item in batch for event in item.events]
+    outbox = env.events is not None and any(item.notices for item in batch)
+    if connect is None or outbox or len(events) > MAX_ONE_STATEMENT:
+        await asyncio.to_thread(write_entries, env, batch)
+        return
+    await env.recorder.append_async(events, connect)
     env.finished_recorded = env.finished_recorded or any(i.finishes_run for i in batch)
 
 

@@ -11,6 +11,10 @@ committed (the state's ``step`` counter, which every node writes, names that ste
 ledger still leads every checkpoint, and its commits overlap the next node and LangGraph's
 checkpoint writes instead of following them.
 
+On PostgreSQL the pipeline commits on the event loop over an async connection of the
+checkpointer's (:attr:`GatedSaverMixin.ledger_connect`); elsewhere, and for a batch that writes
+outbox rows in its transaction, on a worker thread through the engine.
+
 A failed append stops the run: the entries after it are not written, the checkpoint that waits
 on it raises (LangGraph re-raises background failures when the run's loop exits), and the next
 node refuses to start (:meth:`LedgerPipeline.raise_if_failed`).
@@ -19,7 +23,7 @@ node refuses to start (:meth:`LedgerPipeline.raise_if_failed`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
@@ -27,6 +31,8 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+from agent_platform.state.ledger_replay import AsyncConnect
 
 __all__ = ["GatedPostgresSaver", "GatedSaverMixin", "GatedSqliteSaver", "LedgerPipeline"]
 
@@ -41,8 +47,16 @@ class LedgerPipeline(Generic[T]):
     commit it atomically (one ``append_many``).
     """
 
-    def __init__(self, write: Callable[[list[T]], object]) -> None:
+    def __init__(
+        self,
+        write: Callable[[list[T]], object],
+        *,
+        awrite: Callable[[list[T]], Awaitable[object]] | None = None,
+    ) -> None:
+        """``write`` commits a batch on a worker thread; ``awrite``, when given, on the loop
+        instead (an async connection: no thread handoff, no wait for the GIL)."""
         self._write = write
+        self._awrite = awrite
         self._queue: list[_Pending[T]] = []
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._worker: asyncio.Task[None] | None = None
@@ -62,7 +76,7 @@ class LedgerPipeline(Generic[T]):
             batch, self._queue = self._queue, []
             try:
                 if self._error is None:
-                    await asyncio.to_thread(self._write, [item for item, _ in batch])
+                    await self._commit([item for item, _ in batch])
             except Exception as exc:  # handed to every waiter and raised by wait_for()
                 self._error = exc
             except BaseException as exc:  # cancelled: no waiter may hang on this batch
@@ -70,6 +84,12 @@ class LedgerPipeline(Generic[T]):
                 _resolve(batch + self._queue, exc)
                 raise
             _resolve(batch, self._error)
+
+    async def _commit(self, items: list[T]) -> None:
+        if self._awrite is not None:
+            await self._awrite(items)
+        else:
+            await asyncio.to_thread(self._write, items)
 
     def raise_if_failed(self) -> None:
         """Raise the error of a failed commit (the run must not go on)."""
@@ -119,6 +139,11 @@ def _step_of_checkpoint(checkpoint: Checkpoint) -> int | None:
 
 class GatedSaverMixin:
     """Makes a LangGraph async saver wait for a thread's ledger pipeline before each write."""
+
+    ledger_connect: AsyncConnect | None = None
+    """Lends async connections to the ledger's database at ``ledger_url`` (PostgreSQL: set by
+    :func:`~.checkpointing.open_checkpointer`), so a run's ledger commits on the event loop."""
+    ledger_url: str | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from sqlalchemy.engine import Connection
 
 from agent_platform.errors import LedgerError
+from agent_platform.state.ledger_replay import AsyncConnect
 
 __all__ = [
     "NODE_EVENT",
@@ -60,6 +61,10 @@ class RunLedger(Protocol):
 
     def append_many(
         self, events: Any, *, expected_seq: int | None = None, connection: Connection | None = None
+    ) -> list[Any]: ...
+
+    async def append_many_async(
+        self, events: Any, *, expected_seq: int, connect: AsyncConnect
     ) -> list[Any]: ...
 
     def transaction(self) -> AbstractContextManager[Connection]: ...
@@ -153,6 +158,16 @@ class RunRecorder:
             with self.ledger.transaction() as conn:
                 entries = self.ledger.append_many(stamped, expected_seq=self._next, connection=conn)
                 then(conn)
+        self._next = int(entries[-1].seq) + 1
+        return int(entries[0].seq)
+
+    async def append_async(self, events: Sequence[Event], connect: AsyncConnect) -> int:
+        """:meth:`append` awaited on the event loop over ``connect`` (no ``then``: entries
+        only, at most ``MAX_ONE_STATEMENT`` of them); returns the first seq."""
+        stamped = [(kind, {"run_id": self.run_id, **payload}) for kind, payload in events]
+        entries = await self.ledger.append_many_async(
+            stamped, expected_seq=self._next, connect=connect
+        )
         self._next = int(entries[-1].seq) + 1
         return int(entries[0].seq)
 

@@ -18,13 +18,16 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.engine.url import make_url
 
 from agent_platform.canonical import content_hash
+from agent_platform.db import is_postgres
 from agent_platform.events import EventSink
 from agent_platform.orchestration.graph_builder import (
     build_agent_graph,
     recursion_limit,
     write_entries,
+    write_entries_async,
 )
 from agent_platform.orchestration.guard import PolicyGuard, RegistryChecker
 from agent_platform.orchestration.ledger_gate import GatedSaverMixin, LedgerPipeline
@@ -41,7 +44,7 @@ from agent_platform.orchestration.sandbox import PytestSandbox
 from agent_platform.orchestration.topology import Topology, default_topology
 from agent_platform.orchestration.types import GraphState, TaskSpec, state_hash
 from agent_platform.schemas.policy import AgentPolicy
-from agent_platform.state.ledger_replay import Ledger
+from agent_platform.state.ledger_replay import AsyncConnect, Ledger
 
 __all__ = ["AgentRunner", "RunResult", "UpdateCallback", "initial_state"]
 
@@ -233,6 +236,14 @@ class AgentRunner:
         """The checkpointer, when it can hold checkpoints back until the ledger has committed."""
         return self.checkpointer if isinstance(self.checkpointer, GatedSaverMixin) else None
 
+    def _ledger_connect(self, gate: GatedSaverMixin) -> AsyncConnect | None:
+        """The checkpointer's async connections, when they reach this runner's ledger database."""
+        if gate.ledger_connect is None or gate.ledger_url is None:
+            return None
+        mine, theirs = self.engine.url, make_url(gate.ledger_url)
+        same = (mine.host, mine.port, mine.database) == (theirs.host, theirs.port, theirs.database)
+        return gate.ledger_connect if same and is_postgres(self.engine) else None
+
     async def _consume(
         self, env: NodeEnv, stream: Any, on_update: UpdateCallback | None, first: LedgerItem | None
     ) -> dict[str, Any]:
@@ -245,7 +256,11 @@ class AgentRunner:
         gate = self._gate()
         if gate is None or env.recorder is None:
             return await _collect(stream, on_update)
-        pipeline: LedgerPipeline[LedgerItem] = LedgerPipeline(partial(write_entries, env))
+        connect = self._ledger_connect(gate)
+        pipeline: LedgerPipeline[LedgerItem] = LedgerPipeline(
+            partial(write_entries, env),
+            awrite=None if connect is None else partial(write_entries_async, env, connect=connect),
+        )
         env.pipeline = pipeline
         if first is not None:
             pipeline.submit(0, first)

@@ -6,8 +6,8 @@ atomic unit: the same transaction, or on PostgreSQL for a single entry the same 
 a lost race fail as :class:`LedgerConflictError`; nothing is written, and the caller re-reads the
 head and retries. Without ``expected_seq`` the appender retries on its own a few times, since
 the caller did not ask for compare-and-set. The last head this process committed is
-remembered, so an uncontended single-entry append on PostgreSQL is one statement in autocommit:
-no BEGIN, no COMMIT. An append may also join a caller's transaction (``connection``), so that
+remembered, so an uncontended append of a few entries (up to ``MAX_ONE_STATEMENT``) on PostgreSQL
+is one statement in autocommit: no BEGIN, no COMMIT. An append may also join a caller's transaction (``connection``), so that
 rows the caller writes there (an outbox row) commit or roll back together with the entries.
 """
 
@@ -27,9 +27,9 @@ from agent_platform.errors import InvalidInputError, LedgerConflictError, Payloa
 from agent_platform.state._chain import GENESIS_HASH, chain_rows
 from agent_platform.state._dberror import storage_error
 from agent_platform.state._ledger_entry import LedgerEntry, check_name
-from agent_platform.state._ledger_sql import LedgerStatements
+from agent_platform.state._ledger_sql import LedgerStatements, entry_param
 
-__all__ = ["LedgerAppender"]
+__all__ = ["LedgerAppender", "Prepared"]
 
 _AUTO_RETRIES = 8
 
@@ -49,6 +49,11 @@ class LedgerAppender:
         self._max_payload = max_payload_bytes
         self._lock = threading.Lock()
         self._head: tuple[int, str] | None = None
+
+    @property
+    def name(self) -> str:
+        """The ledger this appender writes to."""
+        return self._name
 
     def load_head(self, conn: Connection) -> tuple[int, str]:
         """(head seq, head hash) as recorded, read on ``conn``; (0, 64 zeros) when empty."""
@@ -81,6 +86,21 @@ class LedgerAppender:
                 f"allowed: at most {self._max_payload}"
             )
         return kind, body.decode("utf-8"), sha256_hex(body)
+
+    def prepare_all(self, events: Iterable[tuple[str, Any]]) -> list[Prepared]:
+        """Validate and encode ``events`` (bad type or payload: nothing is written)."""
+        return [self._prepare(kind, payload) for kind, payload in events]
+
+    def take_head(self) -> tuple[int, str] | None:
+        """The remembered head, forgotten until :meth:`remember_head` (an append in flight)."""
+        with self._lock:
+            cached, self._head = self._head, None
+        return cached
+
+    def remember_head(self, head: tuple[int, str]) -> None:
+        """Remember the head an append of this process has just committed."""
+        with self._lock:
+            self._head = head
 
     def append_many(
         self,
@@ -134,14 +154,15 @@ class LedgerAppender:
 
     @contextmanager
     def _own_connection(self, count: int) -> Iterator[Connection]:
-        """A transaction, or, for one entry on PostgreSQL, an autocommit connection.
+        """A transaction, or, for up to ``MAX_ONE_STATEMENT`` entries on PostgreSQL, an
+        autocommit connection.
 
-        One entry is one statement there (:meth:`_append_one`: the head's compare-and-set and
-        the insert in one ``INSERT ... SELECT`` with a data-modifying CTE), atomic on its own,
-        so the BEGIN and COMMIT round trips are saved. Reading the head before it, when not
-        remembered, needs no transaction either: the compare-and-set re-checks it.
+        Such an append is one statement there (:meth:`_append_rows`: the head's compare-and-set
+        and the inserts in one ``INSERT ... SELECT`` with a data-modifying CTE), atomic on its
+        own, so the BEGIN and COMMIT round trips are saved. Reading the head before it, when
+        not remembered, needs no transaction either: the compare-and-set re-checks it.
         """
-        if count == 1 and self._sql.append_next is not None:
+        if self._sql.one_statement(False, count) is not None:
             with self._engine.connect() as conn:
                 conn.execution_options(isolation_level="AUTOCOMMIT")
                 yield conn
@@ -172,8 +193,8 @@ class LedgerAppender:
             raise LedgerConflictError(expected_seq, head[0])
         rows = chain_rows(self._name, prepared, head[0], head[1], now)
         try:
-            if len(rows) == 1 and self._sql.append_next is not None:
-                self._append_one(conn, head, rows[0], now)
+            if self._sql.one_statement(False, len(rows)) is not None:
+                self._append_rows(conn, head, rows, now)
             else:
                 conn.execute(self._sql.insert_entries, rows)
                 self._move_head(conn, head, rows[-1], now)
@@ -192,16 +213,17 @@ class LedgerAppender:
             "now": now,
         }
 
-    def _append_one(
-        self, conn: Connection, head: tuple[int, str], row: dict[str, Any], now: datetime
+    def _append_rows(
+        self, conn: Connection, head: tuple[int, str], rows: list[dict[str, Any]], now: datetime
     ) -> None:
-        """One round trip on PostgreSQL: the head's compare-and-set and the insert together."""
-        first = head[0] == 0
-        statement = self._sql.append_first if first else self._sql.append_next
+        """One round trip on PostgreSQL: the head's compare-and-set and the inserts together."""
+        statement = self._sql.one_statement(head[0] == 0, len(rows))
         assert statement is not None
-        params = self._head_params(head, row, now) | {f"e_{k}": v for k, v in row.items()}
+        params = self._head_params(head, rows[-1], now)
+        for index, row in enumerate(rows):
+            params.update({entry_param(index, k): v for k, v in row.items()})
         # RETURNING, because DBAPI rowcount is not reported for INSERT ... SELECT with CTEs.
-        if len(conn.execute(statement, params).all()) != 1:
+        if len(conn.execute(statement, params).all()) != len(rows):
             raise LedgerConflictError(head[0] + 1, self.load_head(conn)[0])
 
     def _move_head(

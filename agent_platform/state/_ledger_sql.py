@@ -2,7 +2,7 @@
 
 The ledger never updates an entry. Its head (``ledger_heads``) is moved with a compare-and-set
 ``UPDATE ... WHERE head_seq = :old_seq`` in the same transaction as the insert (on PostgreSQL,
-for one entry, in the same statement: a data-modifying CTE), and each consumer's replay
+for a few entries, in the same statement: a data-modifying CTE), and each consumer's replay
 position is upserted in ``ledger_consumers``.
 
 The statements are immutable SQLAlchemy constructs, so they are built once per dialect when
@@ -13,18 +13,19 @@ caches them in its own ``compiled_cache``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql.dml import Insert, Update
 
 from agent_platform.state.tables import ledger_consumers, ledger_entries, ledger_heads
 
-__all__ = ["LedgerStatements", "ledger_statements_for"]
+__all__ = ["MAX_ONE_STATEMENT", "LedgerStatements", "entry_param", "ledger_statements_for"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,33 @@ class LedgerStatements:
     append_next: Insert | None
     """PostgreSQL only: move the head (compare-and-set) and insert one entry in one statement;
     inserts nothing when the head had moved."""
+    append_first_rows: tuple[Insert, ...] = ()
+    """PostgreSQL only: like ``append_first`` for 1..``MAX_ONE_STATEMENT`` entries (index n-1)."""
+    append_next_rows: tuple[Insert, ...] = ()
+    """PostgreSQL only: like ``append_next`` for 1..``MAX_ONE_STATEMENT`` entries (index n-1)."""
+
+    _psycopg_sql: dict[tuple[str, int], str] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    """Memo of :meth:`psycopg_sql` (compiling one statement costs milliseconds)."""
+
+    def one_statement(self, first: bool, count: int) -> Insert | None:
+        """The single statement appending ``count`` entries (None: use a transaction)."""
+        statements = self.append_first_rows if first else self.append_next_rows
+        return statements[count - 1] if 1 <= count <= len(statements) else None
+
+    def psycopg_sql(self, first: bool | None, count: int = 1) -> str | None:
+        """SQL text for psycopg (``%(name)s`` parameters) of :meth:`one_statement`, or of
+        ``select_head`` when ``first`` is None; None when there is no such statement."""
+        key = ("head" if first is None else "first" if first else "next", count)
+        text = self._psycopg_sql.get(key)
+        if text is None:
+            statement = self.select_head if first is None else self.one_statement(first, count)
+            if statement is None:
+                return None
+            text = statement.compile(dialect=PGDialect_psycopg()).string
+            self._psycopg_sql[key] = text
+        return text
 
 
 _ENTRY_COLUMNS = (
@@ -57,16 +85,32 @@ _ENTRY_COLUMNS = (
 )
 
 
-def _entry_from(cte: sa.CTE) -> Insert:
-    """INSERT one entry (bound as ``e_<column>``) per row of ``cte``, with ``cte`` on top.
+MAX_ONE_STATEMENT = 8
+"""The most entries a PostgreSQL append writes in one statement (more: a transaction)."""
 
-    The ``e_`` prefix matters: an UPDATE in the CTE would otherwise pick up parameters named
-    like its own columns (``ledger``) as extra SET clauses.
+
+def entry_param(index: int, column: str) -> str:
+    """The bind parameter of ``column`` of the ``index``-th entry (0-based) of an append."""
+    return f"e{index}_{column}"
+
+
+def _entry_from(cte: sa.CTE, count: int = 1) -> Insert:
+    """INSERT ``count`` entries (bound as ``e<i>_<column>``) per row of ``cte``, ``cte`` on top.
+
+    The ``e<i>_`` prefix matters: an UPDATE in the CTE would otherwise pick up parameters named
+    like its own columns (``ledger``) as extra SET clauses. The CTE yields one row when the
+    head moved and none otherwise, so either all ``count`` entries are inserted or none.
     """
-    values = [
-        sa.bindparam(f"e_{name}", type_=ledger_entries.c[name].type) for name in _ENTRY_COLUMNS
+    selects = [
+        sa.select(
+            *(
+                sa.bindparam(entry_param(i, name), type_=ledger_entries.c[name].type)
+                for name in _ENTRY_COLUMNS
+            )
+        ).select_from(cte)
+        for i in range(count)
     ]
-    query = sa.select(*values).select_from(cte)
+    query = selects[0] if count == 1 else sa.union_all(*selects)
     return (
         sa.insert(ledger_entries)
         .from_select(list(_ENTRY_COLUMNS), query)
@@ -75,7 +119,7 @@ def _entry_from(cte: sa.CTE) -> Insert:
     )
 
 
-def _append_first_postgres() -> Insert:
+def _append_first_postgres(count: int = 1) -> Insert:
     created = (
         sa.insert(ledger_heads)
         .values(
@@ -87,11 +131,11 @@ def _append_first_postgres() -> Insert:
         .returning(ledger_heads.c.ledger)
         .cte("created")
     )
-    return _entry_from(created)
+    return _entry_from(created, count)
 
 
-def _append_next_postgres(move_head: Update) -> Insert:
-    return _entry_from(move_head.returning(ledger_heads.c.ledger).cte("moved"))
+def _append_next_postgres(move_head: Update, count: int = 1) -> Insert:
+    return _entry_from(move_head.returning(ledger_heads.c.ledger).cte("moved"), count)
 
 
 def _save_position(dialect: str) -> Insert:
@@ -143,6 +187,7 @@ def _build(dialect: str) -> LedgerStatements:
         )
     )
     postgres = dialect == "postgresql"
+    counts = range(1, MAX_ONE_STATEMENT + 1) if postgres else range(0)
     return LedgerStatements(
         insert_entries=sa.insert(ledger_entries),
         insert_head=sa.insert(ledger_heads),
@@ -157,6 +202,8 @@ def _build(dialect: str) -> LedgerStatements:
         save_position=save_position,
         append_first=_append_first_postgres() if postgres else None,
         append_next=_append_next_postgres(move_head) if postgres else None,
+        append_first_rows=tuple(_append_first_postgres(n) for n in counts),
+        append_next_rows=tuple(_append_next_postgres(move_head, n) for n in counts),
     )
 
 

@@ -9,10 +9,9 @@ compare-and-set on the recorded head (:mod:`._ledger_append`); a lost race raise
 Replay contract: :meth:`Ledger.replay_events` hands entries to ``handler`` in strict ``seq``
 order and records the consumer's position in ``ledger_consumers`` after each page (and, before
 re-raising a handler error, up to the last entry the handler completed). The handler's side
-effects are its own and are not in that transaction, so delivery is at-least-once: after a
-crash between a side effect and the position update, up to one page may be handed over again.
-Handlers must therefore be idempotent (keyed by ``seq`` or, like a state save, naturally
-idempotent). A missing ``seq`` stops the replay with :class:`LedgerGapError`.
+effects are not in that transaction, so delivery is at-least-once: after a crash between a
+side effect and the position update, up to one page may be handed over again. Handlers must be
+idempotent (keyed by ``seq``, or naturally). A missing ``seq`` raises :class:`LedgerGapError`.
 """
 
 from __future__ import annotations
@@ -27,6 +26,7 @@ from agent_platform.errors import LedgerGapError
 from agent_platform.state import _ledger_read as read
 from agent_platform.state._chain import GENESIS_HASH
 from agent_platform.state._ledger_append import LedgerAppender
+from agent_platform.state._ledger_async import AsyncConnect, append_many_async
 from agent_platform.state._ledger_entry import LedgerEntry, check_name
 from agent_platform.state._ledger_read import Handler, ProgressCallback, ReplayReport
 from agent_platform.state._ledger_sql import ledger_statements_for
@@ -34,6 +34,7 @@ from agent_platform.state._ledger_verify import LedgerVerification, verify_ledge
 
 __all__ = [
     "GENESIS_HASH",
+    "AsyncConnect",
     "Ledger",
     "LedgerEntry",
     "LedgerVerification",
@@ -99,10 +100,15 @@ class Ledger:
         """
         return self._appender.append_many(events, expected_seq, connection)
 
+    async def append_many_async(
+        self, events: Iterable[tuple[str, Any]], *, expected_seq: int, connect: AsyncConnect
+    ) -> list[LedgerEntry]:
+        """:meth:`append_many` on the event loop over ``connect`` (see :mod:`._ledger_async`)."""
+        return await append_many_async(self._appender, self._sql, connect, events, expected_seq)
+
     def transaction(self) -> AbstractContextManager[Connection]:
-        """A transaction on the ledger's database, to append (``connection=``) together with
-        rows of the caller's own, such as an outbox row. It commits when the block ends and
-        rolls back when it raises; a database failure is raised as StorageError."""
+        """A transaction to append in (``connection=``) with rows of the caller's own (an
+        outbox row); commits at the end, rolls back on error (failure: StorageError)."""
         return self._appender.transaction()
 
     def entries(self, start: int = 0, *, page_size: int = 1000) -> Iterator[LedgerEntry]:
@@ -140,8 +146,7 @@ class Ledger:
         """
         read.check_page_size(page_size)
         start = self.position(consumer)
-        # The head is read first: entries appended while the replay runs are either replayed
-        # or left for next time, and are never mistaken for a missing tail.
+        # Head first: entries appended meanwhile are replayed or left, never a missing tail.
         head_seq = self.head()[0]
         state = read.ReplayState(position=start)
         walk = read.Walk(self._engine, self._sql, self.name, consumer, page_size)
@@ -190,9 +195,6 @@ def replay_events(
 
 
 def verify_ledger_integrity(engine: Engine, ledger: str = "default") -> LedgerVerification:
-    """Verify ``ledger``: edits, deletions, reorderings, truncation and forks.
-
-    Returns a :class:`LedgerVerification` naming the first bad seq; call its
-    ``raise_for_failure()`` to turn a failure into :class:`LedgerIntegrityError`.
-    """
+    """Verify ``ledger`` (edits, deletions, reorderings, truncation, forks): a
+    :class:`LedgerVerification` naming the first bad seq (``raise_for_failure()`` raises)."""
     return verify_ledger(engine, check_name("ledger name", ledger))

@@ -5,11 +5,15 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 import sqlalchemy as sa
+from psycopg_pool import AsyncConnectionPool
 
 from agent_platform.canonical import sha256_hex
 from agent_platform.db import create_engine_for
@@ -20,6 +24,7 @@ from agent_platform.errors import (
     LedgerIntegrityError,
     PayloadError,
 )
+from agent_platform.orchestration.checkpointing import libpq_url
 from agent_platform.state._chain import GENESIS_HASH, entry_hash
 from agent_platform.state.cache import MemoryTTLCache
 from agent_platform.state.consumers import StateProjection
@@ -431,3 +436,63 @@ def test_a_lost_append_rolls_back_the_callers_rows(engine: sa.Engine, ledger: Le
     with engine.connect() as conn:
         assert list(conn.execute(sa.select(rows.c.id)).scalars()) == []
     assert ledger.head()[0] == 10 and ledger.verify().ok
+
+
+class _FailAfterExecute:
+    """A connection whose first statement runs and then reports a lost connection."""
+
+    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self._conn = conn
+
+    async def execute(self, query: str, params: dict[str, Any]) -> Any:
+        await self._conn.execute(query, params)
+        raise psycopg.OperationalError("connection lost after the statement was sent")
+
+
+@pytest.fixture
+async def pg_pool(pg_url: str) -> AsyncIterator[AsyncConnectionPool[Any]]:
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        libpq_url(pg_url), min_size=1, max_size=2, kwargs={"autocommit": True}, open=False
+    )
+    await pool.open(wait=True)
+    yield pool
+    await pool.close()
+
+
+async def test_async_appends_chain_check_and_set_and_survive_a_lost_connection(
+    pg_url: str, pg_pool: AsyncConnectionPool[Any]
+) -> None:
+    """The event-loop append (one statement, several entries) keeps every ledger guarantee."""
+    engine = create_engine_for(pg_url)
+    try:
+        ledger, other = Ledger(engine, "async"), Ledger(engine, "async")
+        first = [("run_started", {"n": 0}), ("node", {"n": 1}), ("node", {"n": 2})]
+        added = await ledger.append_many_async(first, expected_seq=1, connect=pg_pool.connection)
+        assert [e.seq for e in added] == [1, 2, 3] and ledger.head() == (3, added[-1].entry_hash)
+        assert ledger.append_event("sync", {"n": 3}, expected_seq=4).seq == 4  # head shared
+        other.append_event("other", {"n": 4}, expected_seq=5)
+        with pytest.raises(LedgerConflictError):  # ledger remembers head 4: stale
+            await ledger.append_many_async(
+                [("node", {"n": 5})], expected_seq=5, connect=pg_pool.connection
+            )
+        assert ledger.head()[0] == 5
+
+        @asynccontextmanager
+        async def flaky() -> AsyncIterator[Any]:
+            calls.append(1)
+            async with pg_pool.connection() as conn:
+                yield _FailAfterExecute(conn) if len(calls) == 1 else conn
+
+        calls: list[int] = []
+        ledger.append_event("sync", {"n": 6}, expected_seq=6)
+        retried = await ledger.append_many_async(
+            [("node", {"n": 7}), ("node", {"n": 8})], expected_seq=7, connect=flaky
+        )
+        assert [e.seq for e in retried] == [7, 8] and ledger.head()[0] == 8 and len(calls) == 3
+        with pytest.raises(InvalidInputError):
+            await ledger.append_many_async(
+                [("node", {"n": n}) for n in range(9)], expected_seq=9, connect=pg_pool.connection
+            )
+        assert ledger.verify().ok and len(list(ledger.entries())) == 8
+    finally:
+        engine.dispose()

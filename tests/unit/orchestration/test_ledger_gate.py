@@ -69,3 +69,33 @@ async def test_a_failed_commit_stops_everything_after_it():
     with pytest.raises(LedgerConflictError):
         await pipeline.wait_for(1)  # the run must not go on, whatever step is asked
     assert writer.batches == [["a"]]
+
+
+async def test_an_async_writer_commits_on_the_loop_in_order_with_group_commits():
+    batches: list[list[str]] = []
+    gate = asyncio.Event()
+    threads: set[int] = set()
+
+    async def awrite(batch: list[str]) -> None:
+        threads.add(threading.get_ident())
+        await gate.wait()
+        if "bad" in batch:
+            raise LedgerConflictError(3, 4)
+        batches.append(list(batch))
+
+    def unused(batch: list[str]) -> None:
+        raise AssertionError("the thread writer must not run when an async one is given")
+
+    pipeline: LedgerPipeline[str] = LedgerPipeline(unused, awrite=awrite)
+    pipeline.submit(1, "a")
+    await asyncio.sleep(0)
+    pipeline.submit(2, "b")
+    pipeline.submit(3, "c")
+    gate.set()
+    await pipeline.wait_for()
+    assert batches == [["a"], ["b", "c"]] and threads == {threading.get_ident()}
+    pipeline.submit(4, "bad")
+    with pytest.raises(LedgerConflictError):
+        await pipeline.wait_for(4)
+    with pytest.raises(LedgerConflictError):
+        pipeline.submit(5, "d")

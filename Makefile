@@ -26,7 +26,7 @@ gate: bootstrap
 ## The evidence job against the real PostgreSQL and Redis, reduced sizes (CI runs it after the tests).
 gate-services: bootstrap services
 	@AGENT_PLATFORM_DATABASE_URL=$(PG_URL) AGENT_PLATFORM_REDIS_URL=$(REDIS_URL) \
-		$(UV) run --frozen agent-platform gate --scale reduced --no-doc
+		$(UV) run --frozen agent-platform gate --scale reduced
 
 ## Everything CI runs: services, migrations, ruff, mypy, pytest.
 test: bootstrap services

@@ -22,6 +22,7 @@ from dagster import (
 
 from agent_platform.evidence.gate import GateRun, compute_gate, write_gate
 from agent_platform.evidence.layout import GATE_PATH
+from agent_platform.evidence.perf_table import write_table
 from assets._common import markdown_table
 from jobs.resources import EvidenceResource
 
@@ -54,8 +55,10 @@ def build_gate_asset(evidence_keys: Sequence[AssetKey]) -> AssetsDefinition:
             run_id=context.run.run_id,
             started_at=_run_started(context),
         )
-        document = compute_gate(run, evidence.contract())
+        contract = evidence.contract()
+        document = compute_gate(run, contract)
         path = write_gate(run.evidence_root, document)
+        write_table(run.evidence_root, document, contract)
         context.log.info(f"gate {document['status']}: wrote {path}")
         rows = [
             (name, sub["status"], ", ".join(sub["failed"]) or "-", "; ".join(sub["notes"]) or "-")

@@ -184,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
     _print_gate(root, gate)
     contract_path = root / CONTRACT
     contract = load_contract(contract_path)
-    print(f"performance table: {write_table(root, gate, contract)}")
+    print(f"performance table: {root / TABLE_PATH}")
     if args.update_doc:
         rewrite_block(root / DOC, render_table(gate, contract))
         print(f"performance table of run {run_id} written into {DOC}")
@@ -208,7 +208,10 @@ def _write_gate_after_failure(root: Path, instance: Any, run_id: str) -> None:
         else utc_now_iso()
     )
     run = GateRun(evidence_root=root, project_root=root, run_id=run_id, started_at=started)
-    write_gate(root, compute_gate(run, load_contract(root / CONTRACT)))
+    contract = load_contract(root / CONTRACT)
+    document = compute_gate(run, contract)
+    write_gate(root, document)
+    write_table(root, document, contract)
 
 
 def _print_gate(root: Path, gate: dict[str, Any]) -> None:

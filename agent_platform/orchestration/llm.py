@@ -26,7 +26,7 @@ class LLMRequest:
     node: str
     task: str
     prompt: str
-    token_estimate: int
+    answer_tokens: int
     correlation_id: str
 
 
@@ -52,6 +52,8 @@ class _Router(Protocol):
 
     def check_budget(self, task: str, token_estimate: int, provider: str | None = None) -> bool: ...
 
+    def prompt_tokens(self, prompt: str) -> int: ...
+
 
 # The smallest request a node makes; used to ask the router whether any budget is left.
 _MIN_REQUEST_TOKENS = 256
@@ -64,8 +66,10 @@ class RouterLLM:
         self._router = router
 
     def _estimate(self, request: LLMRequest) -> int:
+        """Prompt plus answer budget, the prompt counted the way the router bills it (exact on
+        the simulator, a conservative bound for live providers), capped at the task's ceiling."""
         ceiling = int(self._router.routing.task_types[request.task].max_tokens)
-        return min(request.token_estimate, ceiling)
+        return min(self._router.prompt_tokens(request.prompt) + request.answer_tokens, ceiling)
 
     def budget_exhausted(self, task: str) -> bool:
         """True when the router says no provider can hold even a minimal request of ``task``."""

@@ -178,7 +178,7 @@ async def _ask(node: str, state: GraphState, src: StepSources, env: NodeEnv) -> 
         node=node,
         task=task,
         prompt=prompt,
-        token_estimate=len(prompt) // 4 + _TOKEN_BUDGET[task],
+        answer_tokens=_TOKEN_BUDGET[task],
         correlation_id=f"{env.run_id}:{src.step}",
     )
     usage = await src.llm.complete(request)

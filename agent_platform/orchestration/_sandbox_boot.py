@@ -1,10 +1,13 @@
 """Bootstrap of the QA sandbox: isolate, limit, drop privileges, then exec pytest.
 
 Run by :mod:`agent_platform.orchestration.sandbox` as a *script* (``python -I this_file.py
-CONFIG``) so that it imports only the standard library, and so that the isolation happens in
-the child before ``execve`` instead of in a ``preexec_fn`` (unsafe in a threaded parent).
+CONFIG STATUS_FD``) so that it imports only the standard library, and so that the isolation
+happens in the child before ``execve`` instead of in a ``preexec_fn`` (unsafe in a threaded
+parent).
 
-Steps, each recorded in ``isolation.json`` next to the config (``ok`` or the reason it failed):
+Steps, each reported as one JSON line on ``STATUS_FD`` (``ok`` or the reason it failed). That
+descriptor is the write end of a pipe the parent reads; it is close-on-exec, so pytest and the
+generated code it imports never hold it and cannot rewrite the report:
 
 * network: a new network namespace (no interfaces but a down loopback). As root,
   ``unshare(CLONE_NEWNET | CLONE_NEWNS)``; otherwise a new user namespace too, mapping our own
@@ -163,7 +166,12 @@ def _root_steps(libc: Any, config: dict[str, Any], control: str, status: dict[st
         status["privileges"] = f"still root ({exc}): RLIMIT_NPROC is not enforced for uid 0"
 
 
-def main(config_path: str) -> None:
+def _report(status_fd: int, status: dict[str, str]) -> None:
+    os.write(status_fd, (json.dumps(status) + "\n").encode("utf-8"))
+
+
+def main(config_path: str, status_fd: int) -> None:
+    os.set_inheritable(status_fd, False)
     with open(config_path, encoding="utf-8") as handle:
         config = json.load(handle)
     control = os.path.dirname(config_path)
@@ -181,16 +189,15 @@ def main(config_path: str) -> None:
         status["privileges"] = f"ok: running as uid {os.geteuid()}"
     _set_limits(config)
     status["limits"] = "ok"
-    report = os.path.join(control, "isolation.json")
-    _write(report, json.dumps(status))
+    _report(status_fd, status)
     try:
         os.chdir(config["workspace"])
         os.execve(sys.executable, config["argv"], config["env"])
     except OSError as exc:
         status["exec"] = f"failed: cannot start pytest with {sys.executable}: {exc}"
-        _write(report, json.dumps(status))
+        _report(status_fd, status)
         os._exit(127)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], int(sys.argv[2]))

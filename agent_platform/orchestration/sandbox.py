@@ -6,10 +6,29 @@ wall-clock timeout enforced here and CPU, memory, process-count and file-size li
 network isolation applied in the child by :mod:`_sandbox_boot` before it execs pytest. The
 verdict comes from pytest's own JUnit XML report; the exit status only explains a run that
 produced no report (killed by a limit or the timeout).
+
+What the generated code can and cannot forge:
+
+* The bootstrap reports the isolation it achieved through a pipe this process holds, closed
+  (close-on-exec) before pytest starts, so the generated code has nothing to rewrite.
+* As root, the control directory (config) and the report directory are root-owned and not
+  writable by the sandbox uid; only the JUnit file itself, created here, is handed to that uid.
+* The generated code runs inside the pytest process, so it can still write the JUnit file. The
+  report is therefore cross-checked against pytest's exit status and its terminal summary line;
+  a mismatch is reported as tampering and the QA result fails. Code inside pytest can in the
+  end make pytest report what it likes (hooks, ``os._exit``): the sandbox contains generated
+  tests, it does not certify adversarial ones.
+* This process marks itself non-dumpable (``prctl(PR_SET_DUMPABLE, 0)``, Linux) before the
+  first run, so a sandbox running under our own uid (no root) cannot read
+  ``/proc/<our pid>/environ`` (provider keys) or reopen our descriptors through ``/proc``. The
+  flag is process-wide and one-way: it also disables core dumps and same-uid ``ptrace`` of
+  this process. Other processes of the same uid (e.g. the shell that started us) are not
+  covered; run the platform as root (sandbox uid separation) or as a dedicated user.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import re
@@ -27,11 +46,14 @@ from agent_platform.orchestration.code_checks import check_file_path
 from agent_platform.orchestration.types import QAResult
 from agent_platform.schemas.policy import SandboxLimits
 
-__all__ = ["PytestSandbox", "sandbox_environment"]
+__all__ = ["PytestSandbox", "make_non_dumpable", "sandbox_environment"]
 
 _BOOT = Path(__file__).with_name("_sandbox_boot.py")
 _SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 _TIMING = re.compile(r" in \d+(?:\.\d+)?s(?: \(\d+:\d+:\d+\))?")
+_SUMMARY = re.compile(r"^=*\s*((?:\d+ [a-z]+(?:, )?)+|no tests ran) in <time>\s*=*$", re.MULTILINE)
+_PR_SET_DUMPABLE = 4
+_PR_GET_DUMPABLE = 3
 
 
 def sandbox_environment(workspace: Path) -> dict[str, str]:
@@ -69,15 +91,17 @@ class PytestSandbox:
         Raises:
             SandboxError: a file path escapes the workspace, or the subprocess cannot start.
         """
+        make_non_dumpable()
         with tempfile.TemporaryDirectory(prefix="ap-sandbox-") as root:
             workspace, control = Path(root, "ws"), Path(root, "ctl")
-            self._prepare(workspace, control, files)
-            outcome = _normalized(self._execute(workspace, control), root)
-            isolation = _read_isolation(control)
-            return _result(outcome, control / "junit.xml", isolation, self.limits)
+            report = Path(root, "report", "junit.xml")
+            self._prepare(workspace, control, report, files)
+            raw, isolation = self._execute(workspace, control)
+            outcome = _normalized(raw, root)
+            return _result(outcome, report, isolation, self.limits)
 
-    def _prepare(self, workspace: Path, control: Path, files: dict[str, str]) -> None:
-        for directory in (workspace, workspace / ".tmp", control):
+    def _prepare(self, workspace: Path, control: Path, report: Path, files: dict[str, str]) -> None:
+        for directory in (workspace, workspace / ".tmp", control, report.parent):
             directory.mkdir(parents=True)
         for name, content in files.items():
             finding = check_file_path(name)
@@ -95,7 +119,7 @@ class PytestSandbox:
             "-p",
             "no:cacheprovider",
             f"--rootdir={workspace}",
-            f"--junitxml={control / 'junit.xml'}",
+            f"--junitxml={report}",
             "-o",
             "junit_family=xunit2",
             "-o",
@@ -113,11 +137,27 @@ class PytestSandbox:
             "max_file_mb": self.limits.max_file_mb,
         }
         (control / "config.json").write_text(json.dumps(config), encoding="utf-8")
+        report.write_bytes(b"")
         if os.geteuid() == 0:
-            _chown_tree(workspace.parent, self.limits.unprivileged_uid)
+            _hand_over(workspace, control, report, self.limits.unprivileged_uid)
 
-    def _execute(self, workspace: Path, control: Path) -> _Outcome:
-        command = [self.python, "-I", str(_BOOT), str(control / "config.json")]
+    def _execute(self, workspace: Path, control: Path) -> tuple[_Outcome, dict[str, str]]:
+        status_read, status_write = os.pipe()
+        try:
+            command = [
+                self.python,
+                "-I",
+                str(_BOOT),
+                str(control / "config.json"),
+                str(status_write),
+            ]
+            outcome = self._spawn(command, workspace, status_write)
+        finally:
+            os.close(status_write)
+            isolation = _read_isolation(status_read)
+        return outcome, isolation
+
+    def _spawn(self, command: list[str], workspace: Path, status_fd: int) -> _Outcome:
         started = time.perf_counter()
         try:
             process = subprocess.Popen(
@@ -128,6 +168,7 @@ class PytestSandbox:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                pass_fds=(status_fd,),
             )
         except OSError as exc:
             raise SandboxError(
@@ -159,18 +200,62 @@ def _kill_group(pid: int) -> None:
         return
 
 
-def _chown_tree(root: Path, uid: int) -> None:
-    os.chown(root, uid, uid)
-    for path in root.rglob("*"):
+def make_non_dumpable() -> bool:
+    """Mark this process non-dumpable (Linux ``prctl(PR_SET_DUMPABLE, 0)``); True if it is.
+
+    Afterwards a process of the same uid (a sandbox run without root) can no longer read
+    ``/proc/<our pid>/environ`` or open our descriptors through ``/proc``. Process-wide and
+    one-way; also disables core dumps of this process. False where prctl is unavailable.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+        errno = ctypes.get_errno()
+        raise SandboxError(f"prctl(PR_SET_DUMPABLE, 0) failed: {os.strerror(errno)}")
+    return bool(libc.prctl(_PR_GET_DUMPABLE, 0, 0, 0, 0) == 0)
+
+
+def _hand_over(workspace: Path, control: Path, report: Path, uid: int) -> None:
+    """Give the sandbox uid the workspace and the JUnit file, nothing else it could rewrite."""
+    os.chmod(workspace.parent, 0o711)
+    os.chmod(control, 0o700)
+    os.chmod(report.parent, 0o755)
+    os.chown(workspace, uid, uid)
+    for path in workspace.rglob("*"):
         os.chown(path, uid, uid, follow_symlinks=False)
+    os.chown(report, uid, uid)
 
 
-def _read_isolation(control: Path) -> dict[str, str]:
+def _read_isolation(fd: int) -> dict[str, str]:
+    """What the bootstrap wrote to its status pipe: one JSON object a line, later lines win."""
     try:
-        data = json.loads((control / "isolation.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {"network": "unknown: the sandbox bootstrap did not report"}
-    return {str(k): str(v) for k, v in data.items()}
+        os.set_blocking(fd, False)
+        text = _drain(fd).decode("utf-8", errors="replace")
+    finally:
+        os.close(fd)
+    status: dict[str, str] = {}
+    for line in text.splitlines():
+        try:
+            data = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(data, dict):
+            status.update({str(k): str(v) for k, v in data.items()})
+    return status or {"network": "unknown: the sandbox bootstrap did not report"}
+
+
+def _drain(fd: int) -> bytes:
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:  # a writer is still open: take what was written so far
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _result(
@@ -183,6 +268,15 @@ def _result(
     tests_run, failed, errors, skipped = counts or (0, 0, 0, 0)
     passed = max(tests_run - failed - errors - skipped, 0)
     ok = counts is not None and tests_run > 0 and failed == 0 and errors == 0
+    if counts is not None:
+        tampering = _tampering(outcome, passed, failed, errors)
+        isolation = {
+            **isolation,
+            "report": tampering or "ok: matches pytest's exit status and summary",
+        }
+        if tampering is not None:
+            ok = False
+            failures = [f"sandbox report tampering: {tampering}", *failures]
     return QAResult(
         tests_run=tests_run,
         passed=passed,
@@ -218,6 +312,47 @@ def _parse_junit(report: Path) -> tuple[tuple[int, int, int, int] | None, list[s
                 name = f"{case.get('classname', '')}::{case.get('name', '')}"
                 failures.append(f"{name}: {child.get('message', child.tag)}"[:500])
     return (totals[0], totals[1], totals[2], totals[3]), failures
+
+
+def _summary_counts(output: str) -> dict[str, int] | None:
+    """Counts from pytest's last terminal summary line (``1 failed, 2 passed in <time>``)."""
+    found = _SUMMARY.findall(output)
+    if not found:
+        return None
+    counts: dict[str, int] = {}
+    if found[-1] == "no tests ran":
+        return counts
+    for item in found[-1].split(", "):
+        number, word = item.split(" ", 1)
+        key = {"error": "errors", "warning": "warnings"}.get(word, word)
+        counts[key] = counts.get(key, 0) + int(number)
+    return counts
+
+
+def _tampering(outcome: _Outcome, passed: int, failed: int, errors: int) -> str | None:
+    """Why the JUnit report disagrees with pytest's exit status or summary line, if it does."""
+    if outcome.timed_out:  # killed by us: already a failure, nothing left to cross-check
+        return None
+    clean = failed == 0 and errors == 0
+    code = outcome.returncode
+    if (clean and code not in (0, 5)) or (not clean and code == 0):
+        return (
+            f"the JUnit report says {failed} failed, {errors} errors but pytest exited "
+            f"with status {code}"
+        )
+    summary = _summary_counts(outcome.output)
+    if summary is None:
+        if code is not None and code >= 0:
+            return "pytest's terminal summary line is missing from its output"
+        return None
+    seen = (summary.get("passed", 0) + summary.get("xpassed", 0), summary.get("failed", 0))
+    seen_errors = summary.get("errors", 0)
+    if seen != (passed, failed) or (seen_errors == 0) != (errors == 0):
+        return (
+            f"the JUnit report says {passed} passed, {failed} failed, {errors} errors; "
+            f"pytest's summary says {seen[0]} passed, {seen[1]} failed, {seen_errors} errors"
+        )
+    return None
 
 
 def _no_report(outcome: _Outcome, isolation: dict[str, str], limit_hit: str | None) -> str:

@@ -200,3 +200,80 @@ def test_the_environment_is_scrubbed_of_provider_keys(sandbox, monkeypatch):
         }
     )
     assert result.ok, result.output
+
+
+_FORGED_JUNIT = (
+    '<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" errors="0" '
+    'failures="0" skipped="0" tests="2"><testcase classname="test_x" name="test_ok"/>'
+    '<testcase classname="test_x" name="test_bad"/></testsuite></testsuites>'
+)
+
+
+@pytest.mark.parametrize("also_exit_zero", [False, True])
+def test_a_conftest_that_rewrites_the_junit_report_does_not_turn_a_failure_into_a_pass(
+    sandbox, also_exit_zero
+):
+    # Flushed first so pytest's own summary line is in the output the parent reads.
+    exit_zero = "    sys.stdout.flush()\n    os._exit(0)\n" if also_exit_zero else ""
+    conftest = (
+        "import os\nimport sys\n\n\ndef pytest_unconfigure(config):\n"
+        "    report = config.option.xmlpath\n"
+        f"    with open(report, 'w') as handle:\n        handle.write({_FORGED_JUNIT!r})\n"
+        "    control = os.path.join(os.path.dirname(report), '..', 'ctl', 'isolation.json')\n"
+        "    try:\n"
+        "        with open(control, 'w') as handle:\n"
+        '            handle.write(\'{"network": "ok", "forged": "yes"}\')\n'
+        "    except PermissionError:\n"
+        "        print('control directory not writable')\n"
+        f"{exit_zero}"
+    )
+    result = sandbox.run(
+        {
+            "conftest.py": conftest,
+            "test_x.py": "def test_ok():\n    assert True\n\n\ndef test_bad():\n    assert False\n",
+        }
+    )
+    assert not result.ok
+    assert result.failures[0].startswith("sandbox report tampering: ")
+    expected = (
+        "pytest's summary says 1 passed, 1 failed"
+        if also_exit_zero
+        else "but pytest exited with status 1"
+    )
+    assert expected in result.isolation["report"], result.isolation
+    assert "forged" not in result.isolation
+    if ROOT:
+        assert "control directory not writable" in result.output
+
+
+def test_generated_code_cannot_forge_the_isolation_status(sandbox):
+    body = textwrap.dedent(
+        """
+        import json, os
+
+        def test_forge():
+            line = (json.dumps({"network": "ok", "forged": "yes"}) + "\\n").encode()
+            for fd in range(3, 64):
+                try:
+                    os.write(fd, line)
+                except OSError:
+                    continue
+        """
+    )
+    result = sandbox.run({"test_forge.py": body})
+    assert result.ok and "forged" not in result.isolation
+    assert result.isolation["report"] == "ok: matches pytest's exit status and summary"
+
+
+def test_generated_code_cannot_read_the_parent_environment(sandbox):
+    body = textwrap.dedent(
+        """
+        import os, pytest
+
+        def test_parent_environ():
+            with pytest.raises(PermissionError):
+                open(f"/proc/{os.getppid()}/environ", "rb").read()
+        """
+    )
+    result = sandbox.run({"test_environ.py": body})
+    assert result.ok, (result.failures, result.output)

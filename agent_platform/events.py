@@ -6,11 +6,12 @@ work with no notifications configured and tests can hand in the real publisher o
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Protocol
 
 from sqlalchemy.engine import Connection
 
-__all__ = ["EventSink"]
+__all__ = ["EventSink", "RecordingSink"]
 
 
 class EventSink(Protocol):
@@ -26,3 +27,34 @@ class EventSink(Protocol):
     ) -> str:
         """Enqueue ``payload``; with ``connection``, inside the caller's transaction."""
         ...
+
+
+class RecordingSink:
+    """An :class:`EventSink` that keeps every event it is handed, in order (thread-safe).
+
+    Shipped with the protocol for callers who want to see what a producer emits without a
+    database: tests of the budget guardian and the graph use it.
+    """
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def publish(
+        self,
+        event_type: str,
+        payload: dict[str, Any],
+        *,
+        correlation_id: str | None = None,
+        connection: Connection | None = None,
+    ) -> str:
+        with self._lock:
+            self.events.append(
+                {"event_type": event_type, "payload": payload, "correlation_id": correlation_id}
+            )
+            return f"recorded-{len(self.events)}"
+
+    def types(self) -> list[str]:
+        """The event types received, in order."""
+        with self._lock:
+            return [event["event_type"] for event in self.events]

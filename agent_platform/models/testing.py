@@ -8,16 +8,14 @@ latency instead of the stopwatch's, and a probe that makes a router call every p
 from __future__ import annotations
 
 import dataclasses
-import threading
 from typing import TYPE_CHECKING, Any
-
-from sqlalchemy.engine import Connection
 
 from agent_platform.errors import (
     AllProvidersFailedError,
     BudgetExceededError,
     NoEligibleProviderError,
 )
+from agent_platform.events import RecordingSink
 from agent_platform.models.failover import ProviderCaller
 from agent_platform.models.providers import Completion
 from agent_platform.models.simulator import ProviderSimulator
@@ -54,28 +52,6 @@ def tuned_finops(finops: FinOpsConfig, **changes: Any) -> FinOpsConfig:
         else:
             data[key] = value
     return FinOpsConfig.model_validate(data)
-
-
-class RecordingSink:
-    """An :class:`~agent_platform.events.EventSink` that keeps every event it is handed."""
-
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-
-    def publish(
-        self,
-        event_type: str,
-        payload: dict[str, Any],
-        *,
-        correlation_id: str | None = None,
-        connection: Connection | None = None,
-    ) -> str:
-        with self._lock:
-            self.events.append(
-                {"event_type": event_type, "payload": payload, "correlation_id": correlation_id}
-            )
-            return f"recorded-{len(self.events)}"
 
 
 class RecordingSleep:

@@ -7,14 +7,11 @@ under test stay real.
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy.engine import Connection
 
 from agent_platform.config import project_root
+from agent_platform.events import RecordingSink
 from agent_platform.orchestration.llm import LLMClient, LLMRequest
 from agent_platform.orchestration.scenarios import SCENARIO_DIR
 from agent_platform.orchestration.types import LLMUsage
@@ -25,27 +22,6 @@ __all__ = ["CountingLLM", "DictRegistry", "RecordingSink", "scenario_path"]
 def scenario_path(name: str) -> Path:
     """The shipped scenario file ``configs/scenarios/<name>.yaml``."""
     return project_root() / SCENARIO_DIR / f"{name}.yaml"
-
-
-@dataclass
-class RecordingSink:
-    """An :class:`~agent_platform.events.EventSink` that keeps what it was given."""
-
-    events: list[tuple[str, dict[str, Any], str | None]] = field(default_factory=list)
-
-    def publish(
-        self,
-        event_type: str,
-        payload: dict[str, Any],
-        *,
-        correlation_id: str | None = None,
-        connection: Connection | None = None,
-    ) -> str:
-        self.events.append((event_type, payload, correlation_id))
-        return uuid.uuid4().hex
-
-    def types(self) -> list[str]:
-        return [event[0] for event in self.events]
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ imported only when an SMTP receiver starts.
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import json
@@ -329,25 +330,24 @@ class _Handler(BaseHTTPRequestHandler):
         fault = owner._next_fault(self.path)
         if fault is None and valid is False and owner.reject_bad_signature:
             fault = "bad_signature"
-        status = self._answer(fault)
+        status = _status_for(fault)
         sni = getattr(self.connection, "_receiver_sni", None)
+        # Recorded before the answer goes out: a client holding its answer must find its
+        # request in ``requests()`` (recording afterwards raced the client's next assertion).
         owner._record(
             ReceivedRequest(received_at, clock, self.path, headers, body, fault, status, valid, sni)
         )
+        self._answer(fault, status)
 
-    def _answer(self, fault: str | None) -> int | None:
+    def _answer(self, fault: str | None, status: int | None) -> None:
         owner = self.owner
-        if fault in ("timeout", "drop"):
+        if status is None:
             if fault == "timeout":
                 owner._pause(owner.hang_s)
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):  # the client may have hung up already
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                return None
-            return None
-        statuses = {"500": 500, "503": 503, "429": 429, "410": 410, "bad_signature": 401}
-        status = statuses.get(fault or "", 200)
+            return
         if fault == "late":
             owner._pause(owner.hang_s)  # processed, but the answer comes after the client left
             self.close_connection = True
@@ -355,7 +355,6 @@ class _Handler(BaseHTTPRequestHandler):
             owner._pause(owner.delay_s)
         extra = {"Retry-After": owner.retry_after} if status == 429 else {}
         self._send(status, extra)
-        return status
 
     def _send(self, status: int, extra: dict[str, str]) -> None:
         payload = json.dumps({"status": status}).encode()
@@ -369,6 +368,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(payload)
         except OSError:  # the client already gave up (a ``late`` answer): nobody to tell
             self.close_connection = True
+
+
+_FAULT_STATUS = {"500": 500, "503": 503, "429": 429, "410": 410, "bad_signature": 401}
+
+
+def _status_for(fault: str | None) -> int | None:
+    """What the receiver answers to ``fault``: None for a connection it drops unanswered."""
+    if fault in ("timeout", "drop"):
+        return None
+    return _FAULT_STATUS.get(fault or "", 200)
 
 
 def _check_kinds(kinds: Iterable[str]) -> None:

@@ -20,7 +20,7 @@ from agent_platform.finops._store import BudgetStore
 from agent_platform.finops.config import load_finops
 from agent_platform.finops.guardrails import Clock, FinOpsBudget
 from agent_platform.finops.postgres_store import PostgresBudgetStore
-from agent_platform.finops.redis_store import RedisBudgetStore
+from agent_platform.finops.redis_store import RedisBudgetStore, require_no_eviction
 from agent_platform.finops.sqlite_store import SqliteBudgetStore
 from agent_platform.finops.windows import WindowCalendar
 from agent_platform.models.config import load_routing
@@ -36,8 +36,12 @@ def open_store(
     redis_client: redis.Redis | None = None,
     redis_prefix: str = "ap:",
 ) -> BudgetStore:
-    """The store for ``engine`` (and ``redis_client`` when given)."""
+    """The store for ``engine`` (and ``redis_client`` when given).
+
+    A Redis that may evict keys is refused here (:class:`StorageError`), before any money moves.
+    """
     if redis_client is not None:
+        require_no_eviction(redis_client)
         calendar = WindowCalendar(finops.timezone, finops.token_window)
         return RedisBudgetStore(redis_client, engine, calendar, prefix=redis_prefix)
     if is_postgres(engine):

@@ -6,6 +6,10 @@ right after its Lua commit, and a counter Redis does not have (first use, or Red
 is rebuilt from ``spend_records`` before it is used. A commit is applied to Redis first and then
 persisted, so if the SQL write fails the Redis counters over-count (never under-count) and the
 caps stay safe; the failure is raised as :class:`StorageError`, never swallowed.
+
+The counters and held reservations must never be evicted: an evicted counter is rebuilt from SQL
+without the reservations in flight, and an evicted reservation frees money a caller is about to
+spend. :func:`require_no_eviction` refuses a Redis that may evict under memory pressure.
 """
 
 from __future__ import annotations
@@ -35,11 +39,32 @@ from agent_platform.finops._store import (
 from agent_platform.finops.pricing import MICRO
 from agent_platform.finops.windows import WindowCalendar
 
-__all__ = ["RedisBudgetStore"]
+__all__ = ["RedisBudgetStore", "require_no_eviction"]
 
 _SCALE = Decimal(1_000_000)
 _MAX_HYDRATIONS = 8
 _DAY_MS = 86_400_000
+
+
+def require_no_eviction(client: redis.Redis) -> None:
+    """Raise :class:`StorageError` unless ``client``'s server keeps every key under pressure.
+
+    Redis evicts only with a ``maxmemory`` limit set and a policy other than ``noeviction``;
+    without a limit (``maxmemory`` 0) no policy ever applies. ``INFO memory`` is read rather
+    than ``CONFIG GET`` because managed Redis services often disable ``CONFIG``.
+    """
+    try:
+        info = client.info("memory")
+    except redis.RedisError as exc:
+        raise StorageError(f"budget store (redis): cannot read INFO memory: {exc}") from exc
+    limit = int(info.get("maxmemory", 0) or 0)
+    policy = str(info.get("maxmemory_policy", "noeviction"))
+    if limit > 0 and policy != "noeviction":
+        raise StorageError(
+            f"budget store (redis): maxmemory-policy is {policy!r} with maxmemory {limit} bytes; "
+            "allowed: 'noeviction' (or no maxmemory limit), because an evicted counter or "
+            "reservation would let spend pass the caps"
+        )
 
 
 def _units(value: Decimal) -> str:

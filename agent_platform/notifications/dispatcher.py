@@ -5,8 +5,8 @@ Each pass claims due rows under a lease, sends them through their channels on a 
 timeout), and records every attempt as it completes. Delivery is at-least-once: a dispatcher
 that dies leaves leased rows that become due again when the lease expires, and the receiver
 recognises a repeat by its ``webhook-id`` (the outbox row id). A 410 disables the destination;
-a run of failures opens its circuit for ``circuit.open_s``, after which a single probe decides
-whether it closes again.
+a run of failures opens its circuit for ``circuit.open_s``, after which a single probe (one
+across every dispatcher, taken by compare-and-set in the database) decides whether it closes.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from agent_platform.notifications.outbox import (
     AttemptWrite,
     DestinationCircuit,
     claim_due,
+    claim_probe,
     count_pending,
     disable_destination,
     ensure_destination_states,
@@ -47,6 +48,7 @@ from agent_platform.notifications.outbox import (
     mark_disabled_rows,
     record_attempts,
     release,
+    return_probe,
 )
 from agent_platform.notifications.outcome import AttemptOutcome, OutcomeKind
 from agent_platform.notifications.render import OutboundMessage
@@ -202,9 +204,7 @@ class Dispatcher:
         stats.settled_disabled = mark_disabled_rows(
             self._engine, disabled, "destination disabled after HTTP 410"
         )
-        servable = [
-            n for n in self._channels if n not in disabled and not _is_open(states.get(n), now)
-        ]
+        servable, probes = self._servable(states, disabled, now)
         dispatch = self._config.dispatcher
         rows = claim_due(
             self._engine,
@@ -214,29 +214,50 @@ class Dispatcher:
             lease_s=dispatch.lease_s,
             limit=dispatch.batch_size,
         )
-        rows = self._probe_half_open(rows, states)
+        rows = self._one_row_per_probe(rows, probes, now)
         stats.claimed = len(rows)
         self._deliver(rows, stats)
         return stats
 
-    def _probe_half_open(
-        self, rows: list[RowMapping], states: Mapping[str, DestinationCircuit]
-    ) -> list[RowMapping]:
-        """Beyond an elapsed open circuit, let one row through as the probe; release the rest."""
+    def _servable(
+        self, states: Mapping[str, DestinationCircuit], disabled: set[str], now: datetime
+    ) -> tuple[list[str], set[str]]:
+        """Destinations to claim rows for, and the half-open ones whose probe this pass won.
+
+        A closed circuit is served; an open one is not; a half-open one only by the dispatcher
+        that wins its probe (the others leave it alone until the probe's outcome is recorded).
+        """
         threshold = self._config.circuit.failure_threshold
+        hold_s = self._config.dispatcher.lease_s
+        closed: list[str] = []
+        probes: set[str] = set()
+        for name in self._channels:
+            state = states.get(name)
+            if name in disabled or (state is not None and state.is_open(now)):
+                continue
+            if state is None or not state.is_half_open(now, threshold):
+                closed.append(name)
+            elif claim_probe(self._engine, name, threshold=threshold, now=now, hold_s=hold_s):
+                probes.add(name)
+        return closed + sorted(probes), probes
+
+    def _one_row_per_probe(
+        self, rows: list[RowMapping], probes: set[str], now: datetime
+    ) -> list[RowMapping]:
+        """Keep one row as each won probe, release the others; give back probes with no row."""
         keep: list[RowMapping] = []
         spare: list[str] = []
-        probing: set[str] = set()
+        used: set[str] = set()
         for row in rows:
-            state = states.get(row["destination"])
-            half_open = state is not None and state.consecutive_failures >= threshold
-            if half_open and row["destination"] in probing:
+            name = row["destination"]
+            if name in probes and name in used:
                 spare.append(row["id"])
                 continue
-            if half_open:
-                probing.add(row["destination"])
+            used.add(name)
             keep.append(row)
         release(self._engine, self.worker_id, spare)
+        for name in probes - used:
+            return_probe(self._engine, name, now)
         return keep
 
     def _deliver(self, rows: list[RowMapping], stats: DispatchStats) -> None:
@@ -369,7 +390,3 @@ def _message_for(row: RowMapping) -> OutboundMessage | AttemptOutcome:
 
 def _invalid(why: str) -> AttemptOutcome:
     return AttemptOutcome(OutcomeKind.INVALID, error=f"stored payload is not a JSON object ({why})")
-
-
-def _is_open(state: DestinationCircuit | None, now: datetime) -> bool:
-    return state is not None and state.is_open(now)

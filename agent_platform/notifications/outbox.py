@@ -65,6 +65,10 @@ class DestinationCircuit:
     def is_open(self, now: datetime) -> bool:
         return self.circuit_open_until is not None and self.circuit_open_until > now
 
+    def is_half_open(self, now: datetime, threshold: int) -> bool:
+        """Enough failures to have opened, and the open period is over: time for one probe."""
+        return self.consecutive_failures >= threshold and not self.is_open(now)
+
 
 @dataclass(frozen=True)
 class AttemptWrite:
@@ -306,6 +310,40 @@ def _circuit_update(destination: str, run: _CircuitRun, threshold: int, open_s: 
             updated_at=run.finished,
         )
     )
+
+
+def claim_probe(engine: Engine, name: str, *, threshold: int, now: datetime, hold_s: float) -> bool:
+    """Take the one probe of ``name``'s elapsed open circuit; False if another worker took it.
+
+    A compare-and-set on ``destination_state``: the winner moves ``circuit_open_until`` on by
+    ``hold_s``, so every other dispatcher (in any process) sees the circuit open again until
+    the probe's outcome closes or re-opens it. If the winner dies, the hold lapses and the next
+    pass probes again.
+    """
+    row = destination_state.c
+    stmt = (
+        sa.update(destination_state)
+        .where(
+            row.destination == name,
+            row.disabled.is_(False),
+            row.consecutive_failures >= threshold,
+            row.circuit_open_until.is_not(None),
+            row.circuit_open_until <= sa.literal(now, _TS),
+        )
+        .values(circuit_open_until=sa.literal(now + timedelta(seconds=hold_s), _TS))
+    )
+    return _run(engine, stmt, f"claim the circuit probe of {name!r}") == 1
+
+
+def return_probe(engine: Engine, name: str, now: datetime) -> None:
+    """Give an unused probe back (nothing was due): the circuit is half-open again at ``now``."""
+    row = destination_state.c
+    stmt = (
+        sa.update(destination_state)
+        .where(row.destination == name, row.circuit_open_until > sa.literal(now, _TS))
+        .values(circuit_open_until=sa.literal(now, _TS))
+    )
+    _run(engine, stmt, f"return the circuit probe of {name!r}")
 
 
 def ensure_destination_states(engine: Engine, names: Iterable[str], now: datetime) -> None:

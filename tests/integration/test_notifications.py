@@ -12,6 +12,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -333,6 +334,66 @@ def test_circuit_opens_then_lets_one_probe_through(
         assert (probe.claimed, probe.delivered) == (1, 1)  # half-open: a single probe
         assert dispatcher.run_once().delivered == 4
     assert len(receiver.delivered()) == 5
+
+
+def test_one_probe_across_dispatchers_while_a_circuit_is_half_open(
+    engine: Engine, receiver: WebhookReceiver, env: dict[str, str]
+) -> None:
+    receiver.set_path_fault("/hook", "500")
+    config = fast_config(
+        [hook(receiver)],
+        circuit={"failure_threshold": 3, "open_s": 0.5},
+        retry={"max_attempts": 50, "base_s": 0.0, "cap_s": 0.0},
+    )
+    publisher = NotificationPublisher(engine, config, environ=env)
+    for n in range(4):
+        publisher.publish("run.approved", {"n": n})
+    with (
+        Dispatcher(engine, config, environ=env, worker_id="first") as first,
+        Dispatcher(engine, config, environ=env, worker_id="second") as second,
+        ThreadPoolExecutor(max_workers=1) as background,
+    ):
+        assert first.run_once().retrying == 4
+        receiver.set_path_fault("/hook", None)
+        receiver.delay_s = 1.0  # the probe stays in flight while the second dispatcher looks
+        with engine.connect() as conn:
+            open_until = conn.execute(
+                sa.select(destination_state.c.circuit_open_until)
+            ).scalar_one()
+        _sleep_past(open_until)
+        probe = background.submit(first.run_once)
+        assert receiver.wait_for(lambda seen: len(seen) == 5)  # the probe has arrived
+        assert second.run_once().claimed == 0  # the first dispatcher holds the only probe
+        assert (probe.result(timeout=30).claimed, probe.result().delivered) == (1, 1)
+        receiver.delay_s = 0.0
+        assert second.run_once().delivered == 3  # closed again: everyone may send
+    assert len(receiver.requests()) == 8
+
+
+def test_a_probe_with_nothing_due_is_given_back(
+    engine: Engine, receiver: WebhookReceiver, env: dict[str, str]
+) -> None:
+    receiver.set_path_fault("/hook", "500")
+    config = fast_config(
+        [hook(receiver)],
+        circuit={"failure_threshold": 1, "open_s": 0.2},
+        retry={"max_attempts": 50, "base_s": 600.0, "cap_s": 600.0},
+    )
+    NotificationPublisher(engine, config, environ=env).publish("run.approved", {"n": 1})
+    with Dispatcher(engine, config, environ=env, rng=random.Random(5)) as dispatcher:
+        assert dispatcher.run_once().retrying == 1
+        with engine.connect() as conn:
+            open_until = conn.execute(
+                sa.select(destination_state.c.circuit_open_until)
+            ).scalar_one()
+            retry_at = conn.execute(sa.select(outbox.c.next_attempt_at)).scalar_one()
+        _sleep_past(open_until)
+        assert as_utc(retry_at) > utc_now()  # the only row waits for its retry
+        assert dispatcher.run_once().claimed == 0
+    with engine.connect() as conn:
+        held = conn.execute(sa.select(destination_state.c.circuit_open_until)).scalar_one()
+    # Half-open again at once, not held shut for a lease by a probe that sent nothing.
+    assert held is not None and as_utc(held) <= utc_now()
 
 
 def _sleep_past(moment: datetime) -> None:

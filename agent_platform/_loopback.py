@@ -10,13 +10,14 @@ manager that calls ``start()`` on the way in and ``stop()`` on the way out.
 
 from __future__ import annotations
 
+import socket
 import threading
 from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
 from types import TracebackType
 from typing import Protocol, Self, TypeVar
 
-__all__ = ["BackgroundServer", "StartStopContext", "serve_in_background"]
+__all__ = ["BackgroundServer", "StartStopContext", "free_port", "serve_in_background"]
 
 #: How often ``serve_forever`` looks for a shutdown request, in seconds.
 POLL_INTERVAL_S = 0.05
@@ -51,6 +52,13 @@ def serve_in_background(
     )
     thread.start()
     return BackgroundServer(server, thread)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (for servers that need it up front)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 class _Startable(Protocol):

@@ -3,20 +3,21 @@
 Alembic's files live in the checkout (``alembic.ini``, ``migrations/``), not under
 ``AGENT_PLATFORM_HOME`` (which only relocates ``configs/`` and ``policies/``); this module points
 Alembic at them and at a database URL, so no caller needs to shell out to ``alembic``. A failed
-migration is a :class:`StorageError` naming the database (password hidden) and the revision.
+migration is a :class:`StorageError` naming the database (credentials hidden) and the revision.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.util import CommandError
-from sqlalchemy.engine.url import make_url
 
-from agent_platform.config import checkout_root
+from agent_platform._dberror import describe
+from agent_platform.config import checkout_root, redact_url
 from agent_platform.db import normalize_url
 from agent_platform.errors import StorageError
 
@@ -33,31 +34,13 @@ def alembic_config(url: str, root: Path | None = None) -> Config:
     return cfg
 
 
-def _shown(url: str) -> str:
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
-        return "<unparsable database URL>"
-
-
-def _reason(exc: BaseException) -> str:
-    """The driver's error on one line, without SQLAlchemy's SQL echo and help link."""
-    cause = exc.orig if isinstance(exc, sa.exc.DBAPIError) and exc.orig is not None else exc
-    return f"{type(cause).__name__}: {' '.join(str(cause).split())}"
-
-
 def upgrade(url: str, revision: str = "head") -> None:
     """Migrate the database at ``url`` up to ``revision``.
 
     Raises:
         StorageError: the database could not be reached or a migration failed.
     """
-    try:
-        command.upgrade(alembic_config(url), revision)
-    except (sa.exc.SQLAlchemyError, CommandError) as exc:
-        raise StorageError(
-            f"migrating {_shown(url)} up to {revision!r} failed: {_reason(exc)}"
-        ) from exc
+    _migrate(command.upgrade, url, "up", revision)
 
 
 def downgrade(url: str, revision: str = "base") -> None:
@@ -66,9 +49,13 @@ def downgrade(url: str, revision: str = "base") -> None:
     Raises:
         StorageError: the database could not be reached or a migration failed.
     """
+    _migrate(command.downgrade, url, "down", revision)
+
+
+def _migrate(step: Callable[[Config, str], None], url: str, way: str, revision: str) -> None:
     try:
-        command.downgrade(alembic_config(url), revision)
+        step(alembic_config(url), revision)
     except (sa.exc.SQLAlchemyError, CommandError) as exc:
         raise StorageError(
-            f"migrating {_shown(url)} down to {revision!r} failed: {_reason(exc)}"
+            f"migrating {redact_url(url)} {way} to {revision!r} failed: {describe(exc)}"
         ) from exc

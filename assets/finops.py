@@ -20,15 +20,15 @@ forecast's projected breach time from the alert event the budget published).
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from dagster import AssetChecksDefinition, AssetExecutionContext, AssetKey, MaterializeResult, asset
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from agent_platform.config import Settings
 from agent_platform.errors import BudgetExceededError
+from agent_platform.events import RecordingSink
 from agent_platform.evidence import layout as paths
 from agent_platform.evidence.contract_model import Contract
 from agent_platform.evidence.files import utc_now_iso
@@ -67,26 +67,13 @@ class _Clock:
         return self.now
 
 
-class AlertEvents:
+class AlertEvents(RecordingSink):
     """The :class:`EventSink` the replayed budget publishes its alerts to (kept in memory)."""
-
-    def __init__(self) -> None:
-        self.payloads: list[dict[str, Any]] = []
-
-    def publish(
-        self,
-        event_type: str,
-        payload: dict[str, Any],
-        *,
-        correlation_id: str | None = None,
-        connection: Connection | None = None,
-    ) -> str:
-        self.payloads.append(dict(payload))
-        return f"alert-{len(self.payloads)}"
 
     def projected_breach(self, window_key: str) -> str:
         """The breach time the forecast alert of ``window_key`` projected ('' when none)."""
-        for payload in self.payloads:
+        for event in self.events:
+            payload = event["payload"]
             if payload.get("window_key") == window_key and payload.get("level") == "forecast":
                 return _stamp(datetime.fromisoformat(str(payload["projected_breach_at"])))
         return ""

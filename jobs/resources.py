@@ -124,12 +124,8 @@ class DatabaseResource(ConfigurableResource):
         folder = Path(tempfile.mkdtemp(prefix=f"{label}-", dir=base))
         url = f"sqlite:///{folder / 'scratch.sqlite3'}"
         try:
-            upgrade(url)
-            engine = create_engine_for(url)
-            try:
+            with _migrated_engine(url) as engine:
                 yield engine
-            finally:
-                engine.dispose()
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
@@ -145,16 +141,23 @@ class DatabaseResource(ConfigurableResource):
             if not durable:
                 _admin_execute(admin, f'ALTER DATABASE "{name}" SET synchronous_commit = off')
             try:
-                upgrade(url)
-                engine = create_engine_for(url)
-                try:
+                with _migrated_engine(url) as engine:
                     yield engine
-                finally:
-                    engine.dispose()
             finally:
                 _admin_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             admin.dispose()
+
+
+@contextmanager
+def _migrated_engine(url: str) -> Iterator[Engine]:
+    """An engine on ``url`` after migrating it to head, disposed on the way out."""
+    upgrade(url)
+    engine = create_engine_for(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def _admin_execute(engine: Engine, statement: str) -> None:

@@ -11,6 +11,8 @@ import pytest
 import redis
 
 from agent_platform.migrate import upgrade
+from agent_platform.state.cache import Cache, MemoryTTLCache, RedisCache
+from tests.support import servers
 from tests.support.databases import (
     REDIS_TEST_URL,
     create_pg_database,
@@ -90,9 +92,17 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
 @pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     """A redis-server of this test's own on a free port, which the test may stop."""
-    server = PrivateRedis(tmp_path / "redis")
-    server.start()
-    try:
+    with servers.private_redis(tmp_path / "redis") as server:
         yield server
-    finally:
-        server.stop()
+
+
+@pytest.fixture(params=["memory", "redis"])
+def cache(request: pytest.FixtureRequest) -> Iterator[Cache]:
+    """Each test using this runs on the in-process TTL cache and on Redis (its own prefix)."""
+    if request.param == "memory":
+        built: Cache = MemoryTTLCache()
+    else:
+        prefix = request.getfixturevalue("redis_prefix")
+        built = RedisCache(request.getfixturevalue("redis_url"), prefix=prefix)
+    yield built
+    built.close()

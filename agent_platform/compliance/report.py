@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ from pathlib import Path
 from agent_platform.compliance.residency import ResidencyDecision, evaluate_vendor
 from agent_platform.config import load_yaml, load_yaml_model, project_root
 from agent_platform.errors import ConfigError
+from agent_platform.fileio import write_text_atomic
 from agent_platform.schemas.residency import ResidencyConfig
 
 __all__ = [
@@ -102,14 +101,5 @@ def render_distribution_csv(report: ResidencyReport) -> str:
 def write_distribution_csv(report: ResidencyReport, path: Path | None = None) -> Path:
     """Write the CSV atomically (default ``metrics/compliance/vendor_region_distribution.csv``)."""
     target = path or project_root() / DEFAULT_CSV
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            os.fchmod(handle.fileno(), 0o644)  # evidence is shared; mkstemp makes 0600
-            handle.write(render_distribution_csv(report))
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(target, render_distribution_csv(report))
     return target

@@ -15,6 +15,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from agent_platform import fileio
 from agent_platform.canonical import sha256_hex
 from agent_platform.errors import EvidenceError
 
@@ -59,20 +60,10 @@ def count_lines(path: Path) -> int:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder.
-
-    Evidence is for reading by anyone who audits it, so the file gets ordinary 0644 permissions
-    rather than ``mkstemp``'s owner-only 0600.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    """Write an evidence file atomically, world-readable for whoever audits it."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, path)
+        fileio.write_text_atomic(path, text)
     except OSError as exc:
-        Path(tmp_name).unlink(missing_ok=True)
         raise EvidenceError(f"{path}: cannot write evidence file: {exc}") from exc
 
 

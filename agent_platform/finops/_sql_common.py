@@ -19,13 +19,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from agent_platform._dberror import describe
 from agent_platform.errors import StorageError
 from agent_platform.finops._sql_statements import DAY_SPEND, INSERT_SPEND, MONTH_SPEND, TOKEN_SPEND
 from agent_platform.finops._store import AlertRow, Hold, SpendRow
 from agent_platform.finops.pricing import MICRO
 from agent_platform.finops.tables import budget_alerts
 from agent_platform.finops.windows import WindowCalendar
-from agent_platform.state._dberror import describe
 
 __all__ = [
     "as_utc",

@@ -59,10 +59,6 @@ class WindowUsage:
     committed: Decimal
     reserved: Decimal
 
-    @property
-    def remaining(self) -> Decimal:
-        return max(Decimal(0), self.limit - self.committed - self.reserved)
-
 
 @dataclass(frozen=True)
 class ReserveOutcome:

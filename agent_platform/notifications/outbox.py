@@ -24,7 +24,7 @@ from agent_platform.db import is_postgres
 from agent_platform.errors import StorageError
 from agent_platform.notifications.ids import as_utc
 from agent_platform.notifications.tables import delivery_attempts, destination_state, outbox
-from agent_platform.state._dberror import describe
+from agent_platform._dberror import describe
 
 __all__ = [
     "AttemptWrite",

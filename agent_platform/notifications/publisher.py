@@ -43,7 +43,7 @@ from agent_platform.notifications.status import (
     notification_status,
 )
 from agent_platform.schemas.notifications import NotificationsConfig
-from agent_platform.state._dberror import describe
+from agent_platform._dberror import describe
 
 __all__ = ["NotificationEvent", "NotificationPublisher", "load_notifications_config"]
 

@@ -8,6 +8,7 @@ and every attempt. The delivery log is the flat, per-attempt view the evidence j
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,9 +18,10 @@ from sqlalchemy.engine import Engine, RowMapping
 from sqlalchemy.exc import SQLAlchemyError
 
 from agent_platform.errors import StorageError
+from agent_platform.fileio import write_text_atomic
 from agent_platform.notifications.ids import as_utc, iso_utc
 from agent_platform.notifications.tables import delivery_attempts, outbox
-from agent_platform.state._dberror import describe
+from agent_platform._dberror import describe
 
 __all__ = [
     "DELIVERY_LOG_COLUMNS",
@@ -191,12 +193,10 @@ def write_delivery_log_csv(path: Path, rows: list[DeliveryLogRow]) -> Path:
 
     Written to a temporary sibling and renamed, so a reader never sees half a file.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    with partial.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(DELIVERY_LOG_COLUMNS))
-        writer.writeheader()
-        for row in rows:
-            writer.writerow(asdict(row))
-    partial.replace(path)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(DELIVERY_LOG_COLUMNS))
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(asdict(row))
+    write_text_atomic(path, buffer.getvalue())
     return path

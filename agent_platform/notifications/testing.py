@@ -33,7 +33,12 @@ from typing import Any, Self
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from agent_platform._loopback import BackgroundServer, StartStopContext, serve_in_background
+from agent_platform._loopback import (
+    BackgroundServer,
+    StartStopContext,
+    free_port,
+    serve_in_background,
+)
 from agent_platform.notifications.ids import utc_now
 
 __all__ = [
@@ -429,7 +434,7 @@ class SmtpReceiver(StartStopContext):
     ) -> None:
         self._credentials = credentials
         self._echo_credentials = echo_credentials
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self._tls_context = tls_context
         self._require_starttls = require_starttls
         self._lock = threading.Condition()
@@ -526,8 +531,3 @@ def _text(value: Any) -> str | None:
         return None
     return value.decode() if isinstance(value, bytes) else str(value)
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

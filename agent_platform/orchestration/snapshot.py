@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from agent_platform.config import load_yaml, translate_validation_error
 from agent_platform.errors import ConfigError
+from agent_platform.fileio import write_text_atomic
 from agent_platform.orchestration.topology import Topology
 
 __all__ = ["export_snapshot", "load_snapshot", "snapshot_text", "topology_from_text"]
@@ -33,10 +34,7 @@ def snapshot_text(topology: Topology) -> str:
 
 def export_snapshot(topology: Topology, path: Path) -> Path:
     """Write the snapshot of ``topology`` to ``path`` (atomically) and return the path."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(snapshot_text(topology), encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, snapshot_text(topology))
     return path
 
 

@@ -22,10 +22,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from agent_platform._dberror import storage_error
 from agent_platform.canonical import canonical_json, sha256_hex
 from agent_platform.errors import InvalidInputError, LedgerConflictError, PayloadError
 from agent_platform.state._chain import GENESIS_HASH, chain_rows
-from agent_platform.state._dberror import storage_error
 from agent_platform.state._ledger_entry import LedgerEntry, check_name
 from agent_platform.state._ledger_sql import LedgerStatements, entry_param
 

@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from agent_platform._dberror import storage_error
 from agent_platform.canonical import sha256_hex
 from agent_platform.errors import InvalidInputError, LedgerGapError, LedgerIntegrityError
 from agent_platform.state._chain import EntryHasher
-from agent_platform.state._dberror import storage_error
 from agent_platform.state._ledger_entry import LedgerEntry
 from agent_platform.state._ledger_sql import LedgerStatements
 

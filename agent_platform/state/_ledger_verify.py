@@ -16,9 +16,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from agent_platform._dberror import storage_error
 from agent_platform.errors import LedgerIntegrityError
 from agent_platform.state._chain import GENESIS_HASH, EntryHasher
-from agent_platform.state._dberror import storage_error
 from agent_platform.state.tables import ledger_entries, ledger_heads
 
 __all__ = ["LedgerVerification", "verify_ledger"]

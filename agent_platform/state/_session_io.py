@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from agent_platform.state._dberror import storage_error
+from agent_platform._dberror import storage_error
 from agent_platform.state._sql import StateStatements
 
 __all__ = ["Row", "delete_row", "read_rows", "row_batches", "write_rows"]

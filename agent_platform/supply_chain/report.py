@@ -9,13 +9,12 @@ half-written report that looks complete.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from agent_platform.fileio import write_text_atomic
 from agent_platform.supply_chain.model import PackageResult, VerificationRun
 
 __all__ = [
@@ -271,19 +270,6 @@ def write_report(
 ) -> tuple[Path, Path]:
     """Write ``output`` (Markdown) and its JSON twin (same stem, ``.json``); return both paths."""
     twin = output.with_suffix(".json")
-    _atomic_write(output, render_markdown(runs, missing))
-    _atomic_write(twin, json.dumps(report_json(runs, missing), indent=2, sort_keys=True) + "\n")
+    write_text_atomic(output, render_markdown(runs, missing))
+    write_text_atomic(twin, json.dumps(report_json(runs, missing), indent=2, sort_keys=True) + "\n")
     return output, twin
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            os.fchmod(handle.fileno(), 0o644)  # evidence is shared; mkstemp makes 0600
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -5,9 +5,7 @@ the notification outbox when a destination is enabled, and the run replays from 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -20,32 +18,22 @@ from agent_platform.models.endpoints import LIVE_ENV_KEYS
 from agent_platform.notifications.tables import outbox
 from agent_platform.orchestration.testing import scenario_path
 from tests.support.receivers import new_webhook_secret
+from tests.support.registry_server import registry_server
 
 pytestmark = pytest.mark.postgres
-
-
-class _Registry(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        status = 200 if self.path == "/pypi/requests/json" else 404
-        body = b'{"info": {"name": "requests"}, "releases": {}}' if status == 200 else b"{}"
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        return
 
 
 @pytest.fixture
 def configs(tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Supply-chain config on a loopback registry, one enabled webhook, the test database."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Registry)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    registry = f"http://127.0.0.1:{server.server_address[1]}"
-    chain = {"registries": {"pypi_url": registry, "retries": 0}, "cache": {"enabled": False}}
+    with registry_server() as registry:
+        yield _write_configs(tmp_path, registry.url, pg_url, monkeypatch)
+
+
+def _write_configs(
+    tmp_path: Path, registry_url: str, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    chain = {"registries": {"pypi_url": registry_url, "retries": 0}, "cache": {"enabled": False}}
     (tmp_path / "supply_chain.yaml").write_text(yaml.safe_dump(chain))
     hook = {"name": "ops", "type": "webhook", "url": "http://127.0.0.1:9/hook"}
     notifications = {
@@ -57,12 +45,7 @@ def configs(tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> Ite
     monkeypatch.setenv("AGENT_PLATFORM_DATABASE_URL", pg_url)
     for key in LIVE_ENV_KEYS:
         monkeypatch.delenv(key, raising=False)
-    try:
-        yield tmp_path
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    return tmp_path
 
 
 def _task(folder: Path, dependency: str) -> Path:

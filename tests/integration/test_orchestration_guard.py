@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -13,36 +11,18 @@ from agent_platform.orchestration.types import CodeBundle
 from agent_platform.schemas.policy import load_agent_policy
 from agent_platform.schemas.supply_chain import RegistryConfig
 from agent_platform.supply_chain.registry import RegistryClient
-
-
-class _Registry(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        status = {"/pypi/requests/json": 200, "/pypi/broken/json": 503}.get(self.path, 404)
-        body = b'{"info": {"name": "requests"}, "releases": {}}' if status == 200 else b"{}"
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        return
+from tests.support.registry_server import registry_server
 
 
 @pytest.fixture
 def registry() -> Iterator[RegistryClient]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Registry)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    client = RegistryClient(RegistryConfig(pypi_url=url, retries=0, timeout_s=5))
-    try:
-        yield client
-    finally:
-        client.close()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with registry_server() as server:
+        server.fail("/pypi/broken/json", 503)
+        client = RegistryClient(RegistryConfig(pypi_url=server.url, retries=0, timeout_s=5))
+        try:
+            yield client
+        finally:
+            client.close()
 
 
 async def test_invented_and_unverifiable_dependencies_are_violations(registry):

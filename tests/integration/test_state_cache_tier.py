@@ -37,17 +37,6 @@ def engine(db_url: str) -> Iterator[sa.Engine]:
     built.dispose()
 
 
-@pytest.fixture(params=["memory", "redis"])
-def cache(request: pytest.FixtureRequest) -> Iterator[Cache]:
-    if request.param == "memory":
-        built: Cache = MemoryTTLCache()
-    else:
-        prefix = request.getfixturevalue("redis_prefix")
-        built = RedisCache(request.getfixturevalue("redis_url"), prefix=prefix)
-    yield built
-    built.close()
-
-
 def test_refill_never_overwrites_a_newer_write(db_url: str, cache: Cache) -> None:
     """A reader misses and reads v1 from SQL; a writer commits v2 and caches it before the
     reader refills the cache: the reader's refill must not put v1 back over v2."""

@@ -21,17 +21,6 @@ from agent_platform.state.repository import StateRepository
 from agent_platform.state.tables import sessions, state_audit, state_hash_index
 
 
-@pytest.fixture(params=["memory", "redis"])
-def cache(request: pytest.FixtureRequest) -> Iterator[Cache]:
-    if request.param == "memory":
-        built: Cache = MemoryTTLCache()
-    else:
-        prefix = request.getfixturevalue("redis_prefix")
-        built = RedisCache(request.getfixturevalue("redis_url"), prefix=prefix)
-    yield built
-    built.close()
-
-
 @pytest.fixture
 def engine(db_url: str) -> Iterator[sa.Engine]:
     built = create_engine_for(db_url)

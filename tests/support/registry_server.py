@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from agent_platform._loopback import BackgroundServer, free_port, serve_in_background
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "supply_chain"
 
 
@@ -59,22 +61,19 @@ class RegistryServer:
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._serving: BackgroundServer | None = None
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     def start(self) -> None:
-        self._thread.start()
+        self._serving = serve_in_background(self._httpd)
 
     def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
+        if self._serving is not None:
+            self._serving.close(join_timeout=5)
+            self._serving = None
 
     def fail(self, prefix: str, status: int) -> None:
         """Answer ``status`` for every path starting with ``prefix``."""
@@ -177,12 +176,7 @@ def registry_server() -> Iterator[RegistryServer]:
 
 def closed_port_url() -> str:
     """A loopback URL nothing listens on (connection refused at once)."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 def supply_chain_config(

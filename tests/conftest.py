@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 import redis
+import sqlalchemy as sa
 
+from agent_platform.db import create_engine_for
 from agent_platform.migrate import upgrade
 from agent_platform.state.cache import Cache, MemoryTTLCache, RedisCache
 from tests.support import servers
@@ -62,6 +64,14 @@ def db_url(request: pytest.FixtureRequest) -> str:
     if request.param == "sqlite":
         return str(request.getfixturevalue("sqlite_url"))
     return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[sa.Engine]:
+    """An engine on :func:`db_url` (so on SQLite and on PostgreSQL), disposed afterwards."""
+    built = create_engine_for(db_url)
+    yield built
+    built.dispose()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -38,13 +38,6 @@ from agent_platform.state.repository import StateRepository
 from agent_platform.state.tables import ledger_entries, ledger_heads
 
 E = ledger_entries.c
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[sa.Engine]:
-    built = create_engine_for(db_url)
-    yield built
-    built.dispose()
 
 
 @pytest.fixture

@@ -38,13 +38,6 @@ SECRET_ENV = "TEST_HOOK_SECRET"
 
 
 @pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    eng = create_engine_for(db_url)
-    yield eng
-    eng.dispose()
-
-
-@pytest.fixture
 def sqlite_engine(sqlite_url: str) -> Iterator[Engine]:
     """For tests whose behaviour does not depend on the backend (validation before SQL)."""
     eng = create_engine_for(sqlite_url)

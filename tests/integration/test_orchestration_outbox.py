@@ -5,14 +5,12 @@ a failure in the publish rolls the entries back, a lost ledger append leaves no 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from agent_platform.db import create_engine_for
 from agent_platform.errors import LedgerConflictError
 from agent_platform.notifications import NotificationPublisher
 from agent_platform.notifications.tables import outbox
@@ -33,13 +31,6 @@ FULL = ["planner", "coder", "critic", "qa", "approver"]
 
 class InjectedFailure(Exception):
     """Raised by the failing sink after it has written its outbox rows."""
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[sa.Engine]:
-    built = create_engine_for(db_url)
-    yield built
-    built.dispose()
 
 
 @pytest.fixture

@@ -7,9 +7,6 @@ probe through is decided by the test, not by how fast the machine is.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 import redis
 import sqlalchemy as sa
 
@@ -28,13 +25,6 @@ class _Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[sa.Engine]:
-    built = create_engine_for(db_url)
-    yield built
-    built.dispose()
 
 
 def test_refill_never_overwrites_a_newer_write(db_url: str, cache: Cache) -> None:

@@ -6,7 +6,6 @@ import json
 import multiprocessing
 import random
 import time
-from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -19,13 +18,6 @@ from agent_platform.state._session_cache import TOMBSTONE
 from agent_platform.state.cache import Cache, MemoryTTLCache, RedisCache
 from agent_platform.state.repository import StateRepository
 from agent_platform.state.tables import sessions, state_audit, state_hash_index
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[sa.Engine]:
-    built = create_engine_for(db_url)
-    yield built
-    built.dispose()
 
 
 def _count(engine: sa.Engine, table: sa.Table) -> int:

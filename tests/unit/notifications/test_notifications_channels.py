@@ -46,8 +46,9 @@ def _sender(handler: Any) -> HttpSender:
     )
 
 
-def _webhook(handler: Any) -> WebhookChannel:
-    destination = _resolved(
+def _hook_destination() -> Any:
+    """The signed webhook destination the webhook tests send to."""
+    return _resolved(
         {
             "name": "hook",
             "type": "webhook",
@@ -56,6 +57,10 @@ def _webhook(handler: Any) -> WebhookChannel:
         },
         {"S": SECRET},
     )
+
+
+def _webhook(handler: Any) -> WebhookChannel:
+    destination = _hook_destination()
     return WebhookChannel(destination, _sender(handler))
 
 
@@ -113,15 +118,7 @@ def test_timeouts_and_dropped_connections_are_transient() -> None:
 
 
 def test_refused_address_never_reaches_the_transport() -> None:
-    destination = _resolved(
-        {
-            "name": "hook",
-            "type": "webhook",
-            "url": "https://hooks.example.org/in",
-            "secret_env": "S",
-        },
-        {"S": SECRET},
-    )
+    destination = _hook_destination()
     calls: list[httpx.Request] = []
     sender = HttpSender(
         AddressPolicy(),

@@ -14,7 +14,7 @@ REDIS_URL ?= redis://127.0.0.1:6379/0
 
 bootstrap:
 	@command -v $(UV) >/dev/null 2>&1 || scripts/install_uv.sh
-	@$(UV) sync --frozen --quiet
+	@$(UV) sync --frozen --all-extras --quiet
 
 services:
 	@scripts/ensure_services.sh

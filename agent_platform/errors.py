@@ -7,7 +7,8 @@ import those libraries to handle a failure::
     AgentPlatformError
     ├── ConfigError                      bad file, key or value (names all three)
     ├── InvalidInputError                bad argument from a caller (names the argument)
-    │   └── PayloadError                 not JSON-serialisable or over the size limit
+    │   ├── PayloadError                 not JSON-serialisable or over the size limit
+    │   └── InputFileError               missing, special, oversized or non-UTF-8 input file
     ├── StorageError                     the durable store failed
     │   ├── IntegrityError               a stored hash no longer matches its content
     │   └── CacheUnavailableError        Redis down or timing out (state.cache; counted, not fatal)
@@ -76,6 +77,23 @@ class ConfigError(AgentPlatformError):
 
 class InvalidInputError(AgentPlatformError, ValueError):
     """A caller passed an argument that is not allowed."""
+
+
+class InputFileError(InvalidInputError):
+    """An input file cannot be read as text: missing, not a regular file, too big, not UTF-8.
+
+    ``str()`` is ``file not found: PATH (what)`` for a missing file and ``PATH: reason``
+    otherwise, so the CLI's one line starts with what the user has to look at.
+    """
+
+    def __init__(self, path: object, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        if reason.endswith(" not found"):
+            text = f"file not found: {self.path} ({reason.removesuffix(' not found')})"
+        else:
+            text = f"{self.path}: {reason}"
+        super().__init__(text)
 
 
 class PayloadError(InvalidInputError):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -29,6 +30,7 @@ __all__ = [
     "emit",
     "p95",
     "ratio",
+    "repeat_median",
     "scratch_postgres_database",
     "time_calls",
     "time_interleaved",
@@ -74,6 +76,27 @@ def p95(samples: list[float]) -> float:
 def ratio(measured: float, baseline: float) -> float:
     """measured / baseline, NaN when the baseline is not positive."""
     return measured / baseline if baseline > 0 else math.nan
+
+
+def repeat_median(measure: Callable[[], Mapping[str, float]], repeats: int = 3) -> dict[str, Any]:
+    """Run ``measure`` ``repeats`` times; per figure, the median, the spread and every run.
+
+    One noisy run on a shared machine must not decide a ratio, so each figure ``k`` that
+    ``measure`` returns comes back as ``k`` (the median over the runs), ``k_spread`` (max minus
+    min) and ``k_runs`` (the values in run order). A figure missing from a run, or not finite
+    in any, makes its median NaN, which :func:`emit` writes as ``NOT_MEASURED``.
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, got {repeats}")
+    runs = [dict(measure()) for _ in range(repeats)]
+    out: dict[str, Any] = {}
+    for key in sorted({k for run in runs for k in run}):
+        values = [float(run.get(key, math.nan)) for run in runs]
+        finite = all(math.isfinite(v) for v in values)
+        out[key] = statistics.median(values) if finite else math.nan
+        out[f"{key}_spread"] = max(values) - min(values) if finite else math.nan
+        out[f"{key}_runs"] = values
+    return out
 
 
 def _finite(value: Any) -> Any:

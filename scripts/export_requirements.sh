@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp="$(mktemp requirements.lock.XXXXXX)"
 trap 'rm -f "$tmp"' EXIT
-uv export --frozen --no-emit-project --format requirements-txt --quiet > "$tmp"
+uv export --frozen --all-extras --no-emit-project --format requirements-txt --quiet > "$tmp"
 chmod 644 "$tmp"
 mv "$tmp" requirements.lock
 trap - EXIT

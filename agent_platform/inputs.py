@@ -1,0 +1,86 @@
+"""Bounded reading of files a user hands us: configs, policies, scenarios, lockfiles, contracts.
+
+Every input file goes through :func:`read_text_bounded` before any parser sees it, so a device
+(``/dev/zero``), a FIFO, a directory, a file of gigabytes or bytes that are not UTF-8 become one
+:class:`~agent_platform.errors.InputFileError` line naming the file and what is allowed, in
+bounded time and memory. :func:`clip` keeps a value shown in an error message short, however
+large the value is.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from agent_platform.errors import InputFileError
+
+__all__ = ["DEFAULT_LIMIT_BYTES", "clip", "read_text_bounded"]
+
+DEFAULT_LIMIT_BYTES = 4 * 1024 * 1024
+"""What a config, policy, scenario or contract may weigh (the biggest shipped one is ~40 KB)."""
+
+_CLIP = 80
+
+
+def clip(value: object, limit: int = _CLIP) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for error messages.
+
+    Only the first ``limit * 4`` characters of a string are ever rendered, so a value of
+    megabytes costs no more than a short one.
+    """
+    if isinstance(value, str | bytes) and len(value) > limit * 4:
+        value = value[: limit * 4]
+    shown = repr(value)
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
+
+
+def read_text_bounded(path: Path, *, limit_bytes: int = DEFAULT_LIMIT_BYTES, what: str) -> str:
+    """The UTF-8 text of the regular file ``path``, at most ``limit_bytes`` long.
+
+    Args:
+        path: the file to read.
+        limit_bytes: the largest size accepted.
+        what: what the file is for the user ("config file", "lockfile"), used in errors.
+
+    Raises:
+        InputFileError: the file is missing, not a regular file, larger than the limit,
+            unreadable, or not UTF-8 (the message names the byte offset).
+    """
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise InputFileError(path, f"{what} not found") from None
+    except OSError as exc:
+        raise InputFileError(path, f"{what} unreadable: {exc.strerror or exc}") from exc
+    if not stat.S_ISREG(info.st_mode):
+        raise InputFileError(path, f"{what} must be a regular file, not {_kind(info.st_mode)}")
+    if info.st_size > limit_bytes:
+        raise InputFileError(
+            path, f"{what} is {info.st_size:,} bytes; allowed: at most {limit_bytes:,}"
+        )
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(limit_bytes + 1)
+    except OSError as exc:
+        raise InputFileError(path, f"{what} unreadable: {exc.strerror or exc}") from exc
+    if len(data) > limit_bytes:
+        raise InputFileError(path, f"{what} grew past {limit_bytes:,} bytes while being read")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputFileError(
+            path, f"{what} is not UTF-8 (byte {exc.start}: {clip(data[exc.start : exc.start + 4])})"
+        ) from None
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a special file"

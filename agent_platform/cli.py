@@ -31,6 +31,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "agent_platform.commands.workload",
     "agent_platform.commands.notify",
     "agent_platform.commands.supply_chain",
+    "agent_platform.commands.advisories",
     "agent_platform.commands.run",
     "agent_platform.commands.gate",
 )

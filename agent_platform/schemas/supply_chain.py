@@ -19,12 +19,24 @@ __all__ = [
     "OfflineAdvisorySource",
     "PolicyConfig",
     "RegistryConfig",
+    "SnapshotConfig",
     "SupplyChainConfig",
     "TyposquatConfig",
 ]
 
 SEVERITY_LEVELS: tuple[str, ...] = ("LOW", "MODERATE", "HIGH", "CRITICAL")
-FINDING_KINDS: tuple[str, ...] = ("yanked", "hash_mismatch", "too_young", "typosquat", "deprecated")
+FINDING_KINDS: tuple[str, ...] = (
+    "yanked",
+    "hash_mismatch",
+    "too_young",
+    "typosquat",
+    "deprecated",
+    "missing_hashes",
+    "index_override",
+    "empty_lockfile",
+    "non_registry_source",
+    "newer_than_snapshot",
+)
 
 Ecosystem = Literal["python", "node"]
 Level = Literal["fail", "warn"]
@@ -36,6 +48,11 @@ _DEFAULT_FINDINGS: dict[str, Level] = {
     "too_young": "warn",
     "typosquat": "fail",
     "deprecated": "warn",
+    "missing_hashes": "fail",
+    "index_override": "fail",
+    "empty_lockfile": "fail",
+    "non_registry_source": "fail",
+    "newer_than_snapshot": "warn",
 }
 
 
@@ -64,13 +81,31 @@ class OfflineAdvisorySource(_Frozen):
     licence: str = Field(min_length=1)
 
 
+class SnapshotConfig(_Frozen):
+    """The project's own compact advisory snapshot (see ``agent-platform advisories``)."""
+
+    enabled: bool = True
+    dir: str = Field(
+        default="",
+        description="empty: the snapshot inside the package; else a folder (relative to the "
+        "project root unless absolute) that ``advisories update`` writes and lookups read",
+    )
+
+
 class AdvisoryConfig(_Frozen):
-    """The OSV API first, offline snapshots when it cannot be reached."""
+    """The OSV API first; offline directories, then the project's snapshot, when it cannot
+    be reached. Offline data older than ``max_advisory_age_days`` is stale: ``warn`` reports
+    it, ``fail`` leaves the packages it would answer for unchecked (so unverified)."""
 
     osv_enabled: bool = True
     osv_url: str = "https://api.osv.dev"
     osv_timeout_s: float = Field(default=20.0, gt=0, le=300)
     offline: list[OfflineAdvisorySource] = Field(default_factory=list)
+    snapshot: SnapshotConfig = Field(default_factory=SnapshotConfig)
+    max_advisory_age_days: int = Field(default=30, ge=1, le=3650)
+    on_stale_advisories: Level = "warn"
+    bulk_export_url: str = "https://osv-vulnerabilities.storage.googleapis.com"
+    bulk_export_timeout_s: float = Field(default=120.0, gt=0, le=3600)
     severity_threshold: Literal["LOW", "MODERATE", "HIGH", "CRITICAL"] = "MODERATE"
     unknown_severity: Level = "fail"
 
@@ -88,6 +123,10 @@ class PolicyConfig(_Frozen):
 
     min_release_age_days: float = Field(default=7.0, ge=0)
     findings: dict[str, Level] = Field(default_factory=lambda: dict(_DEFAULT_FINDINGS))
+    allowed_indexes: list[str] = Field(
+        default_factory=lambda: ["https://pypi.org/simple"],
+        description="package indexes a lockfile may name (besides the configured registry)",
+    )
 
     @field_validator("findings")
     @classmethod

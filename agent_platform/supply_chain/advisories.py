@@ -1,8 +1,13 @@
-"""Known-vulnerability look-up: the OSV API when it answers, an offline OSV snapshot otherwise.
+"""Known-vulnerability look-up: the OSV API when it answers, offline data otherwise.
 
-The choice is made per run and recorded: every advisory names the source it came from, and a
-package whose ecosystem has no reachable source is marked "not checked" with the reason. That
-package then counts as unverified: an advisory check that did not happen is never "clean".
+Offline data is, per ecosystem, the first usable of: the directories listed under
+``advisories.offline``, then the project's own snapshot (``advisories.snapshot``). The choice is
+made per run and recorded: every advisory names the source it came from (the OSV API with the
+query time, or the snapshot with its date), and a package whose ecosystem has no usable source
+is marked "not checked" with the reason. That package then counts as unverified: an advisory
+check that did not happen is never "clean". Offline data older than
+``advisories.max_advisory_age_days`` is stale; with ``on_stale_advisories: fail`` its answers
+are not accepted (the packages stay unchecked), with ``warn`` they are, and the run says so.
 """
 
 from __future__ import annotations
@@ -11,35 +16,70 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
 from agent_platform.errors import SupplyChainError
-from agent_platform.schemas.supply_chain import AdvisoryConfig
+from agent_platform.schemas.supply_chain import AdvisoryConfig, SnapshotConfig
 from agent_platform.supply_chain.model import (
     Advisory,
     AdvisoryCheck,
+    Ecosystem,
     LockedPackage,
+    SnapshotUse,
     SourceInfo,
 )
 from agent_platform.supply_chain.offline import OfflineAdvisoryDB
 from agent_platform.supply_chain.osv_api import OsvClient
 from agent_platform.supply_chain.osv_match import match_record, to_advisory
 from agent_platform.supply_chain.severity import UNKNOWN
+from agent_platform.supply_chain.snapshot import PACKAGED_SNAPSHOT, SnapshotAdvisoryDB
 
-__all__ = ["AdvisoryOutcome", "AdvisoryService"]
+__all__ = ["AdvisoryOutcome", "AdvisoryService", "OfflineSource", "snapshot_folder"]
 
 Key = tuple[str, str, str]
 
 
+class OfflineSource(Protocol):
+    """What the service needs of an offline source (a directory or the compact snapshot)."""
+
+    @property
+    def ecosystem(self) -> Ecosystem: ...
+
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def snapshot_date(self) -> dt.date: ...
+
+    @property
+    def sha256(self) -> str: ...
+
+    def info(self) -> SourceInfo: ...
+
+    def unavailable_reason(self) -> str | None: ...
+
+    def lookup(self, name: str, version: str) -> list[Advisory]: ...
+
+
 @dataclass(frozen=True)
 class AdvisoryOutcome:
-    """Per-package checks plus the sources consulted and notes on what failed."""
+    """Per-package checks plus the sources consulted, the offline data relied on (with its
+    age) and notes on what failed."""
 
     checks: dict[Key, AdvisoryCheck]
     sources: tuple[SourceInfo, ...]
     notes: tuple[str, ...]
+    snapshots: tuple[SnapshotUse, ...] = ()
+
+
+def snapshot_folder(config: SnapshotConfig, root: Path) -> Path:
+    """The snapshot folder: the configured one (relative to ``root``), else the packaged one."""
+    if not config.dir:
+        return PACKAGED_SNAPSHOT
+    path = Path(config.dir)
+    return path if path.is_absolute() else (root / path).resolve()
 
 
 class AdvisoryService:
@@ -62,7 +102,13 @@ class AdvisoryService:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.config = config
-        self.offline = [OfflineAdvisoryDB(source, root) for source in config.offline]
+        self.offline: list[OfflineSource] = [OfflineAdvisoryDB(s, root) for s in config.offline]
+        if config.snapshot.enabled:
+            folder = snapshot_folder(config.snapshot, root)
+            self.offline += [
+                SnapshotAdvisoryDB(folder, "python"),
+                SnapshotAdvisoryDB(folder, "node"),
+            ]
         self._osv_args: dict[str, Any] = {
             "timeout_s": config.osv_timeout_s,
             "retries": retries,
@@ -82,7 +128,7 @@ class AdvisoryService:
                 notes.append(f"{exc}; falling back to offline advisory sources")
         else:
             notes.append("OSV API disabled in configs/supply_chain.yaml (advisories.osv_enabled)")
-        return self._via_offline(packages, notes)
+        return self._via_offline(packages, notes, now)
 
     def _via_osv(self, packages: Sequence[LockedPackage], now: dt.datetime) -> AdvisoryOutcome:
         client = OsvClient(self.config.osv_url, **self._osv_args)
@@ -102,12 +148,16 @@ class AdvisoryService:
         )
         return AdvisoryOutcome(checks, (info,), ())
 
-    def _via_offline(self, packages: Sequence[LockedPackage], notes: list[str]) -> AdvisoryOutcome:
+    def _via_offline(
+        self, packages: Sequence[LockedPackage], notes: list[str], now: dt.datetime
+    ) -> AdvisoryOutcome:
         online = "; ".join(notes) or "the OSV API was not consulted"
         ecosystems = sorted({p.ecosystem for p in packages})
         chosen = {eco: self._offline_for(eco) for eco in ecosystems}
         unusable = {eco: self._why_no_offline(eco) for eco, db in chosen.items() if db is None}
         notes.extend(unusable.values())
+        uses = {eco: self._use(db, now) for eco, db in chosen.items() if db is not None}
+        notes.extend(u.describe() for u in uses.values() if u.stale)
         checks: dict[Key, AdvisoryCheck] = {}
         used: dict[str, SourceInfo] = {}
         for package in packages:
@@ -120,12 +170,26 @@ class AdvisoryService:
                 checks[package.key] = AdvisoryCheck(False, "none", error=error)
                 continue
             used[db.label] = db.info()
-            checks[package.key] = _offline_check(db, package)
-        return AdvisoryOutcome(checks, tuple(used.values()), tuple(notes))
+            checks[package.key] = _offline_check(db, package, uses[package.ecosystem])
+        return AdvisoryOutcome(
+            checks, tuple(used.values()), tuple(notes), tuple(uses[e] for e in sorted(uses))
+        )
 
-    def _offline_for(self, ecosystem: str) -> OfflineAdvisoryDB | None:
+    def _use(self, db: OfflineSource, now: dt.datetime) -> SnapshotUse:
+        age = (now.astimezone(dt.UTC).date() - db.snapshot_date).days
+        return SnapshotUse(
+            label=db.label,
+            ecosystem=db.ecosystem,
+            date=db.snapshot_date,
+            age_days=age,
+            sha256=db.sha256,
+            max_age_days=self.config.max_advisory_age_days,
+            on_stale=self.config.on_stale_advisories,
+        )
+
+    def _offline_for(self, ecosystem: str) -> OfflineSource | None:
         for db in self.offline:
-            if db.ecosystem == ecosystem and db.available():
+            if db.ecosystem == ecosystem and db.unavailable_reason() is None:
                 return db
         return None
 
@@ -140,12 +204,19 @@ class AdvisoryService:
         return "; ".join(reasons)
 
 
-def _offline_check(db: OfflineAdvisoryDB, package: LockedPackage) -> AdvisoryCheck:
-    """One package looked up offline; an unreadable record leaves it unchecked, not clean."""
+def _offline_check(db: OfflineSource, package: LockedPackage, use: SnapshotUse) -> AdvisoryCheck:
+    """One package looked up offline; an unreadable record, or stale data the policy refuses,
+    leaves it unchecked, not clean."""
+    date = db.snapshot_date
+    if use.stale and use.on_stale == "fail":
+        error = f"advisories not checked: {use.describe()}"
+        return AdvisoryCheck(False, db.label, error=error, snapshot_date=date)
     try:
-        return AdvisoryCheck(True, db.label, tuple(db.lookup(package.name, package.version)))
+        found = tuple(db.lookup(package.name, package.version))
     except SupplyChainError as exc:
-        return AdvisoryCheck(False, db.label, error=f"advisories not checked: {exc}")
+        error = f"advisories not checked: {exc}"
+        return AdvisoryCheck(False, db.label, error=error, snapshot_date=date)
+    return AdvisoryCheck(True, db.label, found, snapshot_date=date)
 
 
 def _osv_advisory(

@@ -20,6 +20,7 @@ __all__ = [
     "PackageResult",
     "RegistryAnswer",
     "ReleaseInfo",
+    "SnapshotUse",
     "SourceInfo",
     "VerificationRun",
 ]
@@ -35,7 +36,8 @@ class LockedPackage:
 
     ``hashes`` are normalised to ``algo:hex`` for sha256/sha1 and ``sha512-<base64>`` (SRI) for
     npm integrity strings. ``source`` is ``registry`` or a description of where else it comes
-    from (git, path, URL): those cannot be verified against a registry.
+    from (git, path, URL): those cannot be verified against a registry. ``index`` is the
+    package index the lockfile itself names for it (uv.lock's ``source.registry``), if any.
     """
 
     ecosystem: Ecosystem
@@ -45,6 +47,7 @@ class LockedPackage:
     marker: str = ""
     location: str = ""
     source: str = "registry"
+    index: str = ""
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -104,12 +107,48 @@ class Advisory:
 
 @dataclass(frozen=True)
 class AdvisoryCheck:
-    """The advisory look-up for one package: ``checked`` False means it could not be done."""
+    """The advisory look-up for one package: ``checked`` False means it could not be done.
+
+    ``snapshot_date`` is set when the answer came from offline data of that date (None: the
+    live OSV API), so a release newer than the data can be told apart.
+    """
 
     checked: bool
     source: str
     advisories: tuple[Advisory, ...] = ()
     error: str = ""
+    snapshot_date: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class SnapshotUse:
+    """Offline advisory data one run relied on, with its age judged against the policy."""
+
+    label: str
+    ecosystem: str
+    date: dt.date
+    age_days: int
+    sha256: str
+    max_age_days: int
+    on_stale: str
+
+    @property
+    def stale(self) -> bool:
+        return self.age_days > self.max_age_days
+
+    def describe(self) -> str:
+        """One sentence for headlines and notes."""
+        verdict = (
+            f"STALE: older than the {self.max_age_days} days allowed "
+            f"(advisories.on_stale_advisories: {self.on_stale})"
+            if self.stale
+            else f"within the {self.max_age_days} days allowed"
+        )
+        digest = self.sha256 or "not hashed (a directory of records)"
+        return (
+            f"{self.label}: dated {self.date.isoformat()}, {self.age_days} days old, {verdict}; "
+            f"sha256 {digest}"
+        )
 
 
 @dataclass(frozen=True)
@@ -155,6 +194,8 @@ class VerificationRun:
     unknown_severity: str
     min_release_age_days: float
     notes: tuple[str, ...] = field(default_factory=tuple)
+    lockfile_findings: tuple[Finding, ...] = field(default_factory=tuple)
+    snapshots: tuple[SnapshotUse, ...] = field(default_factory=tuple)
 
     @property
     def total(self) -> int:
@@ -179,8 +220,23 @@ class VerificationRun:
         return sum(len(r.blocking_advisories) for r in self.results)
 
     @property
+    def newer_than_snapshot(self) -> int:
+        """Packages released after the offline advisory data that checked them."""
+        return sum(
+            1 for r in self.results if any(f.kind == "newer_than_snapshot" for f in r.findings)
+        )
+
+    @property
+    def lockfile_failures(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.lockfile_findings if f.level == "fail")
+
+    @property
     def passed(self) -> bool:
-        return self.unverified == 0 and self.blocking_vulnerabilities == 0
+        return (
+            not self.lockfile_failures
+            and self.unverified == 0
+            and self.blocking_vulnerabilities == 0
+        )
 
     @property
     def status(self) -> str:

@@ -7,6 +7,7 @@ float ``2.1``. Only the folders of packages actually asked about are read.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,7 +15,8 @@ from typing import Any
 
 import yaml
 
-from agent_platform.errors import SupplyChainError
+from agent_platform.errors import InputFileError, SupplyChainError
+from agent_platform.inputs import read_text_bounded
 from agent_platform.schemas.supply_chain import OfflineAdvisorySource
 from agent_platform.supply_chain.model import Advisory, Ecosystem, SourceInfo
 from agent_platform.supply_chain.names import normalize_name
@@ -37,6 +39,15 @@ class OfflineAdvisoryDB:
     @property
     def ecosystem(self) -> Ecosystem:
         return self.source.ecosystem
+
+    @property
+    def snapshot_date(self) -> dt.date:
+        return self.source.snapshot_date
+
+    @property
+    def sha256(self) -> str:
+        """Empty: a directory of records has no single hash (the compact snapshot does)."""
+        return ""
 
     @property
     def label(self) -> str:
@@ -116,9 +127,9 @@ def _load(file: Path) -> Mapping[str, Any] | None:
     if suffix not in (".yaml", ".yml", ".json"):
         return None
     try:
-        text = file.read_text(encoding="utf-8")
+        text = read_text_bounded(file, what="advisory record")
         data = json.loads(text) if suffix == ".json" else yaml.load(text, Loader=_Loader)
-    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+    except (InputFileError, ValueError, yaml.YAMLError) as exc:
         raise SupplyChainError(f"offline advisory {file} is unreadable: {exc}") from exc
     if not isinstance(data, Mapping):
         raise SupplyChainError(f"offline advisory {file} is not an OSV record (not a mapping)")

@@ -1,9 +1,14 @@
 """The package-reality report: ``pkg_reality_report.md`` and its JSON twin, from run values.
 
 Every figure in the report is read off the :class:`VerificationRun` values of this run; the
-report names each data source and its date, and the offline advisory snapshot's cut-off.
-Both files are written atomically (temporary file, then rename) so a crash never leaves a
-half-written report that looks complete.
+report names each data source and its date, and the offline advisory snapshot's cut-off. Its
+headline says how old the offline advisory data is against the staleness policy and how many
+packages are newer than it. Both files are written atomically (temporary file, then rename) so a
+crash never leaves a half-written report that looks complete.
+
+:func:`count_blocking` is the one computation of "vulnerabilities at or above the threshold"
+over the JSON package records: the report's summary uses it, and so does the gate when it reads
+the report back, so the two can never disagree.
 """
 
 from __future__ import annotations
@@ -15,15 +20,18 @@ from pathlib import Path
 from typing import Any
 
 from agent_platform.fileio import write_text_atomic
-from agent_platform.supply_chain.model import PackageResult, VerificationRun
+from agent_platform.supply_chain.model import PackageResult, SnapshotUse, VerificationRun
 
 __all__ = [
     "advisory_sources",
+    "count_blocking",
+    "headline",
     "javascript_note",
     "overall_status",
     "registry_cache_hits",
     "render_markdown",
     "report_json",
+    "snapshot_summary",
     "write_report",
 ]
 
@@ -52,6 +60,8 @@ def overall_status(runs: Sequence[VerificationRun]) -> str:
 def render_markdown(runs: Sequence[VerificationRun], missing: Mapping[str, str]) -> str:
     """The Markdown report; ``missing`` says, per ecosystem not run, why it is absent."""
     lines = ["# Package Reality Report", ""]
+    for i, line in enumerate(headline(runs)):
+        lines += [f"**{line}**" if i == 0 else line, ""]
     lines += _summary(runs)
     by_eco = {r.ecosystem: r for r in runs}
     for eco in ("python", "node"):
@@ -60,6 +70,60 @@ def render_markdown(runs: Sequence[VerificationRun], missing: Mapping[str, str])
         lines += _package_table(run) if run else [missing.get(eco, "Not verified in this run."), ""]
     lines += _vulnerabilities(runs)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def headline(runs: Sequence[VerificationRun]) -> list[str]:
+    """The report's first lines: the verdict, the advisory data's age, and lockfile findings."""
+    blocking = sum(r.blocking_vulnerabilities for r in runs)
+    uses = _uses(runs)
+    stale = [u for u in uses if u.stale]
+    warning = (
+        f" Warning: the offline advisory data is {max(u.age_days for u in stale)} days old."
+        if stale
+        else ""
+    )
+    lines = [
+        f"{overall_status(runs)}: {sum(r.total for r in runs)} packages, "
+        f"{sum(r.unverified for r in runs)} unverified, {blocking} vulnerabilities at or above "
+        f"the threshold.{warning}"
+    ]
+    for use in uses:
+        lines.append(f"Advisory data: {use.describe()}.")
+        if use.stale and use.on_stale == "warn":
+            lines.append(
+                f"Advisories published after {use.date.isoformat()} are not known to this run; "
+                "refresh with `agent-platform advisories update`."
+            )
+    if uses:
+        newer = sum(r.newer_than_snapshot for r in runs)
+        lines.append(f"Packages released after the advisory data that checked them: {newer}.")
+    else:
+        lines.append(f"Advisory data: {advisory_sources(runs)}.")
+    findings = [f for r in runs for f in r.lockfile_findings]
+    if findings:
+        failing = sum(f.level == "fail" for f in findings)
+        lines.append(f"Lockfile findings: {len(findings)} ({failing} failing the run).")
+    return lines
+
+
+def _uses(runs: Sequence[VerificationRun]) -> list[SnapshotUse]:
+    return list({u.label: u for r in runs for u in r.snapshots}.values())
+
+
+def snapshot_summary(runs: Sequence[VerificationRun]) -> dict[str, Any] | None:
+    """The offline advisory data the runs relied on, as report figures (None: none was)."""
+    uses = _uses(runs)
+    if not uses:
+        return None
+    return {
+        "label": "; ".join(u.label for u in uses),
+        "date": min(u.date for u in uses).isoformat(),
+        "age_days": max(u.age_days for u in uses),
+        "sha256": "; ".join(u.sha256 or "not hashed" for u in uses),
+        "max_age_days": min(u.max_age_days for u in uses),
+        "on_stale": ", ".join(sorted({u.on_stale for u in uses})),
+        "stale": any(u.stale for u in uses),
+    }
 
 
 def _summary(runs: Sequence[VerificationRun]) -> list[str]:
@@ -77,6 +141,8 @@ def _summary(runs: Sequence[VerificationRun]) -> list[str]:
         f"| Vulnerabilities (advisories affecting a locked version) | {sum(r.vulnerabilities for r in runs)} "
         f"(source: {advisory_sources(runs)}) |",
         f"| Vulnerabilities at or above threshold | {sum(r.blocking_vulnerabilities for r in runs)} |",
+        *_snapshot_rows(runs),
+        f"| Lockfile findings | {_lockfile_cell(runs)} |",
         f"| Execution time | {sum(r.seconds for r in runs):.2f} s |",
         f"| Started (UTC) | {min(r.started_at for r in runs).strftime('%Y-%m-%dT%H:%M:%SZ')} |",
     ]
@@ -99,6 +165,27 @@ def _summary(runs: Sequence[VerificationRun]) -> list[str]:
     if notes:
         lines += ["", "Notes:", "", *[f"- {note}" for note in notes]]
     return [*lines, ""]
+
+
+def _snapshot_rows(runs: Sequence[VerificationRun]) -> list[str]:
+    facts = snapshot_summary(runs)
+    if facts is None:
+        return ["| Offline advisory data | not used in this run |"]
+    stale = "yes" if facts["stale"] else "no"
+    return [
+        f"| Offline advisory data | {_cell(facts['label'], 160)} |",
+        f"| Advisory data date | {facts['date']} ({facts['age_days']} days old; stale: {stale}, "
+        f"at most {facts['max_age_days']} days allowed, on stale: {facts['on_stale']}) |",
+        f"| Advisory data SHA-256 | {facts['sha256']} |",
+        f"| Packages newer than the advisory data | {sum(r.newer_than_snapshot for r in runs)} |",
+    ]
+
+
+def _lockfile_cell(runs: Sequence[VerificationRun]) -> str:
+    findings = [f for r in runs for f in r.lockfile_findings]
+    if not findings:
+        return "none"
+    return _cell("; ".join(f"{f.level}: {f.message}" for f in findings), 600)
 
 
 def _reason_counts(runs: Sequence[VerificationRun]) -> list[str]:
@@ -195,20 +282,32 @@ def _source_caveats(runs: Sequence[VerificationRun]) -> list[str]:
     return caveats
 
 
+def count_blocking(records: Sequence[Mapping[str, Any]]) -> int:
+    """Vulnerabilities at or above the threshold over JSON package records (the report's and
+    the gate's one computation)."""
+    return sum(len(r.get("blocking_advisories") or []) for r in records)
+
+
 def report_json(runs: Sequence[VerificationRun], missing: Mapping[str, str]) -> dict[str, Any]:
     """The JSON twin: the same figures as the Markdown, plus every per-package detail."""
+    run_docs = [_run_json(r) for r in runs]
+    records = [p for doc in run_docs for p in doc["packages"]]
     return {
         "status": overall_status(runs),
         "total": sum(r.total for r in runs),
         "verified": sum(r.verified for r in runs),
         "unverified": sum(r.unverified for r in runs),
         "vulnerabilities": sum(r.vulnerabilities for r in runs),
-        "blocking_vulnerabilities": sum(r.blocking_vulnerabilities for r in runs),
+        "blocking_vulnerabilities": count_blocking(records),
         "advisory_sources": advisory_sources(runs),
+        "advisory_snapshot": snapshot_summary(runs),
+        "packages_newer_than_snapshot": sum(r.newer_than_snapshot for r in runs),
+        "lockfile_findings": sum(len(r.lockfile_findings) for r in runs),
+        "headline": headline(runs),
         "execution_seconds": round(sum(r.seconds for r in runs), 3),
         "registry_cache_hits": sum(registry_cache_hits(r) for r in runs),
         "not_run": dict(missing),
-        "runs": [_run_json(r) for r in runs],
+        "runs": run_docs,
     }
 
 
@@ -229,6 +328,10 @@ def _run_json(run: VerificationRun) -> dict[str, Any]:
         "min_release_age_days": run.min_release_age_days,
         "registry_cache_hits": registry_cache_hits(run),
         "sources": [vars(s) for s in run.sources],
+        "advisory_snapshots": [
+            vars(u) | {"date": u.date.isoformat(), "stale": u.stale} for u in run.snapshots
+        ],
+        "lockfile_findings": [vars(f) for f in run.lockfile_findings],
         "notes": list(run.notes),
         "packages": [_package_json(p) for p in run.results],
     }
@@ -256,6 +359,9 @@ def _package_json(result: PackageResult) -> dict[str, Any]:
             "checked": result.advisories.checked,
             "source": result.advisories.source,
             "error": result.advisories.error,
+            "snapshot_date": result.advisories.snapshot_date.isoformat()
+            if result.advisories.snapshot_date
+            else None,
             "advisories": [
                 vars(a) | {"aliases": list(a.aliases), "fixed": list(a.fixed)}
                 for a in result.advisories.advisories

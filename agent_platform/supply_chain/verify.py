@@ -1,10 +1,15 @@
 """Verify a lockfile: registry reality, integrity, age, typosquats and advisories, fail closed.
 
 A package is *verified* only when every check ran and none failed: the registry answered and
-knows the pinned version, the lockfile's hashes are ones the registry lists, no fail-level
-finding applies, and an advisory source could be consulted. Anything that could not be checked
-is unverified with the reason. Vulnerabilities are counted separately; those at or above the
-configured severity (or of unknown severity, if the policy says so) fail the run.
+knows the pinned version, the lockfile pins hashes and they are ones the registry lists, no
+fail-level finding applies, and an advisory source could be consulted. Anything that could not
+be checked is unverified with the reason. Vulnerabilities are counted separately; those at or
+above the configured severity (or of unknown severity, if the policy says so) fail the run.
+
+What the lockfile says about itself is judged too: a line sending pip to another index, or a
+lockfile pinning nothing, is a finding at its policy level; a fail-level one fails the run and
+makes every package it affects unverified (pip would not fetch them from the registry that
+vouched for them).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from agent_platform.config import load_yaml_model, project_root
 from agent_platform.schemas.supply_chain import SupplyChainConfig
 from agent_platform.supply_chain.advisories import AdvisoryService
 from agent_platform.supply_chain.cache import RegistryCache
-from agent_platform.supply_chain.lockfiles import parse_lockfile
+from agent_platform.supply_chain.lockfiles import LockfileIssue, read_lockfile
 from agent_platform.supply_chain.model import (
     AdvisoryCheck,
     Ecosystem,
@@ -78,13 +83,34 @@ class PackageVerifier:
     def verify_lockfile(
         self, path: Path, ecosystem: Ecosystem, *, now: dt.datetime | None = None
     ) -> VerificationRun:
-        """Parse ``path`` and verify every package in it (LockfileError if malformed)."""
-        packages = parse_lockfile(path, ecosystem)
+        """Parse ``path`` and verify every package in it.
+
+        Raises:
+            InputFileError: the file is missing, special, too large or not UTF-8.
+            LockfileError: the lockfile is malformed or not fully pinned.
+        """
+        parsed = read_lockfile(path, ecosystem)
         try:
             label = str(path.resolve().relative_to(self.root.resolve()))
         except ValueError:
             label = str(path)
-        return self.verify_packages(packages, ecosystem, lockfile=label, now=now)
+        findings = tuple(
+            Finding(i.kind, self.config.policy.level(i.kind), i.message)
+            for i in parsed.issues
+            if not self._allowed_index(i)
+        )
+        return self.verify_packages(
+            parsed.packages, ecosystem, lockfile=label, now=now, lockfile_findings=findings
+        )
+
+    def _allowed_index(self, issue: LockfileIssue) -> bool:
+        """An index option naming an index the policy allows is not an override."""
+        return issue.option in ("--index-url", "--extra-index-url") and self._index_ok(issue.value)
+
+    def _index_ok(self, url: str) -> bool:
+        regs = self.config.registries
+        allowed = {*self.config.policy.allowed_indexes, regs.pypi_url, f"{regs.pypi_url}/simple"}
+        return url.rstrip("/") in {a.rstrip("/") for a in allowed}
 
     def verify_packages(
         self,
@@ -93,12 +119,18 @@ class PackageVerifier:
         *,
         lockfile: str = "",
         now: dt.datetime | None = None,
+        lockfile_findings: Sequence[Finding] = (),
     ) -> VerificationRun:
-        """Verify already-parsed packages; never raises for network trouble (fails closed)."""
+        """Verify already-parsed packages; never raises for network trouble (fails closed).
+
+        Fail-level ``lockfile_findings`` are added to every package, which is then unverified.
+        """
         started = time.perf_counter()
         moment = now or dt.datetime.now(dt.UTC)
         with self.registry_client() as client:
-            answers = client.releases(packages)
+            answers = client.releases([p for p in packages if p.source == "registry"])
+        skipped = RegistryAnswer("error", detail="not looked up: not from a registry")
+        answers = {p.key: answers.get(p.key, skipped) for p in packages}
         service = AdvisoryService(
             self.config.advisories,
             self.root,
@@ -107,8 +139,9 @@ class PackageVerifier:
             transport=self.transport,
         )
         outcome = service.check(packages, moment)
+        shared = tuple(f for f in lockfile_findings if f.level == "fail")
         results = tuple(
-            self._judge(p, answers[p.key], outcome.checks[p.key], moment) for p in packages
+            self._judge(p, answers[p.key], outcome.checks[p.key], moment, shared) for p in packages
         )
         registry = self._registry_source(ecosystem, packages, answers, moment)
         return VerificationRun(
@@ -122,6 +155,8 @@ class PackageVerifier:
             unknown_severity=self.config.advisories.unknown_severity,
             min_release_age_days=self.config.policy.min_release_age_days,
             notes=outcome.notes,
+            lockfile_findings=tuple(lockfile_findings),
+            snapshots=outcome.snapshots,
         )
 
     def _registry_source(
@@ -172,8 +207,10 @@ class PackageVerifier:
         answer: RegistryAnswer,
         advisories: AdvisoryCheck,
         now: dt.datetime,
+        shared: Sequence[Finding] = (),
     ) -> PackageResult:
-        findings = [*self._registry_findings(package, answer, now)]
+        findings = [*shared, *self._registry_findings(package, answer, now)]
+        findings += self._source_findings(package, answer, advisories)
         suspects = self.typosquat.suspects(package.ecosystem, package.name)
         if suspects:
             findings.append(
@@ -192,7 +229,7 @@ class PackageVerifier:
         self, package: LockedPackage, answer: RegistryAnswer, now: dt.datetime
     ) -> list[Finding]:
         if package.source != "registry":
-            return [Finding("not_from_registry", "fail", f"not from a registry ({package.source})")]
+            return []
         if answer.outcome == "unknown_package":
             return [Finding("unknown_package", "fail", f"unknown package: {answer.detail}")]
         if answer.outcome == "unknown_version":
@@ -224,6 +261,49 @@ class PackageVerifier:
                     "too_young",
                     f"released {age_days:.1f} days ago "
                     f"(minimum {self.config.policy.min_release_age_days:g} days)",
+                )
+            )
+        return findings
+
+    def _source_findings(
+        self, package: LockedPackage, answer: RegistryAnswer, advisories: AdvisoryCheck
+    ) -> list[Finding]:
+        """Where the package comes from, whether it is hashed, and whether it is newer than
+        the offline advisory data that checked it."""
+        where = package.location or package.name
+        if package.source != "registry":
+            return [
+                self._finding(
+                    "non_registry_source",
+                    f"{where}: not from a registry ({package.source}), so it cannot be checked "
+                    "against one",
+                )
+            ]
+        findings: list[Finding] = []
+        if package.index and not self._index_ok(package.index):
+            findings.append(
+                self._finding(
+                    "index_override",
+                    f"{where}: locked from index {package.index}, not the registry verified "
+                    "here (policy.allowed_indexes)",
+                )
+            )
+        if not package.hashes:
+            findings.append(
+                self._finding(
+                    "missing_hashes",
+                    f"{where}: no hash pinned, so the archive pip installs is not tied to what "
+                    "the registry lists",
+                )
+            )
+        release = answer.release
+        snapshot = advisories.snapshot_date
+        if snapshot and release and release.upload_time and release.upload_time.date() > snapshot:
+            findings.append(
+                self._finding(
+                    "newer_than_snapshot",
+                    f"released {release.upload_time.date().isoformat()}, after the advisory "
+                    f"data of {snapshot.isoformat()}: advisories published since are not known",
                 )
             )
         return findings

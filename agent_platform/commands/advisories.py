@@ -205,24 +205,33 @@ def _update_result(
     }
 
 
-def _git_facts(source: Path) -> tuple[str, str]:
-    """(commit, YYYY-MM-DD) of the checkout at ``source``; InvalidInputError if it is none."""
+def _git(source: Path, *args: str) -> str | None:
     try:
         done = subprocess.run(
-            ["git", "-C", str(source), "log", "-1", "--format=%H %cs"],
+            ["git", "-C", str(source), *args],
             capture_output=True,
             text=True,
             timeout=30,
             check=False,
         )
-    except OSError as exc:
-        raise InvalidInputError(f"git could not run ({exc}); give --commit and --date") from exc
-    parts = done.stdout.split()
-    if done.returncode != 0 or len(parts) != 2:
+    except OSError:
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def _git_facts(source: Path) -> tuple[str, str]:
+    """(commit, YYYY-MM-DD) when ``source`` is the top of a git checkout.
+
+    A folder inside some other checkout does not count: its commit is not the source's.
+    """
+    top = _git(source, "rev-parse", "--show-toplevel")
+    facts = (_git(source, "log", "-1", "--format=%H %cs") or "").split()
+    if top is None or Path(top).resolve() != source.resolve() or len(facts) != 2:
         raise InvalidInputError(
-            f"--source {clip(str(source))} is not a git checkout: give --commit and --date"
+            f"--source {clip(str(source))} is not the top of a git checkout: "
+            "give --commit and --date"
         )
-    return parts[0], parts[1]
+    return facts[0], facts[1]
 
 
 def run_build(args: argparse.Namespace) -> int:

@@ -1,21 +1,18 @@
 """Package reality end to end against a loopback registry-and-OSV server (real HTTP).
 
 Covers: a clean lockfile; an invented package; a yanked release; a hash mismatch; a too-young
-release; a typosquat; a vulnerable pin through OSV and through an offline directory (a fixture
-one and the real PyPA snapshot); advisory source and registry unreachable (fail closed); the
-cache never storing failures; npm lockfiles v2 and v3; the CLI's exit codes and report; the
-shipped offline advisory path in a clone somewhere else (and missing there: fails closed); one
-real-PyPI check.
+release; a typosquat; unhashed pins; a vulnerable pin through OSV, through an offline directory
+and through the packaged snapshot; a release newer than the snapshot; advisory source and
+registry unreachable (fail closed); the cache never storing failures; npm lockfiles v2 and v3;
+the packaged snapshot in a clone somewhere else (and damaged there: fails closed); one real-PyPI
+check. The command-line behaviour is in test_packages_cli.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
-import subprocess
-import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,10 +20,9 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 
 from agent_platform.config import project_root
-from agent_platform.schemas.supply_chain import SupplyChainConfig
+from agent_platform.schemas.supply_chain import SnapshotConfig, SupplyChainConfig
 from agent_platform.supply_chain import (
     LockedPackage,
     PackageResult,
@@ -48,7 +44,7 @@ from tests.support.registry_server import (
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 ROOT = project_root()
-REAL_SNAPSHOT = (ROOT / "../shared/advisories/pypa/vulns").resolve()
+SNAPSHOT_LABEL = "Python Packaging Advisory Database snapshot 3ccb612 of 2024-10-10"
 
 
 @pytest.fixture
@@ -126,11 +122,11 @@ def test_invented_yanked_mismatched_and_typosquat_packages_are_unverified(
     results = _by_name(run)
     kinds = {name: [f.kind for f in r.findings if f.level == "fail"] for name, r in results.items()}
     assert kinds == {
-        "huggingface-cli-tools": ["unknown_package"],
+        "huggingface-cli-tools": ["unknown_package", "missing_hashes"],
         "requests": ["yanked"],
         "certifi": ["hash_mismatch"],
         "reqests": ["typosquat"],
-        "urllib3": ["unknown_version"],
+        "urllib3": ["unknown_version", "missing_hashes"],
     }
     assert run.unverified == 5 and run.status == "FAIL"
     assert "CVE-2024-35195" in results["requests"].reasons[0]
@@ -224,9 +220,9 @@ def test_npm_invented_tampered_and_typosquat_packages_are_unverified(
     kinds = {n: [f.kind for f in r.findings if f.level == "fail"] for n, r in _by_name(run).items()}
     assert kinds == {
         "ms": ["hash_mismatch"],
-        "leftpad-utils-pro": ["unknown_package"],
+        "leftpad-utils-pro": ["unknown_package", "missing_hashes"],
         "expresss": ["typosquat"],
-        "lodash": ["unknown_version"],
+        "lodash": ["unknown_version", "missing_hashes"],
     }
     assert run.unverified == 4 and run.status == "FAIL"
 
@@ -250,25 +246,45 @@ def test_offline_directory_used_when_osv_is_unreachable(
     assert "knows nothing published after 2024-10-10" in run.sources[1].note
 
 
-def test_real_pypa_snapshot_flags_an_old_requests_pin(
+def test_packaged_snapshot_flags_an_old_requests_pin_and_names_itself(
     server: RegistryServer, tmp_path: Path
 ) -> None:
-    # The shipped config depends on this snapshot (shared/ beside the checkout, in CI too):
-    # its absence is a broken setup, so this fails instead of skipping.
-    assert REAL_SNAPSHOT.is_dir(), f"PyPA snapshot missing at {REAL_SNAPSHOT} (see ../shared)"
-    config = supply_chain_config(
-        server.url, tmp_path / "cache", osv_url=closed_port_url(), offline_dir=REAL_SNAPSHOT
-    )
-    (result,) = _verify(config, _lock(tmp_path, _pin(server, "requests", "2.19.1"))).results
+    config = supply_chain_config(server.url, tmp_path / "cache", osv_url=closed_port_url())
+    run = _verify(config, _lock(tmp_path, _pin(server, "requests", "2.19.1")))
+    (result,) = run.results
     ids = {a.id for a in result.advisories.advisories}
     assert {"PYSEC-2018-28", "PYSEC-2023-74"} <= ids
     pysec = next(a for a in result.advisories.advisories if a.id == "PYSEC-2023-74")
     assert "CVE-2023-32681" in pysec.aliases and pysec.fixed == ("2.31.0",)
+    assert pysec.source == SNAPSHOT_LABEL and result.advisories.source == SNAPSHOT_LABEL
+    (use,) = run.snapshots
+    assert (use.date, use.age_days, use.stale) == (dt.date(2024, 10, 10), 777, True)
+    assert run.blocking_vulnerabilities == len(ids) and run.status == "FAIL"
+
+
+def test_a_release_newer_than_the_snapshot_is_reported(
+    server: RegistryServer, tmp_path: Path
+) -> None:
+    config = supply_chain_config(server.url, tmp_path / "cache", osv_url=closed_port_url())
+    lock = _pin(server, "freshpkg", "1.0.0") + _pin(server, "certifi", "2024.8.30")
+    run = _verify(config, _lock(tmp_path, lock))
+    fresh = _by_name(run)["freshpkg"]
+    (newer,) = [f for f in fresh.findings if f.kind == "newer_than_snapshot"]
+    assert newer.level == "warn" and "after the advisory data of 2024-10-10" in newer.message
+    assert not [f for f in _by_name(run)["certifi"].findings if f.kind == "newer_than_snapshot"]
+    assert run.newer_than_snapshot == 1 and run.status == "PASS"
+    online = _verify(supply_chain_config(server.url, tmp_path / "c2"), _lock(tmp_path, lock))
+    assert online.newer_than_snapshot == 0 and online.snapshots == ()  # the live API answered
+
+
+def _without_snapshot(config: SupplyChainConfig) -> SupplyChainConfig:
+    advisories = config.advisories.model_copy(update={"snapshot": SnapshotConfig(enabled=False)})
+    return config.model_copy(update={"advisories": advisories})
 
 
 def test_advisory_source_unreachable_fails_closed(server: RegistryServer, tmp_path: Path) -> None:
     config = supply_chain_config(server.url, tmp_path / "cache", osv_url=closed_port_url())
-    run = _verify(config, FIXTURES / "lockfiles/clean.requirements.lock")
+    run = _verify(_without_snapshot(config), FIXTURES / "lockfiles/clean.requirements.lock")
     assert run.verified == 0 and run.status == "FAIL"
     assert all(not r.advisories.checked for r in run.results)
     assert "OSV API unreachable" in run.results[0].reasons[0]
@@ -277,6 +293,7 @@ def test_advisory_source_unreachable_fails_closed(server: RegistryServer, tmp_pa
     node = _verify(offline_py, FIXTURES / "lockfiles/package-lock.v3.json", "node")
     assert node.unverified == node.total == 3
     assert "no advisory source for node" in node.results[0].reasons[0]
+    assert "has no data for node" in node.results[0].reasons[0]  # the snapshot holds PyPI only
 
 
 def test_registry_unreachable_or_failing_fails_closed_and_caches_nothing(
@@ -328,121 +345,6 @@ def test_osv_querybatch_is_chunked_at_1000(server: RegistryServer) -> None:
         client.close()
     assert server.batch_sizes == [1000, 501]
     assert found[("python", "requests", "2.19.1")] == ["GHSA-j8r2-6x86-q33q"]
-
-
-def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "scripts/verify_packages.py"), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-def _config_file(tmp_path: Path, config: SupplyChainConfig) -> Path:
-    path = tmp_path / "supply_chain.yaml"
-    path.write_text(yaml.safe_dump(config.model_dump(mode="json")))
-    return path
-
-
-def test_cli_writes_report_and_twin_and_exits_by_verdict(
-    server: RegistryServer, tmp_path: Path
-) -> None:
-    good = _config_file(tmp_path, supply_chain_config(server.url, tmp_path / "cache"))
-    output = tmp_path / "out/pkg_reality_report.md"
-    ok = _run_cli(
-        "--lockfile",
-        str(FIXTURES / "lockfiles/clean.requirements.lock"),
-        "--ecosystem",
-        "python",
-        "--output",
-        str(output),
-        "--config",
-        str(good),
-    )
-    assert ok.returncode == 0, ok.stderr
-    assert "PASS" in ok.stdout and output.with_suffix(".json").exists()
-    down = _config_file(tmp_path, supply_chain_config(closed_port_url(), tmp_path / "cache2"))
-    failed = _run_cli(
-        "--lockfile",
-        str(FIXTURES / "lockfiles/clean.requirements.lock"),
-        "--output",
-        str(output),
-        "--config",
-        str(down),
-    )
-    assert failed.returncode == 1
-    assert "unverified: certifi==2024.8.30: registry not checked" in failed.stderr
-    assert "| Status | **FAIL** |" in output.read_text()
-    bad = _run_cli(
-        "--lockfile",
-        str(_lock(tmp_path, "flask>=2\n")),
-        "--config",
-        str(good),
-        "--output",
-        str(output),
-    )
-    assert bad.returncode == 2 and ":1:" in bad.stderr and "Traceback" not in bad.stderr
-
-
-def _clone_elsewhere(tmp_path: Path, server: RegistryServer) -> Path:
-    """A copy of the package, the script and the shipped config (aimed at the loopback
-    registry, OSV unreachable, offline path untouched) in tmp/clone, run with tmp as cwd."""
-    clone = tmp_path / "clone"
-    ignore = shutil.ignore_patterns("__pycache__")
-    shutil.copytree(ROOT / "agent_platform", clone / "agent_platform", ignore=ignore)
-    (clone / "scripts").mkdir()
-    shutil.copy2(ROOT / "scripts/verify_packages.py", clone / "scripts")
-    config = yaml.safe_load((ROOT / "configs/supply_chain.yaml").read_text())
-    assert config["advisories"]["offline"][0]["path"] == "../shared/advisories/pypa/vulns"
-    config["registries"] |= {"pypi_url": server.url, "retries": 0}
-    config["advisories"] |= {"osv_url": closed_port_url()}
-    config["cache"] |= {"dir": str(tmp_path / "cache")}
-    (clone / "configs").mkdir()
-    (clone / "configs/supply_chain.yaml").write_text(yaml.safe_dump(config))
-    return clone
-
-
-def _run_clone(clone: Path, lock: Path, output: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "AGENT_PLATFORM_HOME"}
-    env["PYTHONPATH"] = str(clone)  # import the clone's package, not this checkout's
-    script = clone / "scripts/verify_packages.py"
-    return subprocess.run(
-        [sys.executable, str(script), "--lockfile", str(lock), "--output", str(output)],
-        cwd=clone.parent,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-def test_shipped_offline_path_works_in_a_clone_elsewhere_and_fails_closed_without_it(
-    server: RegistryServer, tmp_path: Path
-) -> None:
-    clone = _clone_elsewhere(tmp_path, server)
-    shared = tmp_path / "shared/advisories/pypa/vulns"
-    shutil.copytree(FIXTURES / "offline", shared)
-    lock = _lock(tmp_path, _pin(server, "jinja2", "3.1.4"))
-    output = tmp_path / "out/pkg_reality_report.md"
-    ok = _run_clone(clone, lock, output)
-    assert ok.returncode == 0, ok.stderr
-    data = json.loads(output.with_suffix(".json").read_text())
-    (offline,) = [s for s in data["runs"][0]["sources"] if s["kind"] == "offline OSV snapshot"]
-    assert Path(offline["location"]) == shared.resolve()
-    assert "snapshot 3ccb612 of 2024-10-10" in data["advisory_sources"]
-    shutil.rmtree(tmp_path / "shared")
-    missing = _run_clone(clone, lock, output)
-    assert missing.returncode == 1 and "Traceback" not in missing.stderr
-    expected = f"offline advisory directory {shared.resolve()} (Python Packaging Advisory"
-    assert "unverified: jinja2==3.1.4: advisories not checked" in missing.stderr
-    assert expected in missing.stderr and "does not exist" in missing.stderr
-    report = output.read_text()
-    assert "| Status | **FAIL** |" in report and "| jinja2 | 3.1.4 | **UNVERIFIED** |" in report
-    assert "no source" in report  # the Vulnerability Scan Results name the missing source
 
 
 def test_requirements_lock_is_in_sync_with_uv_lock() -> None:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
-from agent_platform.errors import LockfileError
+from agent_platform.errors import InputFileError, LockfileError
 from agent_platform.supply_chain.lockfiles import (
     parse_lockfile,
     parse_package_lock,
     parse_requirements_lock,
     parse_uv_lock,
+    read_lockfile,
 )
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "supply_chain" / "lockfiles"
@@ -127,7 +129,7 @@ def test_wrong_format_for_ecosystem_and_missing_file(tmp_path: Path) -> None:
         parse_lockfile(FIXTURES / "uv.lock", "node")
     with pytest.raises(LockfileError, match="ecosystem python needs"):
         parse_lockfile(FIXTURES / "package-lock.v3.json", "python")
-    with pytest.raises(LockfileError, match="not found"):
+    with pytest.raises(InputFileError, match=r"file not found: .*requirements\.lock \(lockfile\)"):
         parse_lockfile(tmp_path / "requirements.lock", "python")
 
 
@@ -151,4 +153,144 @@ def test_package_lock_marks_non_registry_sources() -> None:
         "b": "resolved https://codeload.github.com/x/b/tar.gz/abc",
         "c": "resolved git+ssh://git@github.com/x/c.git#abc",
         "d": "registry",
+    }
+
+
+PIN = "requests==2.31.0 --hash=sha256:" + "ab" * 32 + "\n"
+
+
+@pytest.mark.parametrize(
+    ("line", "option", "value"),
+    [
+        (
+            "--index-url https://mirror.example/simple",
+            "--index-url",
+            "https://mirror.example/simple",
+        ),
+        (
+            "--index-url=https://mirror.example/simple",
+            "--index-url",
+            "https://mirror.example/simple",
+        ),
+        ("-i https://mirror.example/simple", "--index-url", "https://mirror.example/simple"),
+        ("-ihttps://mirror.example/simple", "--index-url", "https://mirror.example/simple"),
+        (
+            "--extra-index-url https://evil.example/simple",
+            "--extra-index-url",
+            "https://evil.example/simple",
+        ),
+        ("--find-links ./wheels", "--find-links", "./wheels"),
+        ("-f https://evil.example/wheels/", "--find-links", "https://evil.example/wheels/"),
+        ("--trusted-host evil.example", "--trusted-host", "evil.example"),
+    ],
+)
+def test_index_options_are_reported_with_their_line_not_skipped(
+    tmp_path: Path, line: str, option: str, value: str
+) -> None:
+    path = tmp_path / "requirements.lock"
+    path.write_text("# pinned\n" + PIN + line + "\n")
+    parsed = read_lockfile(path, "python")
+    assert [p.name for p in parsed.packages] == ["requests"]
+    (issue,) = parsed.issues
+    assert (issue.kind, issue.option, issue.value) == ("index_override", option, value)
+    assert issue.location == f"{path}:3" and issue.message.startswith(f"{path}:3: {option} ")
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("requirements.lock", ""),
+        ("requirements.lock", "# only a comment\n\n   # and another\n"),
+        ("uv.lock", '[[package]]\nname = "app"\nversion = "0.1.0"\nsource = { editable = "." }\n'),
+        ("package-lock.json", '{"lockfileVersion": 3, "packages": {"": {"name": "app"}}}'),
+    ],
+    ids=["empty", "comments-only", "uv-root-only", "npm-root-only"],
+)
+def test_a_lockfile_pinning_nothing_is_an_issue(tmp_path: Path, name: str, text: str) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    parsed = read_lockfile(path, "node" if name.endswith(".json") else "python")
+    assert parsed.packages == ()
+    (issue,) = parsed.issues
+    assert issue.kind == "empty_lockfile" and "pins no package" in issue.message
+
+
+def test_lockfiles_are_read_bounded_regular_and_utf8(tmp_path: Path) -> None:
+    folder = tmp_path / "requirements.lock"
+    folder.mkdir()
+    with pytest.raises(InputFileError, match="must be a regular file, not a directory"):
+        read_lockfile(folder, "python")
+    fifo = tmp_path / "fifo" / "requirements.lock"
+    fifo.parent.mkdir()
+    os.mkfifo(fifo)
+    with pytest.raises(InputFileError, match="not a pipe"):
+        read_lockfile(fifo, "python")
+    latin = tmp_path / "latin" / "requirements.lock"
+    latin.parent.mkdir()
+    latin.write_bytes(b"caf\xe9==1.0\n")
+    with pytest.raises(InputFileError, match=r"not UTF-8 \(byte 3"):
+        read_lockfile(latin, "python")
+    big = tmp_path / "big" / "requirements.lock"
+    big.parent.mkdir()
+    big.write_text(PIN * 10)
+    with pytest.raises(InputFileError, match="lockfile is 960 bytes; allowed: at most 100"):
+        read_lockfile(big, "python", limit_bytes=100)
+
+
+def test_errors_clip_huge_values() -> None:
+    huge = "x" * 200_000
+    for text in (f"{huge}>=1\n", f"pkg @ https://{huge}\n"):
+        with pytest.raises(LockfileError) as caught:
+            parse_requirements_lock(text, "reqs.lock")
+        assert len(str(caught.value)) < 400 and "..." in str(caught.value)
+    with pytest.raises(LockfileError) as caught:
+        parse_uv_lock(f'[[package]]\nname = "{huge}"\nsource = {{ registry = "r" }}\n')
+    assert len(str(caught.value)) < 400
+
+
+def test_uv_lock_reports_every_non_registry_source_but_the_project_root() -> None:
+    text = """
+[[package]]
+name = "app"
+version = "0.1.0"
+source = { virtual = "." }
+
+[[package]]
+name = "member"
+version = "0.2.0"
+source = { editable = "packages/member" }
+
+[[package]]
+name = "from-git"
+version = "1.0.0"
+source = { git = "https://example.invalid/x.git?rev=abc#abc" }
+
+[[package]]
+name = "from-path"
+version = "1.0.0"
+source = { path = "vendor/from_path-1.0.0-py3-none-any.whl" }
+
+[[package]]
+name = "from-dir"
+version = "1.0.0"
+source = { directory = "../sibling" }
+
+[[package]]
+name = "from-url"
+version = "1.0.0"
+source = { url = "https://example.invalid/from_url-1.0.0.tar.gz" }
+
+[[package]]
+name = "requests"
+version = "2.31.0"
+source = { registry = "https://mirror.example/simple" }
+"""
+    sources = {p.name: (p.source, p.index) for p in parse_uv_lock(text)}
+    assert sources == {
+        "member": ("editable packages/member", ""),
+        "from-git": ("git https://example.invalid/x.git?rev=abc#abc", ""),
+        "from-path": ("path vendor/from_path-1.0.0-py3-none-any.whl", ""),
+        "from-dir": ("directory ../sibling", ""),
+        "from-url": ("url https://example.invalid/from_url-1.0.0.tar.gz", ""),
+        "requests": ("registry", "https://mirror.example/simple"),
     }

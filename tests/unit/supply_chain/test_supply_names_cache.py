@@ -91,11 +91,16 @@ def test_cache_entries_expire_and_corrupt_files_are_misses(tmp_path: Path) -> No
     assert os.access(files[0], os.R_OK)
 
 
-def test_shipped_config_loads_and_names_the_offline_snapshot() -> None:
+def test_shipped_config_loads_with_the_packaged_snapshot_and_its_staleness_policy() -> None:
     config = load_yaml_model(project_root() / "configs/supply_chain.yaml", SupplyChainConfig)
-    offline = config.advisories.offline[0]
-    assert (offline.snapshot, offline.snapshot_date.isoformat()) == ("3ccb612", "2024-10-10")
+    advisories = config.advisories
+    assert advisories.offline == [] and advisories.snapshot.enabled
+    assert advisories.snapshot.dir == ""  # the snapshot inside the package
+    assert (advisories.max_advisory_age_days, advisories.on_stale_advisories) == (30, "warn")
     assert config.policy.level("yanked") == "fail"
+    for kind in ("missing_hashes", "index_override", "empty_lockfile", "non_registry_source"):
+        assert config.policy.level(kind) == "fail", kind
+    assert config.policy.level("newer_than_snapshot") == "warn"
     assert "requests" in config.typosquat.popular["python"]
 
 
@@ -105,6 +110,12 @@ def test_bad_config_names_file_key_and_value(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_yaml_model(path, SupplyChainConfig)
     assert "advisories.severity_threshold" in str(caught.value) and "SEVERE" in str(caught.value)
+    path.write_text("advisories:\n  on_stale_advisories: ignore\n")
+    with pytest.raises(ConfigError, match=r"advisories\.on_stale_advisories"):
+        load_yaml_model(path, SupplyChainConfig)
+    path.write_text("advisories:\n  max_advisory_age_days: 0\n")
+    with pytest.raises(ConfigError, match=r"advisories\.max_advisory_age_days"):
+        load_yaml_model(path, SupplyChainConfig)
     path.write_text("policy:\n  findings:\n    made_up: fail\n")
     with pytest.raises(ConfigError, match="unknown finding kinds"):
         load_yaml_model(path, SupplyChainConfig)

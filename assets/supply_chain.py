@@ -1,8 +1,9 @@
 """Package reality and data residency evidence, through the supply-chain and compliance libraries.
 
 - the package report verifies the project's own ``requirements.lock`` against the registry and
-  the advisory sources (the report names each source and its date), writing
-  ``evidence/pkg_reality_report.md`` and its JSON twin;
+  the advisory sources (the report names each source and its date; its headline gives the
+  offline advisory snapshot's date, age against the staleness policy, SHA-256 and how many
+  packages are newer than it), writing ``evidence/pkg_reality_report.md`` and its JSON twin;
 - the residency report judges every vendor and routed provider with the same decision function
   the router uses, writing ``metrics/compliance/vendor_region_distribution.csv``.
 """
@@ -14,6 +15,7 @@ from agent_platform.evidence import layout as paths
 from agent_platform.evidence.contract_model import Contract
 from agent_platform.evidence.files import utc_now_iso
 from agent_platform.supply_chain import javascript_note, verify_lockfile, write_report
+from agent_platform.supply_chain.report import headline
 from assets._checks import threshold_checks
 from assets._common import finish, markdown_table
 from jobs.resources import EvidenceResource
@@ -54,19 +56,22 @@ def pkg_reality_report(
         started_at=started,
         finished_at=finished,
         sizes={"lockfile": LOCKFILE, "packages": run.total},
-        backends={"sources": [s.name for s in run.sources] if run.sources else []},
+        backends={"sources": [f"{s.name} ({s.date})" for s in run.sources]},
     )
     return MaterializeResult(
         metadata={
             "path": paths.PKG_REPORT_MD,
+            "headline": " ".join(headline([run])),
             "summary": markdown_table(
-                ("total", "verified", "unverified", "advisories", "seconds"),
+                ("total", "verified", "unverified", "advisories", "blocking", "newer", "seconds"),
                 [
                     (
                         run.total,
                         run.verified,
                         run.unverified,
                         run.vulnerabilities,
+                        run.blocking_vulnerabilities,
+                        run.newer_than_snapshot,
                         f"{run.seconds:.1f}",
                     )
                 ],

@@ -1,14 +1,18 @@
 """Package-verification benchmark: our verifier against pip-audit on the same lockfile, same run.
 
-Run as ``uv run python -m bench.packages [--lockfile requirements.lock]``. Both tools get one
-untimed warm-up run (ours fills its registry cache, pip-audit its HTTP cache), then one timed
-run each, back to back. The last line printed is a JSON object:
+Run as ``uv run python -m bench.packages [--lockfile requirements.lock] [--repeats 3]``. Both
+tools get one untimed warm-up run (ours fills its registry cache, pip-audit its HTTP cache), then
+``--repeats`` rounds of one timed run each, back to back; :func:`bench._harness.repeat_median`
+reports each timing as the median over the rounds with its spread (max - min) and every value.
+The last line printed is a JSON object:
 
-- ``seconds`` / ``cold_seconds``: our verification with a warm cache / with an empty one (the
-  warm-up run uses a fresh temporary cache directory, so it is genuinely cold);
+- ``seconds`` / ``cold_seconds``: our verification with a warm cache (median) / with an empty
+  one (the warm-up run uses a fresh temporary cache directory, so it is genuinely cold);
 - ``pip_audit_seconds``: ``pip-audit -r LOCK --disable-pip`` (a fully hashed file needs no
   ``--no-deps``: pip-audit 2.10 accepts ``--disable-pip`` alone when every line is hashed);
-- ``ratio_vs_pip_audit``: ``seconds / pip_audit_seconds`` (target <= 1.0);
+- ``ratio_vs_pip_audit``: the median over the rounds of ``seconds / pip_audit_seconds`` of the
+  same round (target <= 1.0), with ``_spread`` and ``_runs`` for it and both timings;
+- ``advisory_snapshot``: the date, age and SHA-256 of the offline advisory data when it was used;
 - ``packages``, ``verified``, ``unverified``, ``vulnerabilities``, ``advisory_sources``;
 - ``pip_audit_packages``, ``pip_audit_skipped`` (dependencies pip-audit could not audit, from its
   JSON ``skip_reason`` entries), ``pip_audit_audited``, ``pip_audit_skip_reasons`` (each distinct
@@ -41,11 +45,12 @@ from packaging.markers import InvalidMarker, Marker
 
 from agent_platform.config import project_root
 from agent_platform.supply_chain import PackageVerifier, VerificationRun, load_supply_chain_config
-from bench._harness import emit, ratio
+from bench._harness import emit, ratio, repeat_median
 
 __all__ = [
     "NOT_MEASURED",
     "applicable_packages",
+    "audit_result",
     "comparability",
     "main",
     "pip_audit_figures",
@@ -174,70 +179,94 @@ def _marker_holds(marker: str) -> bool:
         return True  # the parser accepted it as part of a requirement; count it, do not hide it
 
 
-def _audit_result(warm: VerificationRun, audit: dict[str, Any] | None) -> dict[str, Any]:
-    """The pip-audit half of the JSON line, with the comparability verdict."""
-    if audit is None:
-        figures = pip_audit_figures({"data": None})
-        timing: dict[str, Any] = {
-            "pip_audit_seconds": NOT_MEASURED,
-            "ratio_vs_pip_audit": NOT_MEASURED,
-            "pip_audit_exit_code": NOT_MEASURED,
-        }
-    else:
-        figures = pip_audit_figures(audit)
-        timing = {
-            "pip_audit_seconds": round(audit["seconds"], 3),
-            "ratio_vs_pip_audit": round(ratio(warm.seconds, audit["seconds"]), 4),
-            "pip_audit_exit_code": audit["exit_code"],
-        }
+def audit_result(
+    warm: VerificationRun, audit: dict[str, Any] | None, timing: dict[str, Any]
+) -> dict[str, Any]:
+    """The pip-audit half of the JSON line (figures of the last round, timings as medians),
+    with the comparability verdict."""
+    figures = pip_audit_figures(audit if audit is not None else {"data": None})
+    exit_code = audit["exit_code"] if audit is not None else NOT_MEASURED
     comparable, reason = comparability(
-        warm.total, figures, timing["pip_audit_exit_code"], applicable=applicable_packages(warm)
+        warm.total, figures, exit_code, applicable=applicable_packages(warm)
     )
+    ratio_median = timing.get("ratio_vs_pip_audit", NOT_MEASURED)
     return {
-        **timing,
+        "pip_audit_seconds": NOT_MEASURED,
+        "ratio_vs_pip_audit": NOT_MEASURED,
+        **{k: v for k, v in timing.items() if k.startswith(("pip_audit", "ratio_vs"))},
         **figures,
+        "pip_audit_exit_code": exit_code,
         "ratio_comparable": comparable,
         "ratio_comparable_reason": reason,
-        "comparable_ratio_vs_pip_audit": timing["ratio_vs_pip_audit"]
-        if comparable
-        else NOT_MEASURED,
+        "comparable_ratio_vs_pip_audit": ratio_median if comparable else NOT_MEASURED,
     }
+
+
+def _round(lockfile: Path, cache_dir: Path, last: dict[str, Any]) -> dict[str, float]:
+    """One timed round: our warm verification, then pip-audit; keeps both in ``last``."""
+    warm = _ours(lockfile, cache_dir)
+    last["warm"] = warm
+    try:
+        audit = _pip_audit(lockfile)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        print(f"pip-audit could not run: {exc}", file=sys.stderr)
+        last["audit"] = None
+        return {"seconds": warm.seconds}
+    last["audit"] = audit
+    return {
+        "seconds": warm.seconds,
+        "pip_audit_seconds": audit["seconds"],
+        "ratio_vs_pip_audit": ratio(warm.seconds, audit["seconds"]),
+    }
+
+
+def _snapshot(run: VerificationRun) -> list[dict[str, Any]] | str:
+    uses = [
+        {"label": u.label, "date": u.date.isoformat(), "age_days": u.age_days, "sha256": u.sha256}
+        for u in run.snapshots
+    ]
+    return uses or "not used: the OSV API answered"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.packages")
     parser.add_argument("--lockfile", type=Path, default=project_root() / "requirements.lock")
+    parser.add_argument("--repeats", type=int, default=3, help="timed rounds (default 3)")
     args = parser.parse_args(argv)
     lockfile: Path = args.lockfile.resolve()
-
+    last: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench-packages-cache-") as cache_dir:
         cold = _ours(lockfile, Path(cache_dir))  # empty cache: every answer from the registry
-        warm = _ours(lockfile, Path(cache_dir))
+        try:
+            _pip_audit(lockfile)  # warm-up
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            print(f"pip-audit warm-up could not run: {exc}", file=sys.stderr)
+        timing = repeat_median(lambda: _round(lockfile, Path(cache_dir), last), args.repeats)
+    warm: VerificationRun = last["warm"]
     print(
-        f"ours: cold {cold.seconds:.2f} s, warm {warm.seconds:.2f} s, {warm.status}",
+        f"ours: cold {cold.seconds:.2f} s, warm median {timing['seconds']:.2f} s "
+        f"(spread {timing['seconds_spread']:.2f} s), {warm.status}",
         file=sys.stderr,
     )
-    audit: dict[str, Any] | None
-    try:
-        _pip_audit(lockfile)  # warm-up
-        audit = _pip_audit(lockfile)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        print(f"pip-audit could not run: {exc}", file=sys.stderr)
-        audit = None
     result: dict[str, Any] = {
         "benchmark": "packages",
         "lockfile": str(lockfile),
-        "seconds": round(warm.seconds, 3),
+        "repeats": args.repeats,
+        "seconds": timing["seconds"],
+        "seconds_spread": timing["seconds_spread"],
+        "seconds_runs": timing["seconds_runs"],
         "cold_seconds": round(cold.seconds, 3),
         "packages": warm.total,
         "verified": warm.verified,
         "unverified": warm.unverified,
         "vulnerabilities": warm.vulnerabilities,
+        "blocking_vulnerabilities": warm.blocking_vulnerabilities,
         "status": warm.status,
         "advisory_sources": [s.name + " " + s.date for s in warm.sources if s.kind != "registry"],
+        "advisory_snapshot": _snapshot(warm),
         "cache_hits": sum(1 for r in warm.results if r.registry.from_cache),
     }
-    emit(result | _audit_result(warm, audit))
+    emit(result | audit_result(warm, last.get("audit"), timing))
     return 0
 
 

@@ -12,7 +12,14 @@ from agent_platform.supply_chain.model import (
     RegistryAnswer,
     VerificationRun,
 )
-from bench.packages import NOT_MEASURED, applicable_packages, comparability, pip_audit_figures
+from bench._harness import repeat_median
+from bench.packages import (
+    NOT_MEASURED,
+    audit_result,
+    applicable_packages,
+    comparability,
+    pip_audit_figures,
+)
 
 
 def _audit(deps: list[dict[str, Any]]) -> dict[str, Any]:
@@ -82,3 +89,30 @@ def test_applicable_packages_evaluates_markers_and_counts_names_once() -> None:
         0,
     )
     assert applicable_packages(run) == 2  # numpy (one of its two pins holds) and httpx
+
+
+def test_timings_are_medians_of_the_rounds_and_a_failed_pip_audit_is_not_measured() -> None:
+    run = VerificationRun(
+        "python", "x.lock", dt.datetime(2026, 1, 1, tzinfo=dt.UTC), 1.0, (), (), "LOW", "fail", 0
+    )
+    rounds = iter(
+        [
+            {"seconds": 1.0, "pip_audit_seconds": 2.0, "ratio_vs_pip_audit": 0.5},
+            {"seconds": 3.0, "pip_audit_seconds": 2.0, "ratio_vs_pip_audit": 1.5},
+            {"seconds": 2.0, "pip_audit_seconds": 4.0, "ratio_vs_pip_audit": 0.5},
+        ]
+    )
+    timing = repeat_median(lambda: next(rounds), 3)
+    audit = {"seconds": 4.0, "exit_code": 0, "data": {"dependencies": []}}
+    result = audit_result(run, audit, timing)
+    assert (result["ratio_vs_pip_audit"], result["ratio_vs_pip_audit_spread"]) == (0.5, 1.0)
+    assert result["pip_audit_seconds"] == 2.0 and result["ratio_vs_pip_audit_runs"] == [
+        0.5,
+        1.5,
+        0.5,
+    ]
+    assert result["comparable_ratio_vs_pip_audit"] == 0.5  # 0 listed = 0 verified, exit 0
+    failed = audit_result(run, None, repeat_median(lambda: {"seconds": 1.0}, 3))
+    assert failed["pip_audit_seconds"] == NOT_MEASURED
+    assert failed["ratio_vs_pip_audit"] == NOT_MEASURED
+    assert failed["comparable_ratio_vs_pip_audit"] == NOT_MEASURED

@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import stat
+from dataclasses import replace
 from pathlib import Path
 
 from agent_platform.config import project_root
+from agent_platform.evidence.formats.compliance import package_figures
 from agent_platform.supply_chain.lockfiles import parse_lockfile
 from agent_platform.supply_chain.model import (
     Advisory,
@@ -16,10 +18,17 @@ from agent_platform.supply_chain.model import (
     LockedPackage,
     PackageResult,
     RegistryAnswer,
+    SnapshotUse,
     SourceInfo,
     VerificationRun,
 )
-from agent_platform.supply_chain.report import javascript_note, render_markdown, write_report
+from agent_platform.supply_chain.report import (
+    count_blocking,
+    headline,
+    javascript_note,
+    render_markdown,
+    write_report,
+)
 
 SNAPSHOT = "Fixture DB snapshot abc of 2024-10-10"
 
@@ -143,3 +152,86 @@ def test_report_on_our_own_lockfile_has_the_four_sections_in_80_to_300_lines() -
     assert (
         sum(1 for line in lines if line.startswith("| ") and " | verified |" in line) == run.total
     )
+
+
+def _stale_run() -> VerificationRun:
+    """_run() relying on 2024-10-10 data judged on 2026-11-26, plus a newer release and a
+    lockfile finding."""
+    base = _run()
+    newer = PackageResult(
+        LockedPackage("python", "fresh", "9.0"),
+        True,
+        RegistryAnswer("found"),
+        AdvisoryCheck(True, SNAPSHOT, snapshot_date=dt.date(2024, 10, 10)),
+        (Finding("newer_than_snapshot", "warn", "released 2026-11-01, after the data"),),
+    )
+    use = SnapshotUse(SNAPSHOT, "python", dt.date(2024, 10, 10), 777, "ab" * 32, 30, "warn")
+    warning = Finding("index_override", "warn", "requirements.lock:1: -f ./w lets pip ...")
+    return replace(
+        base, results=(*base.results, newer), snapshots=(use,), lockfile_findings=(warning,)
+    )
+
+
+def test_headline_carries_the_advisory_datas_date_age_hash_and_newer_packages() -> None:
+    run = _stale_run()
+    lines = headline([run])
+    assert lines[0] == (
+        "FAIL: 3 packages, 1 unverified, 1 vulnerabilities at or above the threshold. "
+        "Warning: the offline advisory data is 777 days old."
+    )
+    assert lines[1] == (
+        f"Advisory data: {SNAPSHOT}: dated 2024-10-10, 777 days old, STALE: older than the 30 "
+        f"days allowed (advisories.on_stale_advisories: warn); sha256 {'ab' * 32}."
+    )
+    assert "Packages released after the advisory data that checked them: 1." in lines
+    assert "Lockfile findings: 1 (0 failing the run)." in lines
+    text = render_markdown([run], {})
+    assert text.startswith(f"# Package Reality Report\n\n**{lines[0]}**\n\n{lines[1]}\n")
+    assert "| Advisory data SHA-256 | " + "ab" * 32 + " |" in text
+    assert "| Packages newer than the advisory data | 1 |" in text
+
+
+def test_the_gate_counts_what_the_report_counts(tmp_path: Path) -> None:
+    run = _stale_run()
+    _, twin = write_report([run], tmp_path / "report.md", {})
+    data = json.loads(twin.read_text())
+    records = [p for r in data["runs"] for p in r["packages"]]
+    assert data["blocking_vulnerabilities"] == count_blocking(records) == 1
+    assert run.blocking_vulnerabilities == 1
+    figures = package_figures(twin)
+    assert figures["blocking_vulnerabilities"] == data["blocking_vulnerabilities"]
+    assert figures["packages_newer_than_snapshot"] == 1
+    assert (figures["advisory_snapshot_date"], figures["advisory_snapshot_age_days"]) == (
+        "2024-10-10",
+        777,
+    )
+    assert figures["advisory_snapshot_sha256"] == "ab" * 32
+    assert figures["advisory_snapshot_stale"] == "yes"
+    assert figures["summary_mismatches"] == "none"
+
+
+def test_gate_figures_refuse_what_they_cannot_prove(tmp_path: Path) -> None:
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"total": 0, "vulnerabilities": 0, "runs": [{"packages": []}]}))
+    assert package_figures(path)["blocking_vulnerabilities"] == "NOT_MEASURED"
+    records = [{"name": "a", "verified": True}]  # written without blocking_advisories
+    path.write_text(json.dumps({"vulnerabilities": 2, "runs": [{"packages": records}]}))
+    figures = package_figures(path)
+    assert figures["blocking_vulnerabilities"] == "NOT_MEASURED"
+    assert figures["advisory_snapshot_date"] == "NOT_MEASURED"
+    path.write_text(json.dumps({"vulnerabilities": 0, "runs": [{"packages": records}]}))
+    assert package_figures(path)["blocking_vulnerabilities"] == 0  # nothing affects anything
+    edited = [{"name": "a", "verified": True, "blocking_advisories": ["X-1"], "findings": []}]
+    path.write_text(
+        json.dumps(
+            {
+                "blocking_vulnerabilities": 0,
+                "advisory_snapshot": None,
+                "runs": [{"packages": edited}],
+            }
+        )
+    )
+    figures = package_figures(path)
+    assert figures["blocking_vulnerabilities"] == 1
+    assert "blocking_vulnerabilities" in str(figures["summary_mismatches"])
+    assert figures["advisory_snapshot_date"] == "not used: the OSV API answered"

@@ -15,8 +15,8 @@ from agent_platform.supply_chain.model import (
 from bench._harness import repeat_median
 from bench.packages import (
     NOT_MEASURED,
-    audit_result,
     applicable_packages,
+    audit_result,
     comparability,
     pip_audit_figures,
 )

@@ -9,6 +9,10 @@ checkout of the Python Packaging Advisory Database.
 Exit codes of ``update``: 0 every ecosystem asked for was updated; 1 not updated (the export was
 unreachable, or its download was refused as not a sane export), the current snapshot is kept;
 2 bad input (arguments, config, a snapshot folder that cannot be written).
+
+``update`` writes the folder named by ``advisories.snapshot.dir`` (default: the snapshot inside
+the package). In a checkout that is a tracked folder: commit the refreshed files to share them,
+or point ``snapshot.dir`` at a folder of your own to keep the refresh local.
 """
 
 from __future__ import annotations

@@ -127,10 +127,7 @@ class PackageVerifier:
         """
         started = time.perf_counter()
         moment = now or dt.datetime.now(dt.UTC)
-        with self.registry_client() as client:
-            answers = client.releases([p for p in packages if p.source == "registry"])
-        skipped = RegistryAnswer("error", detail="not looked up: not from a registry")
-        answers = {p.key: answers.get(p.key, skipped) for p in packages}
+        answers = self._answers(packages)
         service = AdvisoryService(
             self.config.advisories,
             self.root,
@@ -158,6 +155,15 @@ class PackageVerifier:
             lockfile_findings=tuple(lockfile_findings),
             snapshots=outcome.snapshots,
         )
+
+    def _answers(
+        self, packages: Sequence[LockedPackage]
+    ) -> dict[tuple[str, str, str], RegistryAnswer]:
+        """The registry's answer for every package from a registry (others are not asked)."""
+        with self.registry_client() as client:
+            answers = client.releases([p for p in packages if p.source == "registry"])
+        skipped = RegistryAnswer("error", detail="not looked up: not from a registry")
+        return {p.key: answers.get(p.key, skipped) for p in packages}
 
     def _registry_source(
         self,

@@ -150,9 +150,13 @@ def unknown_variables(
     env = os.environ if environ is None else environ
     known = set(ENV_VARS) | set(also_known)
     found = []
+    # Compared without the common prefix, which would make every pair look alike.
+    suffixes = {name.removeprefix(ENV_PREFIX): name for name in sorted(known)}
     for name in sorted(n for n in env if n.startswith(ENV_PREFIX) and n not in known):
-        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.75)
-        found.append(UnknownVariable(name, close[0] if close else None))
+        close = difflib.get_close_matches(
+            name.removeprefix(ENV_PREFIX), list(suffixes), n=1, cutoff=0.7
+        )
+        found.append(UnknownVariable(name, suffixes[close[0]] if close else None))
     return found
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from agent_platform.config import Settings, load_yaml, redact_url
 from agent_platform.errors import ConfigError, InvalidInputError
+from agent_platform.inputs import clip
 from agent_platform.preflight import (
     DEFAULT_TIMEOUT_S,
     BackendCheck,
@@ -46,7 +47,7 @@ def _seconds(text: str) -> float:
     except ValueError:
         value = 0.0
     if not 0 < value <= 300:
-        raise argparse.ArgumentTypeError(f"got {text!r:.40}; allowed: seconds in (0, 300]")
+        raise argparse.ArgumentTypeError(f"got {clip(text)}; allowed: seconds in (0, 300]")
     return value
 
 

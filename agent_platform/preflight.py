@@ -233,22 +233,24 @@ class BackendCheck:
 
 
 def probe_backends(
-    settings: Settings, *, timeout_s: float = DEFAULT_TIMEOUT_S
+    settings: Settings, *, timeout_s: float = DEFAULT_TIMEOUT_S, with_redis: bool = True
 ) -> list[BackendCheck]:
-    """Check the database and (when configured) Redis; never raises for a backend failure."""
+    """Check the database and (when configured and ``with_redis``) Redis; never raises for a
+    backend failure."""
     checks = [_probe_database(settings, timeout_s)]
-    if settings.redis_url:
+    if with_redis and settings.redis_url:
         checks.append(_probe_redis(settings.redis_url, timeout_s))
     return checks
 
 
 def check_backends(
-    settings: Settings, *, timeout_s: float = DEFAULT_TIMEOUT_S
+    settings: Settings, *, timeout_s: float = DEFAULT_TIMEOUT_S, with_redis: bool = True
 ) -> list[BackendCheck]:
     """Connect once to each configured backend; return the checks when all answered.
 
     Call it before a command that would otherwise meet a bad backend deep inside a migration
-    or a workload. It takes one round trip per backend (bounded by ``timeout_s``).
+    or a workload. It takes one round trip per backend (bounded by ``timeout_s``); pass
+    ``with_redis=False`` from a command that uses only the database.
 
     Raises:
         ConfigError: the environment is wrong (authentication, missing database, unknown
@@ -256,7 +258,7 @@ def check_backends(
             its credentials hidden and the cause.
         StorageError: a backend is down or slow (connection refused, unreachable, timeout).
     """
-    checks = probe_backends(settings, timeout_s=timeout_s)
+    checks = probe_backends(settings, timeout_s=timeout_s, with_redis=with_redis)
     for check in checks:
         error = check.error()
         if error is not None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from agent_platform.config import Settings, redact_url
 from agent_platform.migrate import downgrade, upgrade
+from agent_platform.preflight import check_backends
 
 
 def register(subparsers: Any) -> None:
@@ -18,6 +19,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
+    check_backends(settings, with_redis=False)
     url = settings.effective_database_url
     target = args.revision
     if args.down:

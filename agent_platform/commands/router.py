@@ -20,6 +20,7 @@ from agent_platform.inputs import clip
 from agent_platform.migrate import upgrade
 from agent_platform.models.simulation_profile import load_profile
 from agent_platform.models.simulator import ProviderSimulator
+from agent_platform.preflight import check_backends
 
 __all__ = ["non_negative_seconds", "port_number", "register"]
 
@@ -65,6 +66,7 @@ def non_negative_seconds(text: str) -> float:
 
 def run_status(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
+    check_backends(settings)
     upgrade(settings.effective_database_url)
     budget, close = budget_from_settings(settings, phase=args.phase)
     try:

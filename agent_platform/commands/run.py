@@ -43,6 +43,7 @@ from agent_platform.orchestration.router_wiring import RoutedModels, live_models
 from agent_platform.orchestration.runner import AgentRunner, RunResult
 from agent_platform.orchestration.scripted import TaskFile, load_task_file
 from agent_platform.orchestration.types import NODE_NAMES
+from agent_platform.preflight import check_backends
 from agent_platform.schemas.policy import AgentPolicy, load_agent_policy
 from agent_platform.supply_chain import RegistryClient, load_supply_chain_config
 
@@ -159,6 +160,7 @@ async def _run(args: argparse.Namespace, console: Console) -> tuple[RunResult, b
     url = settings.effective_database_url
     task_file = load_task_file(args.task_file)
     policy = load_agent_policy()
+    check_backends(settings, with_redis=False)
     engine = create_engine_for(url)
     try:
         events = _event_sink(engine, args.notifications_config)
@@ -271,6 +273,7 @@ def run_command(args: argparse.Namespace) -> int:
 def replay_command(args: argparse.Namespace) -> int:
     """Replay a finished run from its ledger; exit 0 when state and chain match, else 1."""
     settings = Settings.from_env()
+    check_backends(settings, with_redis=False)
     engine = create_engine_for(settings.effective_database_url)
     try:
         result = asyncio.run(replay_run(engine, args.run_id))

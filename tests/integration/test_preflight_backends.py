@@ -3,6 +3,7 @@ SCRAM passwords, a private Redis with ``requirepass``; each failure is classifie
 
 from __future__ import annotations
 
+import json
 import socket
 import uuid
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ import pytest
 from sqlalchemy.engine.url import make_url
 
 from agent_platform._loopback import free_port
+from agent_platform.cli import main
 from agent_platform.config import Settings
 from agent_platform.errors import ConfigError, StorageError
 from agent_platform.preflight import (
@@ -189,3 +191,55 @@ def test_a_data_folder_under_a_file_is_refused(tmp_path: Path) -> None:
     settings = Settings.from_env({"AGENT_PLATFORM_DATA_DIR": str(tmp_path / "plain" / "data")})
     message = _failure(settings, ConfigError, NOT_WRITABLE)
     assert message.startswith("environment: AGENT_PLATFORM_DATA_DIR: got 'sqlite:///")
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in ("AGENT_PLATFORM_DATABASE_URL", "AGENT_PLATFORM_REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AGENT_PLATFORM_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path
+
+
+def _cli_error(capsys: pytest.CaptureFixture[str], argv: list[str], code: int) -> str:
+    assert main(argv) == code
+    captured = capsys.readouterr()
+    assert len(captured.err.strip().splitlines()) == 1 and "Traceback" not in captured.err
+    return captured.err.strip()
+
+
+def test_commands_meet_a_wrong_password_in_one_line(
+    cli_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    scram_postgres: PrivatePostgres,
+) -> None:
+    monkeypatch.setenv("AGENT_PLATFORM_DATABASE_URL", scram_postgres.url("Wr0ng-Pw"))
+    for argv in (["migrate"], ["budget", "status"], ["replay", "any-run"]):
+        err = _cli_error(capsys, argv, 2)
+        assert err.startswith("agent-platform: error: environment: AGENT_PLATFORM_DATABASE_URL")
+        assert "authentication failed" in err and "Wr0ng-Pw" not in err
+
+
+def test_budget_status_meets_a_locked_redis_in_one_line(
+    cli_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    locked_redis: PrivateRedis,
+) -> None:
+    monkeypatch.setenv("AGENT_PLATFORM_REDIS_URL", locked_redis.url)
+    err = _cli_error(capsys, ["budget", "status"], 2)
+    assert "AGENT_PLATFORM_REDIS_URL" in err and "NOAUTH" in err
+
+
+def test_commands_meet_a_database_that_is_down_in_one_line(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AGENT_PLATFORM_DATABASE_URL", f"postgresql://u@127.0.0.1:{free_port()}/x")
+    assert main(["migrate", "--json"]) == 1
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in captured.err
+    assert err.startswith("agent-platform: StorageError: AGENT_PLATFORM_DATABASE_URL: ")
+    assert "connection refused" in err
+    assert json.loads(captured.out)["error"]["type"] == "StorageError"

@@ -129,19 +129,40 @@ def test_json_mode_error_is_a_json_document(
     assert len(captured.err.strip().splitlines()) == 1
 
 
-def test_a_config_with_a_duplicate_key_is_refused(
-    embedded: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def _home(embedded: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A config home holding copies of the routing config and the FinOps policy."""
     home = embedded / "home"
     for name in ("configs/model_routing.yaml", "policies/finops.yaml"):
         (home / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(project_root() / name, home / name)
+    monkeypatch.setenv("AGENT_PLATFORM_HOME", str(home))
+    return home
+
+
+def test_a_config_with_a_duplicate_key_is_refused(
+    embedded: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = _home(embedded, monkeypatch)
     policy = home / "policies/finops.yaml"
     text = policy.read_text(encoding="utf-8")
     policy.write_text(text + "active_phase: 2\n", encoding="utf-8")
-    monkeypatch.setenv("AGENT_PLATFORM_HOME", str(home))
     err = _one_line_exit_2(capsys, ["budget", "status"])
     assert f"{policy}: active_phase (line " in err and "each key once per mapping" in err
+
+
+@pytest.mark.parametrize("number", [".inf", ".nan"])
+def test_a_config_number_must_be_finite(
+    embedded: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    number: str,
+) -> None:
+    routing = _home(embedded, monkeypatch) / "configs/model_routing.yaml"
+    data = yaml.safe_load(routing.read_text(encoding="utf-8"))
+    data["failover"]["request_timeout_s"] = "NUMBER"
+    routing.write_text(yaml.safe_dump(data).replace("NUMBER", number), encoding="utf-8")
+    err = _one_line_exit_2(capsys, ["budget", "status"])
+    assert f"{routing}: failover.request_timeout_s: got " in err and "finite number" in err
 
 
 @pytest.mark.parametrize(

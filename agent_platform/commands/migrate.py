@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from agent_platform.config import Settings
+from agent_platform.config import Settings, redact_url
 from agent_platform.migrate import downgrade, upgrade
+from agent_platform.preflight import check_backends
 
 
 def register(subparsers: Any) -> None:
@@ -18,10 +19,21 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
+    check_backends(settings, with_redis=False)
     url = settings.effective_database_url
+    target = args.revision
     if args.down:
-        downgrade(url, args.revision if args.revision != "head" else "base")
+        target = args.revision if args.revision != "head" else "base"
+        downgrade(url, target)
     else:
-        upgrade(url, args.revision)
-    print(f"migrated {settings.database_backend} database to {args.revision}")
+        upgrade(url, target)
+    args.output.say(f"migrated {settings.database_backend} database to {target}")
+    args.output.result(
+        {
+            "database": settings.database_backend,
+            "database_url": redact_url(url),
+            "direction": "down" if args.down else "up",
+            "revision": target,
+        }
+    )
     return 0

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,6 +43,7 @@ from agent_platform.orchestration.router_wiring import RoutedModels, live_models
 from agent_platform.orchestration.runner import AgentRunner, RunResult
 from agent_platform.orchestration.scripted import TaskFile, load_task_file
 from agent_platform.orchestration.types import NODE_NAMES
+from agent_platform.preflight import check_backends
 from agent_platform.schemas.policy import AgentPolicy, load_agent_policy
 from agent_platform.supply_chain import RegistryClient, load_supply_chain_config
 
@@ -62,7 +62,6 @@ def register(subparsers: Any) -> None:
         choices=NODE_NAMES,
         help="pause the run durably before this node (repeatable)",
     )
-    run.add_argument("--json", action="store_true", help="print the result as JSON at the end")
     run.add_argument(
         "--notifications-config", type=Path, help="notifications YAML (default: configs/)"
     )
@@ -70,7 +69,6 @@ def register(subparsers: Any) -> None:
     run.set_defaults(handler=run_command)
     replay = subparsers.add_parser("replay", help="replay a finished run from its ledger")
     replay.add_argument("run_id")
-    replay.add_argument("--json", action="store_true", help="print the result as JSON")
     replay.set_defaults(handler=replay_command)
 
 
@@ -162,6 +160,7 @@ async def _run(args: argparse.Namespace, console: Console) -> tuple[RunResult, b
     url = settings.effective_database_url
     task_file = load_task_file(args.task_file)
     policy = load_agent_policy()
+    check_backends(settings, with_redis=False)
     engine = create_engine_for(url)
     try:
         events = _event_sink(engine, args.notifications_config)
@@ -243,7 +242,12 @@ def _summary(result: RunResult) -> dict[str, Any]:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    console = Console()
+    """Run (or resume) the task; exit 0 approved, 3 paused, 4 rejected.
+
+    The progress table and the verdict are human text (stderr with ``--json``); the summary
+    of :func:`_summary` is the JSON document.
+    """
+    console = args.output.console()
     result, simulated = asyncio.run(_run(args, console))
     console.print()
     if result.status == "paused":
@@ -260,27 +264,27 @@ def run_command(args: argparse.Namespace) -> int:
             f"({'simulated providers' if simulated else 'real providers'}); "
             f"run id: [bold]{result.run_id}[/]"
         )
-    if args.json:
-        print(json.dumps(_summary(result), sort_keys=True))
+    args.output.result({**_summary(result), "simulated": simulated})
     if result.status == "paused":
         return 3
     return 0 if result.approved else 4
 
 
 def replay_command(args: argparse.Namespace) -> int:
+    """Replay a finished run from its ledger; exit 0 when state and chain match, else 1."""
     settings = Settings.from_env()
+    check_backends(settings, with_redis=False)
     engine = create_engine_for(settings.effective_database_url)
     try:
         result = asyncio.run(replay_run(engine, args.run_id))
     finally:
         engine.dispose()
-    if args.json:
-        print(json.dumps(result.as_dict(), sort_keys=True))
-    else:
-        state = "OK" if result.ok else "MISMATCH"
-        print(f"replay {state}: run {result.run_id}, {result.steps} steps, nodes {result.history}")
-        print(f"final state hash {result.final_state_hash} (recorded {result.recorded_state_hash})")
-        print(f"ledger chain: {'intact' if result.ledger_ok else result.ledger_detail}")
-        for mismatch in result.mismatches:
-            print(f"  mismatch: {mismatch}")
+    out = args.output
+    state = "OK" if result.ok else "MISMATCH"
+    out.say(f"replay {state}: run {result.run_id}, {result.steps} steps, nodes {result.history}")
+    out.say(f"final state hash {result.final_state_hash} (recorded {result.recorded_state_hash})")
+    out.say(f"ledger chain: {'intact' if result.ledger_ok else result.ledger_detail}")
+    for mismatch in result.mismatches:
+        out.say(f"  mismatch: {mismatch}")
+    out.result(result.as_dict())
     return 0 if result.ok else 1

@@ -16,7 +16,16 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agent_platform.config import translate_validation_error
-from agent_platform.errors import ConfigError
+from agent_platform.errors import ConfigError, InputFileError
+from agent_platform.inputs import (
+    DEFAULT_LIMIT_BYTES,
+    JSON_MAX_DEPTH,
+    DuplicateKeyError,
+    json_depth,
+    read_text_bounded,
+    shorten,
+    unique_object,
+)
 
 __all__ = [
     "Contract",
@@ -148,13 +157,35 @@ class Contract(_Frozen):
 
 
 def load_contract(path: Path) -> Contract:
-    """Read and validate the contract; errors name the file and the key."""
+    """Read and validate the contract; errors name the file and the key.
+
+    The file is read within :func:`~agent_platform.inputs.read_text_bounded`'s limits and its
+    nesting is measured before the (recursive) JSON decoder sees it.
+
+    Raises:
+        ConfigError: the file is missing, not a regular file, too large or not UTF-8 (key
+            ``<file>``; the validator script exits 2 on these), or the text is not JSON, nests
+            deeper than ``JSON_MAX_DEPTH``, repeats a key within an object, or does not match
+            the contract schema.
+    """
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(str(path), "<file>", None, "an existing contract JSON file") from exc
-    except (OSError, ValueError) as exc:
-        raise ConfigError(str(path), "<document>", str(exc), "valid JSON") from exc
+        text = read_text_bounded(path, what="contract file")
+    except InputFileError as exc:
+        allowed = f"a regular UTF-8 JSON file of at most {DEFAULT_LIMIT_BYTES:,} bytes"
+        raise ConfigError(str(path), "<file>", exc.reason, allowed) from None
+    if json_depth(text) > JSON_MAX_DEPTH:
+        raise ConfigError(
+            str(path),
+            "<document>",
+            f"nesting deeper than {JSON_MAX_DEPTH} levels",
+            f"JSON nested at most {JSON_MAX_DEPTH} levels",
+        )
+    try:
+        data = json.loads(text, object_pairs_hook=unique_object)
+    except DuplicateKeyError as exc:
+        raise ConfigError(str(path), "<document>", exc.key, "each key once per object") from None
+    except ValueError as exc:
+        raise ConfigError(str(path), "<document>", shorten(str(exc), 120), "valid JSON") from None
     try:
         return Contract.model_validate(data)
     except ValidationError as exc:

@@ -50,7 +50,7 @@ class ScenarioExpectation(_Frozen):
 
     decision: Literal["approved", "rejected"]
     history: list[str] | None = None
-    refinements: int | None = None
+    refinements: int | None = Field(default=None, ge=0)
     violation_rule: str | None = None
 
 

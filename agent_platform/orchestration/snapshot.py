@@ -13,9 +13,10 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from agent_platform.config import load_yaml, translate_validation_error
+from agent_platform.config import load_yaml, parse_yaml_text, translate_validation_error
 from agent_platform.errors import ConfigError
 from agent_platform.fileio import write_text_atomic
+from agent_platform.inputs import clip
 from agent_platform.orchestration.topology import Topology
 
 __all__ = ["export_snapshot", "load_snapshot", "snapshot_text", "topology_from_text"]
@@ -39,25 +40,19 @@ def export_snapshot(topology: Topology, path: Path) -> Path:
 
 
 def topology_from_text(text: str, source: str = "<snapshot>") -> Topology:
-    """Validate snapshot YAML text into a :class:`Topology`."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(source, "<document>", str(exc)[:80], "valid YAML") from exc
+    """Validate snapshot YAML text into a :class:`Topology` (parsed by the bounded loader)."""
+    return _topology(parse_yaml_text(text, source), source)
+
+
+def load_snapshot(path: Path) -> Topology:
+    """Read and validate a snapshot file (a regular file, within the YAML size limit)."""
+    return _topology(load_yaml(path, what="snapshot file"), str(path))
+
+
+def _topology(data: object, source: str) -> Topology:
     if not isinstance(data, dict):
-        raise ConfigError(source, "<root>", data, "a mapping describing a graph topology")
+        raise ConfigError(source, "<root>", clip(data), "a mapping describing a graph topology")
     try:
         return Topology.model_validate(data)
     except ValidationError as exc:
         raise translate_validation_error(source, exc, data) from exc
-
-
-def load_snapshot(path: Path) -> Topology:
-    """Read and validate a snapshot file."""
-    data = load_yaml(path)
-    if not isinstance(data, dict):
-        raise ConfigError(str(path), "<root>", data, "a mapping describing a graph topology")
-    try:
-        return Topology.model_validate(data)
-    except ValidationError as exc:
-        raise translate_validation_error(str(path), exc, data) from exc

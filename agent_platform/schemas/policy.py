@@ -30,7 +30,7 @@ DEFAULT_POLICY_PATH = "policies/agent_policy.yaml"
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 def _compiles(pattern: str) -> str:

@@ -29,7 +29,7 @@ TASK_TYPES: tuple[str, ...] = ("planning", "coding", "review")
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class Weights(_Frozen):

@@ -61,8 +61,13 @@ def _task(folder: Path, dependency: str) -> Path:
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, object]]:
+    """Run a command in --json mode: stdout must be exactly one JSON document."""
     code = main(list(argv))
-    return code, json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    captured = capsys.readouterr()
+    document = json.loads(captured.out)
+    assert isinstance(document, dict)
+    document["_stderr"] = captured.err
+    return code, document
 
 
 def _outbox(pg_url: str, run_id: str) -> list[tuple[str, str]]:
@@ -91,6 +96,8 @@ def test_run_checks_dependencies_on_the_registry_and_publishes_its_events(
     ]
     code, approved = _cli(capsys, "run", str(_task(configs, "requests")), *flags)
     assert code == 0 and approved["decision"]["approved"] is True  # type: ignore[index]
+    assert approved["simulated"] is True
+    assert "decision: APPROVED" in str(approved["_stderr"])  # the human text moved to stderr
     assert _outbox(pg_url, str(approved["run_id"])) == [("agent_run.approved", "ops")]
 
     code, invented = _cli(capsys, "run", str(_task(configs, "reqeusts-fast")), *flags)
@@ -103,6 +110,17 @@ def test_run_checks_dependencies_on_the_registry_and_publishes_its_events(
 
     code, replayed = _cli(capsys, "replay", str(invented["run_id"]), "--json")
     assert code == 0 and replayed["ok"] is True and replayed["history"] == ["planner", "coder"]
+    assert "replay OK" in str(replayed["_stderr"])
+    assert main(["replay", str(invented["run_id"])]) == 0
+    human = capsys.readouterr()
+    assert human.out.startswith(f"replay OK: run {invented['run_id']}") and human.err == ""
+
+
+def test_a_missing_task_file_is_named(configs: Path, capsys: pytest.CaptureFixture[str]):
+    missing = configs / "no_such_task.yaml"
+    assert main(["run", str(missing)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"agent-platform: error: file not found: {missing} (YAML file)"
 
 
 def test_run_fails_closed_when_the_registry_cannot_be_reached(

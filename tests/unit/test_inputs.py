@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from pathlib import Path
@@ -9,7 +10,15 @@ from pathlib import Path
 import pytest
 
 from agent_platform.errors import InputFileError, InvalidInputError
-from agent_platform.inputs import clip, read_text_bounded
+from agent_platform.inputs import (
+    JSON_MAX_DEPTH,
+    DuplicateKeyError,
+    clip,
+    json_depth,
+    read_text_bounded,
+    shorten,
+    unique_object,
+)
 
 
 def test_reads_a_regular_utf8_file(tmp_path: Path) -> None:
@@ -67,3 +76,44 @@ def test_clip_never_renders_a_huge_value() -> None:
     shown = clip("x" * 10_000_000)
     assert len(shown) == 80 and shown.endswith("...")
     assert clip("short") == "'short'"
+
+
+def test_clip_bounds_containers_and_unprintable_integers() -> None:
+    nested = {"a": ["b" * 1_000_000] * 100_000, "c": list(range(10_000))}
+    shown = clip(nested)
+    assert len(shown) == 80 and shown.startswith("{'a': ['bbbb")
+    assert clip(10**5000) == "<int too large to show>"
+    assert clip([1, 2]) == "[1, 2]" and clip(-5) == "-5"
+
+
+def test_shorten_keeps_one_line() -> None:
+    assert shorten("connection failed:\n\tIs the server running?") == (
+        "connection failed: Is the server running?"
+    )
+    cut = shorten("word " * 10_000, 50)
+    assert len(cut) == 50 and cut.endswith("...")
+
+
+@pytest.mark.parametrize(
+    ("text", "depth"),
+    [
+        ("{}", 1),
+        ('{"a": [1, {"b": []}]}', 4),
+        ('{"a": "[[[[[[ {{{{ \\" [[["}', 1),
+        ("[" * 100 + "]" * 100, JSON_MAX_DEPTH + 1),
+        ("1", 0),
+    ],
+)
+def test_json_depth_ignores_brackets_in_strings(text: str, depth: int) -> None:
+    assert json_depth(text) == depth
+
+
+def test_json_depth_of_a_megabyte_of_brackets_stops_early() -> None:
+    assert json_depth("[" * 4_000_000) == JSON_MAX_DEPTH + 1
+
+
+def test_unique_object_refuses_a_repeated_key() -> None:
+    assert json.loads('{"a": 1, "b": {"a": 2}}', object_pairs_hook=unique_object)["b"] == {"a": 2}
+    with pytest.raises(DuplicateKeyError) as info:
+        json.loads('{"a": 1, "a": 2}', object_pairs_hook=unique_object)
+    assert info.value.key == "a" and isinstance(info.value, ValueError)

@@ -39,8 +39,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.engine.url import make_url
 
 from agent_platform.db import create_engine_for
-from agent_platform.state._chain import GENESIS_HASH, EntryHasher
 from agent_platform.state.cache import RedisCache
+from agent_platform.state.ledger.chain import GENESIS_HASH, EntryHasher
 from agent_platform.state.ledger_replay import Ledger
 from agent_platform.state.repository import StateRepository
 from bench._harness import (

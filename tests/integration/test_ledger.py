@@ -25,9 +25,9 @@ from agent_platform.errors import (
     PayloadError,
 )
 from agent_platform.orchestration.checkpointing import libpq_url
-from agent_platform.state._chain import GENESIS_HASH, entry_hash
 from agent_platform.state.cache import MemoryTTLCache
 from agent_platform.state.consumers import StateProjection
+from agent_platform.state.ledger.chain import GENESIS_HASH, entry_hash
 from agent_platform.state.ledger_replay import (
     Ledger,
     LedgerEntry,

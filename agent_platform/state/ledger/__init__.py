@@ -1,0 +1,12 @@
+"""The ledger's machinery, one concern per module; callers use :mod:`agent_platform.state.ledger_replay`.
+
+- :mod:`.entry`: the stored entry and the check of names (ledgers, event types, consumers);
+- :mod:`.chain`: how entries are hashed and chained (pure functions);
+- :mod:`.sql`: every statement, built once per dialect;
+- :mod:`.append` / :mod:`.async_append`: appending with compare-and-set, sync and on the loop;
+- :mod:`.read`: pages, consumer positions, replay;
+- :mod:`.verify`: the streaming verification of one chain;
+- :mod:`.keys`, :mod:`.checkpoints`, :mod:`.anchor`, :mod:`.anchoring`: signed head
+  checkpoints kept outside the database, and what verification concludes from them;
+- :mod:`.catalog`: which ledgers exist, for listing and for "did you mean".
+"""

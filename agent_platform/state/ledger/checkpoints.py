@@ -63,7 +63,7 @@ class Checkpoint:
     time: str
     key_id: str
     signature: str
-    line: int = 0
+    line: int = field(default=0, compare=False)
 
     def signed_fields(self) -> dict[str, Any]:
         return {

@@ -6,6 +6,8 @@ import json
 import multiprocessing
 import random
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -63,18 +65,44 @@ class _FailCommit:
         raise sa.exc.OperationalError("COMMIT", {}, RuntimeError("forced commit failure"))
 
 
+_FAIL_AT_COMMIT = [
+    "CREATE FUNCTION fail_at_commit() RETURNS trigger AS $$ "
+    "BEGIN RAISE EXCEPTION 'forced commit failure'; END $$ LANGUAGE plpgsql",
+    "CREATE CONSTRAINT TRIGGER fail_at_commit AFTER INSERT ON state_audit "
+    "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_at_commit()",
+]
+
+
+@contextmanager
+def _commits_fail(engine: sa.Engine) -> Iterator[None]:
+    """Every commit fails. On PostgreSQL for real, in the server (a deferred constraint
+    trigger fires at commit, also of an autocommitted statement); on SQLite by the driver."""
+    if engine.dialect.name != "postgresql":
+        hook = _FailCommit()
+        sa.event.listen(engine, "commit", hook)
+        try:
+            yield
+        finally:
+            sa.event.remove(engine, "commit", hook)
+        return
+    with engine.begin() as conn:
+        for statement in _FAIL_AT_COMMIT:
+            conn.execute(sa.text(statement))
+    try:
+        yield
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP TRIGGER fail_at_commit ON state_audit"))
+
+
 def test_failed_commit_leaves_cache_and_sql_untouched(engine: sa.Engine, cache: Cache) -> None:
     repo = StateRepository(engine, cache)
     repo.save("kept", {"v": 1})
-    hook = _FailCommit()
-    sa.event.listen(engine, "commit", hook)
-    try:
-        with pytest.raises(StorageError):
+    with _commits_fail(engine):
+        with pytest.raises(StorageError, match="forced commit failure"):
             repo.save("kept", {"v": 2})
         with pytest.raises(StorageError):
             repo.save("new", {"v": 1})
-    finally:
-        sa.event.remove(engine, "commit", hook)
     assert cache.get("state:new") is None
     assert repo.get("kept") == {"v": 1}
     assert repo.get("new") is None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.process
 import os
+import threading
 from collections.abc import Callable
 
 import redis
@@ -19,6 +20,7 @@ import sqlalchemy as sa
 from agent_platform.canonical import content_hash
 from agent_platform.db import create_engine_for
 from agent_platform.state._breaker import CircuitBreaker
+from agent_platform.state._pending import PendingInvalidations
 from agent_platform.state.cache import Cache, MemoryTTLCache, RedisCache
 from agent_platform.state.repository import StateRepository
 from agent_platform.state.tables import cache_invalidations, sessions
@@ -212,3 +214,35 @@ def test_the_normal_path_adds_no_sql_round_trip(engine: sa.Engine, redis_prefix:
     assert len(statements) == own_writes
     assert "cache_invalidations" not in " ".join(statements)
     repo.cache.close()
+
+
+def test_concurrent_drains_apply_every_owed_key_once_and_lose_none(
+    engine: sa.Engine, redis_prefix: str
+) -> None:
+    """Several threads drain one long list at once (several pages): every owed key is deleted,
+    every row is gone, and no drainer fails."""
+    cache = RedisCache(REDIS_TEST_URL, prefix=redis_prefix)
+    keys = [f"state:owed-{n}" for n in range(1200)]
+    cache.set_many(dict.fromkeys(keys, b"old"), 600)
+    owed = PendingInvalidations(engine, redis_prefix)
+    owed.record(keys)
+    assert owed.count() == len(keys)
+    errors: list[BaseException] = []
+    drained: list[int] = []
+
+    def drain() -> None:
+        try:
+            drained.append(owed.drain(cache))
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=drain) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == [] and owed.count() == 0
+    assert sum(drained) >= len(keys)  # a row read by two drainers counts twice, applied twice
+    assert cache.get_many(keys) == [None] * len(keys)
+    assert PendingInvalidations(engine, "another-namespace").count() == 0
+    cache.close()

@@ -90,9 +90,17 @@ def _resolve(backends: Backends, anchor: LedgerAnchor, name: str) -> str:
     )
 
 
-def _every_name(backends: Backends, anchor: LedgerAnchor) -> list[str]:
+def _names(
+    backends: Backends, anchor: LedgerAnchor, name: str | None, *, remembered: bool
+) -> list[str]:
+    """``[name]`` once resolved, or every ledger of the database (and, ``remembered``, every
+    one a checkpoint still names)."""
+    if name is not None:
+        return [_resolve(backends, anchor, name)]
     known = {summary.name for summary in list_ledgers(backends.engine)}
-    return sorted(known | set(anchor.ledgers(anchor.scope_for(backends.engine))))
+    if remembered:
+        known |= set(anchor.ledgers(anchor.scope_for(backends.engine)))
+    return sorted(known)
 
 
 def _anchored(result: Verification) -> str:
@@ -121,10 +129,7 @@ def _verdict(result: Verification, database: str) -> str:
 def run_verify(args: argparse.Namespace) -> int:
     output: Output = args.output
     with _opened() as (backends, anchor):
-        if args.ledger is not None:
-            names = [_resolve(backends, anchor, args.ledger)]
-        else:
-            names = _every_name(backends, anchor)
+        names = _names(backends, anchor, args.ledger, remembered=True)
         results = [Ledger(backends.engine, n, anchor=anchor).verify() for n in names]
     for result in results:
         output.say(_verdict(result, backends.database))
@@ -207,10 +212,7 @@ def _signed_line(done: dict[str, Any], anchor: LedgerAnchor) -> str:
 def run_checkpoint(args: argparse.Namespace) -> int:
     output: Output = args.output
     with _opened() as (backends, anchor):
-        if args.ledger is not None:
-            names = [_resolve(backends, anchor, args.ledger)]
-        else:
-            names = [summary.name for summary in list_ledgers(backends.engine)]
+        names = _names(backends, anchor, args.ledger, remembered=False)
         done = [_sign(backends, anchor, name) for name in names]
     if anchor.generated_key is not None:
         output.say(

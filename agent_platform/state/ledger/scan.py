@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from agent_platform.state.ledger.chain import GENESIS_HASH, EntryHasher
+from agent_platform.state.ledger.sql import CHAIN_COLUMNS
 from agent_platform.state.tables import ledger_entries
 
 __all__ = ["Scan", "scan_chain"]
@@ -97,18 +98,7 @@ def _partitions(
     conn: sa.Connection, ledger: str, after: int, upto: int | None
 ) -> Iterator[Sequence[_Row]]:
     entry = ledger_entries.c
-    query = (
-        sa.select(
-            entry.seq,
-            entry.event_type,
-            entry.payload,
-            entry.checksum,
-            entry.prev_hash,
-            entry.entry_hash,
-        )
-        .where(entry.ledger == ledger)
-        .order_by(entry.seq)
-    )
+    query = sa.select(*CHAIN_COLUMNS).where(entry.ledger == ledger).order_by(entry.seq)
     if after > 0:
         query = query.where(entry.seq > after)
     if upto is not None:

@@ -25,7 +25,13 @@ from sqlalchemy.sql.dml import Insert, Update
 
 from agent_platform.state.tables import ledger_consumers, ledger_entries, ledger_heads
 
-__all__ = ["MAX_ONE_STATEMENT", "LedgerStatements", "entry_param", "ledger_statements_for"]
+__all__ = [
+    "CHAIN_COLUMNS",
+    "MAX_ONE_STATEMENT",
+    "LedgerStatements",
+    "entry_param",
+    "ledger_statements_for",
+]
 
 
 @dataclass(frozen=True)
@@ -153,19 +159,18 @@ def _save_position(dialect: str) -> Insert:
     )
 
 
+CHAIN_COLUMNS = tuple(
+    ledger_entries.c[name]
+    for name in ("seq", "event_type", "payload", "checksum", "prev_hash", "entry_hash")
+)
+"""What hashing and chaining an entry needs, in the order :mod:`.scan` unpacks it."""
+
+
 def _select_page() -> sa.Select[int, str, str, str, str, str, datetime]:
     """Up to ``:page`` entries of ``:b_ledger`` with ``seq > :after``, in seq order."""
     entry = ledger_entries.c
     return (
-        sa.select(
-            entry.seq,
-            entry.event_type,
-            entry.payload,
-            entry.checksum,
-            entry.prev_hash,
-            entry.entry_hash,
-            entry.created_at,
-        )
+        sa.select(*CHAIN_COLUMNS, entry.created_at)
         .where(entry.ledger == sa.bindparam("b_ledger"))
         .where(entry.seq > sa.bindparam("after"))
         .order_by(entry.seq)

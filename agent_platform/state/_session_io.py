@@ -7,19 +7,24 @@ whatever the caller adds in the same transaction (``also``: owed cache invalidat
 
 On PostgreSQL a single save is one statement (the three writes as data-modifying CTEs) run in
 autocommit: one statement is one transaction there, all or nothing, so the BEGIN and COMMIT
-round trips are saved without loosening anything; it has committed when it returns.
+round trips are saved without loosening anything; it has committed when it returns. It runs on
+a connection of the engine's pool (checked out, pinged and returned as usual) through psycopg
+directly (:class:`~agent_platform.state._sql.DriverStatement`); a connection that broke is
+invalidated in the pool, as SQLAlchemy itself would.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
+from typing import Any, cast
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from agent_platform._dberror import storage_error
-from agent_platform.state._sql import StateStatements
+from agent_platform.state._sql import DriverStatement, StateStatements
 
 __all__ = ["Row", "delete_row", "read_rows", "row_batches", "write_rows"]
 
@@ -36,16 +41,28 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _save_one(engine: Engine, statement: sa.Executable, row: Row, now: datetime) -> None:
+def _save_one(engine: Engine, statement: DriverStatement, row: Row, now: datetime) -> None:
     """One session in one autocommitted statement (PostgreSQL; see the module docstring)."""
     sid, payload, digest = row
-    params = {"sid": sid, "p": payload, "h": digest, "now": now}
+    params = {**statement.fixed, "sid": sid, "p": payload, "h": digest, "now": now}
     try:
-        with engine.connect() as conn:
-            conn.execution_options(isolation_level="AUTOCOMMIT")
-            conn.execute(statement, params)
+        pooled = engine.raw_connection()
     except sa.exc.SQLAlchemyError as exc:
         raise storage_error(f"saving session {sid!r}", exc) from exc
+    try:
+        driver = cast(psycopg.Connection[Any], pooled.driver_connection)  # the psycopg engine
+        driver.autocommit = True
+        try:
+            driver.execute(statement.text, params)
+        finally:
+            if not driver.closed:
+                driver.autocommit = False
+    except psycopg.Error as exc:
+        if driver.broken:
+            pooled.invalidate(exc)
+        raise storage_error(f"saving session {sid!r}", exc) from exc
+    finally:
+        pooled.close()
 
 
 def write_rows(
@@ -53,8 +70,8 @@ def write_rows(
 ) -> None:
     """Commit sessions + hash index + audit for ``rows`` (and ``also``, in one transaction)."""
     now = _now()
-    if len(rows) == 1 and sql.save_one is not None and also is None:
-        _save_one(engine, sql.save_one, rows[0], now)
+    if len(rows) == 1 and sql.save_one_driver is not None and also is None:
+        _save_one(engine, sql.save_one_driver, rows[0], now)
         return
     sessions = [{"id": s, "payload": p, "payload_hash": h, "updated_at": now} for s, p, h in rows]
     index = [{"hash": h, "session_id": s, "created_at": now} for s, _, h in rows]

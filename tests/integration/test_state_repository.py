@@ -269,3 +269,44 @@ def test_concurrent_writers_from_processes_leave_no_torn_state(db_url: str) -> N
     for w in range(workers):
         assert repo.get(f"own-{w}") == {"n": writes - 1}
     engine.dispose()
+
+
+def test_a_save_survives_the_server_closing_pooled_connections(pg_url: str) -> None:
+    """The save runs on the pool's connection through the driver: a connection the server
+    closed is replaced at checkout, and one that breaks during the save is not reused."""
+    engine = create_engine_for(pg_url)
+    repo = StateRepository(engine, MemoryTTLCache())
+    repo.save("s", {"v": 1})
+    terminate = sa.text(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    admin = create_engine_for(pg_url, poolclass=sa.NullPool)
+    with admin.begin() as conn:
+        conn.execute(terminate)
+    repo.save("s", {"v": 2})  # the pool's pre-ping found the closed connection first
+    assert repo.get("s") == {"v": 2}
+    with pytest.raises(StorageError, match="saving session 's'"):
+        with engine.connect() as held:
+            # A statement that ends the session it runs in: the save's connection breaks.
+            pid = held.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+            held.commit()
+        trap = sa.text(
+            "CREATE FUNCTION end_me() RETURNS trigger AS $$ BEGIN "
+            f"PERFORM pg_terminate_backend({pid}); RETURN NEW; END $$ LANGUAGE plpgsql"
+        )
+        with admin.begin() as conn:
+            conn.execute(trap)
+            conn.execute(
+                sa.text(
+                    "CREATE TRIGGER end_me BEFORE INSERT ON state_audit "
+                    "FOR EACH ROW EXECUTE FUNCTION end_me()"
+                )
+            )
+        repo.save("s", {"v": 3})
+    with admin.begin() as conn:
+        conn.execute(sa.text("DROP TRIGGER end_me ON state_audit"))
+    repo.save("s", {"v": 4})  # the broken connection was invalidated, not handed out again
+    assert repo.get("s") == {"v": 4}
+    admin.dispose()
+    engine.dispose()

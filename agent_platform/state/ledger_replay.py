@@ -149,7 +149,9 @@ class Ledger:
     async def append_many_async(
         self, events: Iterable[tuple[str, Any]], *, expected_seq: int, connect: AsyncConnect
     ) -> list[LedgerEntry]:
-        """:meth:`append_many` on the event loop over ``connect`` (see :mod:`.ledger.async_append`)."""
+        """:meth:`append_many` on the event loop over ``connect`` (see
+        :mod:`.ledger.async_append`). When the append is due a checkpoint (once every
+        ``anchor.every`` entries) that checkpoint is taken synchronously, a few milliseconds."""
         return await append_many_async(self._appender, self._sql, connect, events, expected_seq)
 
     def transaction(self) -> AbstractContextManager[Connection]:

@@ -256,6 +256,13 @@ def test_checkpoints_of_another_database_are_not_this_ones(
     )
     result = Ledger(engine, "audit", anchor=elsewhere).verify()
     assert result.ok and result.anchor is not None and result.anchor["checkpoints"] == 0
+    # A line copied from this database's file into another's vouches for nothing there.
+    line = anchor.log.path_for(anchor.scope_for(engine)).read_bytes()
+    with open(elsewhere.log.path_for("another-database"), "ab") as handle:
+        handle.write(line)
+    moved = Ledger(engine, "audit", anchor=elsewhere).verify()
+    assert not moved.ok and moved.kind == "checkpoint_invalid"
+    assert "belongs to database" in (moved.reason or "")
 
 
 def test_the_key_is_generated_once_private_and_announced(

@@ -214,13 +214,12 @@ class LedgerAnchor:
 
     def view(self, scope: str, ledger: str) -> AnchorView:
         """The trusted checkpoints of ``ledger`` and the problems with the rest."""
-        checkpoints, unreadable = self.log.read(scope)
-        mine = [c for c in checkpoints if c.ledger == ledger and c.scope == scope]
+        mine = self.log.checkpoints(scope, ledger)
         key = self.verifying_key() if mine else None
         trusted: list[Checkpoint] = []
-        problems = [_unreadable(line) for line in unreadable]
+        problems = [_unreadable(line) for line in self.log.unreadable(scope)]
         for checkpoint in mine:
-            problem = self._problem(checkpoint, key)
+            problem = self._problem(checkpoint, key, scope)
             if problem is None:
                 trusted.append(checkpoint)
             else:
@@ -231,11 +230,15 @@ class LedgerAnchor:
 
     def ledgers(self, scope: str) -> list[str]:
         """Every ledger name that has a checkpoint in ``scope``'s file, sorted."""
-        checkpoints, _ = self.log.read(scope)
-        return sorted({c.ledger for c in checkpoints if c.scope == scope})
+        return self.log.ledgers(scope)
 
-    def _problem(self, checkpoint: Checkpoint, key: CheckpointKey | None) -> Problem | None:
+    def _problem(
+        self, checkpoint: Checkpoint, key: CheckpointKey | None, scope: str
+    ) -> Problem | None:
         where = f"checkpoint line {checkpoint.line} (seq {checkpoint.seq}, {checkpoint.time})"
+        if checkpoint.scope != scope:
+            text = f"{where} belongs to database {checkpoint.scope!r}, not this one"
+            return Problem("checkpoint_invalid", text, checkpoint.seq)
         if key is None:
             text = f"{where} cannot be checked: no key at {self.key_path}"
             return Problem("key_missing", text, checkpoint.seq)

@@ -116,12 +116,16 @@ def _parse(raw: bytes, line: int) -> Checkpoint | LogLine:
 class _FileIndex:
     offset: int = 0
     lines: int = 0
-    checkpoints: list[Checkpoint] = field(default_factory=list)
+    by_ledger: dict[str, list[Checkpoint]] = field(default_factory=dict)
     unreadable: list[LogLine] = field(default_factory=list)
 
 
 class CheckpointLog:
-    """The checkpoint files in ``directory``, one per database scope. Thread-safe."""
+    """The checkpoint files in ``directory``, one per database scope. Thread-safe.
+
+    Checkpoints are indexed by ledger as they are read, so looking up one ledger among the
+    checkpoints of a hundred thousand runs does not walk them all.
+    """
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -145,13 +149,26 @@ class CheckpointLog:
         finally:
             os.close(fd)
 
-    def read(self, scope: str) -> tuple[list[Checkpoint], list[LogLine]]:
-        """Every checkpoint of ``scope`` in file order, and the lines that are not ones."""
-        path = self.path_for(scope)
+    def checkpoints(self, scope: str, ledger: str) -> list[Checkpoint]:
+        """The checkpoints of ``ledger`` in ``scope``'s file, in file order."""
         with self._lock:
-            index = self._index.setdefault(path, _FileIndex())
-            self._catch_up(path, index)
-            return list(index.checkpoints), list(index.unreadable)
+            return list(self._current(scope).by_ledger.get(ledger, ()))
+
+    def ledgers(self, scope: str) -> list[str]:
+        """Every ledger with a checkpoint in ``scope``'s file, sorted."""
+        with self._lock:
+            return sorted(self._current(scope).by_ledger)
+
+    def unreadable(self, scope: str) -> list[LogLine]:
+        """The lines of ``scope``'s file that are not checkpoints."""
+        with self._lock:
+            return list(self._current(scope).unreadable)
+
+    def _current(self, scope: str) -> _FileIndex:
+        path = self.path_for(scope)
+        index = self._index.setdefault(path, _FileIndex())
+        self._catch_up(path, index)
+        return index
 
     def _catch_up(self, path: Path, index: _FileIndex) -> None:
         """Parse the complete lines added to ``path`` since the last read."""
@@ -161,7 +178,7 @@ class CheckpointLog:
             size = 0
         if size < index.offset:  # the file shrank: someone rewrote it; start over
             index.offset, index.lines = 0, 0
-            index.checkpoints.clear()
+            index.by_ledger.clear()
             index.unreadable.clear()
         if size == index.offset:
             return
@@ -173,7 +190,7 @@ class CheckpointLog:
             index.lines += 1
             parsed = _parse(raw, index.lines)
             if isinstance(parsed, Checkpoint):
-                index.checkpoints.append(parsed)
+                index.by_ledger.setdefault(parsed.ledger, []).append(parsed)
             else:
                 index.unreadable.append(parsed)
         index.offset += len(complete)

@@ -1,22 +1,24 @@
-"""``agent-platform workload state-fabric``: the interim main job.
+"""``agent-platform workload state-fabric``: a measured run of the state fabric.
 
 Runs the state-fabric workload (:mod:`agent_platform.state.workload`) against the configured
 backends (embedded default: SQLite + in-process cache; with the environment set: PostgreSQL +
-Redis), prints what it measured as a table, and prints the figures as a JSON line last.
+Redis), with the ledger anchored as the environment configures it, and shows what it measured
+as a table; ``--json`` writes the figures as one JSON document instead (the table then goes to
+stderr). Exit 1 when the ledger or the state failed verification.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
+from agent_platform.commands._output import Output
 from agent_platform.config import Settings
 from agent_platform.state.backends import open_backends
+from agent_platform.state.ledger_replay import LedgerAnchor
 from agent_platform.state.workload import WorkloadPlan, run_state_fabric_workload
 
 __all__ = ["register"]
@@ -51,10 +53,13 @@ def _table(result: dict[str, Any]) -> Table:
     table.add_row("cache fallbacks / errors", f"{result['fallbacks']} / {result['cache_errors']}")
     table.add_row("ledger", f"{result['ledger']} ({result['ledger_appends']} appends this run)")
     table.add_row("ledger append p95", _ms(result["ledger_append_ms"], "p95"))
+    signed = result["ledger_checkpoint_seq"]
+    table.add_row("ledger head signed", "no" if signed is None else f"at seq {signed}")
+    verdict = "ok" if result["ledger_verify_ok"] else f"FAILED: {result['ledger_reason']}"
     table.add_row(
         "ledger verify",
-        f"{'ok' if result['ledger_verify_ok'] else 'FAILED'}: "
-        f"{result['ledger_verify_entries']} entries in {result['ledger_verify_s'] * 1000:.1f} ms",
+        f"{verdict}: {result['ledger_verify_entries']} entries in "
+        f"{result['ledger_verify_s'] * 1000:.1f} ms",
     )
     table.add_row(
         "state integrity",
@@ -65,12 +70,16 @@ def _table(result: dict[str, Any]) -> Table:
 
 
 def run_state_fabric(args: argparse.Namespace) -> int:
+    output: Output = args.output
     plan = WorkloadPlan(iterations=args.iterations, sessions=args.sessions)
+    anchor = LedgerAnchor.from_env()
     backends = open_backends(Settings.from_env())
     try:
-        result = run_state_fabric_workload(backends, plan)
+        result = run_state_fabric_workload(backends, plan, anchor=anchor)
     finally:
         backends.close()
-    Console().print(_table(result))
-    print(json.dumps(result, sort_keys=True))
+    if anchor.generated_key is not None:
+        output.say(f"generated a new ledger checkpoint key at {anchor.generated_key} (mode 0600)")
+    output.console().print(_table(result))
+    output.result(result)
     return 0 if result["ledger_verify_ok"] and result["state_integrity_ok"] else 1

@@ -2,7 +2,8 @@
 
 Callers use :class:`StateRepository` for session state and :class:`Ledger` (or the
 module-level ``append_event`` / ``replay_events`` / ``verify_ledger_integrity``) for the
-ledger; :func:`open_backends` builds the engine and cache the environment selects.
+ledger, anchored outside the database by a :class:`LedgerAnchor` (``LedgerAnchor.from_env()``);
+:func:`open_backends` builds the engine and cache the environment selects.
 """
 
 from agent_platform.state.backends import Backends, open_backends
@@ -15,12 +16,17 @@ from agent_platform.state.cache import (
 )
 from agent_platform.state.ledger_replay import (
     GENESIS_HASH,
+    AppendRetry,
+    Checkpoint,
     Ledger,
+    LedgerAnchor,
+    LedgerContentionError,
     LedgerEntry,
     LedgerVerification,
     ReplayReport,
     append_event,
     append_many,
+    checkpoint_ledger,
     replay_events,
     verify_ledger_integrity,
 )
@@ -28,11 +34,15 @@ from agent_platform.state.repository import IntegrityReport, RepositoryStats, St
 
 __all__ = [
     "GENESIS_HASH",
+    "AppendRetry",
     "Backends",
     "Cache",
     "CacheUnavailableError",
+    "Checkpoint",
     "IntegrityReport",
     "Ledger",
+    "LedgerAnchor",
+    "LedgerContentionError",
     "LedgerEntry",
     "LedgerVerification",
     "MemoryTTLCache",
@@ -43,6 +53,7 @@ __all__ = [
     "append_event",
     "append_many",
     "cache_from_settings",
+    "checkpoint_ledger",
     "open_backends",
     "replay_events",
     "verify_ledger_integrity",

@@ -11,6 +11,8 @@ from typing import Any
 
 from agent_platform.canonical import canonical_json, sha256_hex
 from agent_platform.errors import IntegrityError, InvalidInputError, PayloadError
+from agent_platform.inputs import clip
+from agent_platform.state._text import unstorable
 from agent_platform.state.tables import SESSION_ID_MAX
 
 __all__ = ["check_settings", "checked_body", "encode_payload", "session_key"]
@@ -31,10 +33,15 @@ def session_key(prefix: str, session_id: object) -> str:
             f"session_id: got {type(session_id).__name__}; allowed: a str of 1..{SESSION_ID_MAX} characters"
         )
     if not session_id or len(session_id) > SESSION_ID_MAX:
-        shown = session_id if len(session_id) <= 40 else session_id[:37] + "..."
         raise InvalidInputError(
-            f"session_id: got {shown!r} ({len(session_id)} characters); "
+            f"session_id: got {clip(session_id, 40)} ({len(session_id)} characters); "
             f"allowed: 1..{SESSION_ID_MAX} characters"
+        )
+    problem = unstorable(session_id)
+    if problem is not None:
+        raise InvalidInputError(
+            f"session_id: got {clip(session_id, 40)}, which {problem}; "
+            "allowed: UTF-8 encodable text without NUL"
         )
     return prefix + session_id
 

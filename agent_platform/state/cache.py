@@ -13,7 +13,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from agent_platform.errors import StorageError
 from agent_platform.state._breaker import CircuitBreaker
@@ -184,6 +184,11 @@ class RedisCache:
         prefix: prepended to every key, so several deployments or tests share one server.
         socket_timeout_s: connect and read timeout; short, because SQL is the fallback.
         breaker: the circuit breaker; by default it opens on the first failure for 1 s.
+
+    ``connects`` counts the connections this cache has opened (None for a caller's client,
+    whose connections it does not see). redis-py replaces a dead pooled connection silently,
+    so a Redis restarted with old data would otherwise go unnoticed; the state repository
+    re-checks the invalidations owed (:mod:`._pending`) whenever this number changes.
     """
 
     name = "redis"
@@ -201,14 +206,17 @@ class RedisCache:
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
+        self.connects: int | None = None
         if client is None:
             if not url:
                 raise ValueError("RedisCache needs a url or a client")
+            self.connects = 0
             client = redis_lib.Redis.from_url(
                 url,
                 socket_timeout=socket_timeout_s,
                 socket_connect_timeout=socket_timeout_s,
                 retry=Retry(NoBackoff(), 0),
+                redis_connect_func=self._connected,
             )
             self._owns_client = True
         else:
@@ -221,6 +229,11 @@ class RedisCache:
     @property
     def prefix(self) -> str:
         return self._prefix
+
+    def _connected(self, connection: Any) -> None:
+        """redis-py's hook on every new connection: do its usual set-up, then count it."""
+        connection.on_connect()
+        self.connects = (self.connects or 0) + 1
 
     def _guard(self) -> None:
         if not self.breaker.allow():

@@ -2,9 +2,15 @@
 
 Each entry holds ``seq``, ``event_type``, the canonical JSON payload, its ``checksum``
 (SHA-256), ``prev_hash`` (the previous entry's hash; 64 zeros before seq 1) and ``entry_hash``
-(see :mod:`agent_platform.state._chain`). Entries are inserted, never updated. Appends use a
-compare-and-set on the recorded head (:mod:`._ledger_append`); a lost race raises
+(see :mod:`agent_platform.state.ledger.chain`). Entries are inserted, never updated. Appends use a
+compare-and-set on the recorded head (:mod:`.ledger.append`); a lost race raises
 :class:`LedgerConflictError` and writes nothing.
+
+Anchoring: a ledger given a :class:`LedgerAnchor` signs its head now and then into files
+outside the database (every ``anchor.every`` entries, and on :meth:`Ledger.checkpoint`), and
+:meth:`Ledger.verify` compares the chain with those signed heads, which finds a whole ledger
+deleted, truncated with its head moved back, or rewritten with every later hash recomputed:
+see :mod:`.ledger.anchoring` for exactly what is found and from when.
 
 Replay contract: :meth:`Ledger.replay_events` hands entries to ``handler`` in strict ``seq``
 order and records the consumer's position in ``ledger_consumers`` after each page (and, before
@@ -16,34 +22,48 @@ idempotent (keyed by ``seq``, or naturally). A missing ``seq`` raises :class:`Le
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
-from agent_platform.errors import LedgerGapError
-from agent_platform.state import _ledger_read as read
-from agent_platform.state._chain import GENESIS_HASH
-from agent_platform.state._ledger_append import LedgerAppender
-from agent_platform.state._ledger_async import AsyncConnect, append_many_async
-from agent_platform.state._ledger_entry import LedgerEntry, check_name
-from agent_platform.state._ledger_read import Handler, ProgressCallback, ReplayReport
-from agent_platform.state._ledger_sql import ledger_statements_for
-from agent_platform.state._ledger_verify import LedgerVerification, verify_ledger
+from agent_platform.errors import AgentPlatformError, ConfigError, LedgerGapError
+from agent_platform.state.ledger import read
+from agent_platform.state.ledger.anchor import LedgerAnchor
+from agent_platform.state.ledger.anchoring import Finding, take_checkpoint
+from agent_platform.state.ledger.append import LedgerAppender
+from agent_platform.state.ledger.async_append import AsyncConnect, append_many_async
+from agent_platform.state.ledger.chain import GENESIS_HASH
+from agent_platform.state.ledger.checkpoints import Checkpoint
+from agent_platform.state.ledger.entry import LedgerEntry, check_name
+from agent_platform.state.ledger.read import Handler, ProgressCallback, ReplayReport
+from agent_platform.state.ledger.retry import AppendRetry, LedgerContentionError
+from agent_platform.state.ledger.sql import MAX_ONE_STATEMENT, ledger_statements_for
+from agent_platform.state.ledger.verify import LedgerVerification, verify_ledger
 
 __all__ = [
     "GENESIS_HASH",
+    "MAX_ONE_STATEMENT",
+    "AppendRetry",
     "AsyncConnect",
+    "Checkpoint",
+    "Finding",
     "Ledger",
+    "LedgerAnchor",
+    "LedgerContentionError",
     "LedgerEntry",
     "LedgerVerification",
     "ReplayReport",
     "append_event",
     "append_many",
+    "checkpoint_ledger",
     "replay_events",
     "verify_ledger_integrity",
 ]
+
+_log = logging.getLogger(__name__)
 
 
 class Ledger:
@@ -53,15 +73,41 @@ class Ledger:
         engine: PostgreSQL or SQLite, migrated to head.
         name: the ledger's name; several ledgers share the tables.
         max_payload_bytes: the largest canonical JSON payload accepted per entry.
+        anchor: where signed checkpoints of the head are kept (None: not anchored; verification
+            then rests on the chain and the head recorded in the database alone).
+        retry: how appends without ``expected_seq`` retry lost races (default: 10 s deadline).
     """
 
     def __init__(
-        self, engine: Engine, name: str = "default", *, max_payload_bytes: int = 1_000_000
+        self,
+        engine: Engine,
+        name: str = "default",
+        *,
+        max_payload_bytes: int = 1_000_000,
+        anchor: LedgerAnchor | None = None,
+        retry: AppendRetry | None = None,
     ) -> None:
         self._engine = engine
         self.name = check_name("ledger name", name)
         self._sql = ledger_statements_for(engine)
-        self._appender = LedgerAppender(engine, self.name, self._sql, max_payload_bytes)
+        self.anchor = anchor
+        hook = self._committed if anchor is not None and anchor.every > 0 else None
+        self._appender = LedgerAppender(
+            engine, self.name, self._sql, max_payload_bytes, retry=retry, on_commit=hook
+        )
+
+    def _committed(self, old_seq: int, new_seq: int, new_hash: str) -> None:
+        """After an append of ours: sign the head when it crossed a multiple of ``every``.
+
+        The entries are committed whatever happens here, so a failure is logged, not raised:
+        verification reports what the checkpoint could not vouch for.
+        """
+        if self.anchor is None or not self.anchor.due(old_seq, new_seq):
+            return
+        try:
+            take_checkpoint(self._engine, self.name, self.anchor, (new_seq, new_hash))
+        except (AgentPlatformError, OSError) as exc:
+            _log.warning("ledger %r: no checkpoint at seq %d: %s", self.name, new_seq, exc)
 
     def head(self) -> tuple[int, str]:
         """(head seq, head hash) as recorded in the database; (0, 64 zeros) when empty."""
@@ -103,7 +149,9 @@ class Ledger:
     async def append_many_async(
         self, events: Iterable[tuple[str, Any]], *, expected_seq: int, connect: AsyncConnect
     ) -> list[LedgerEntry]:
-        """:meth:`append_many` on the event loop over ``connect`` (see :mod:`._ledger_async`)."""
+        """:meth:`append_many` on the event loop over ``connect`` (see
+        :mod:`.ledger.async_append`). When the append is due a checkpoint (once every
+        ``anchor.every`` entries) that checkpoint is taken synchronously, a few milliseconds."""
         return await append_many_async(self._appender, self._sql, connect, events, expected_seq)
 
     def transaction(self) -> AbstractContextManager[Connection]:
@@ -160,8 +208,24 @@ class Ledger:
         return ReplayReport(self.name, consumer, start, state.position, state.applied)
 
     def verify(self) -> LedgerVerification:
-        """Verify the whole chain against the recorded head (see :func:`verify_ledger_integrity`)."""
-        return verify_ledger(self._engine, self.name)
+        """Verify the whole chain against the recorded head and, when anchored, against the
+        signed checkpoints (see :func:`verify_ledger_integrity`)."""
+        return verify_ledger_integrity(self._engine, self.name, anchor=self.anchor)
+
+    def checkpoint(self) -> Checkpoint | None:
+        """Sign the current head into the anchor's files, after walking the chain to it from
+        the newest signed checkpoint (what a run calls when it ends).
+
+        Returns the newest checkpoint (the existing one when the head has not moved), or None
+        when the ledger has no entries.
+
+        Raises:
+            ConfigError: no anchor, or its key is unusable.
+            LedgerIntegrityError: the chain does not run intact to the head; nothing signed.
+        """
+        if self.anchor is None:
+            raise ConfigError("Ledger", "anchor", None, "a LedgerAnchor to sign checkpoints with")
+        return take_checkpoint(self._engine, self.name, self.anchor)
 
 
 def append_event(
@@ -194,7 +258,17 @@ def replay_events(
     return Ledger(engine, ledger).replay_events(consumer, handler)
 
 
-def verify_ledger_integrity(engine: Engine, ledger: str = "default") -> LedgerVerification:
-    """Verify ``ledger`` (edits, deletions, reorderings, truncation, forks): a
-    :class:`LedgerVerification` naming the first bad seq (``raise_for_failure()`` raises)."""
-    return verify_ledger(engine, check_name("ledger name", ledger))
+def verify_ledger_integrity(
+    engine: Engine, ledger: str = "default", *, anchor: LedgerAnchor | None = None
+) -> LedgerVerification:
+    """Verify ``ledger`` (edits, deletions, reorderings, truncation, forks; with ``anchor``
+    also deletion, truncation, head rewinds and rewrites the database alone cannot reveal):
+    a :class:`LedgerVerification` naming the first bad seq (``raise_for_failure()`` raises)."""
+    name = check_name("ledger name", ledger)
+    view = anchor.view(anchor.scope_for(engine), name) if anchor is not None else None
+    return verify_ledger(engine, name, view)
+
+
+def checkpoint_ledger(engine: Engine, ledger: str, anchor: LedgerAnchor) -> Checkpoint | None:
+    """Sign the head of ``ledger`` (see :meth:`Ledger.checkpoint`)."""
+    return Ledger(engine, ledger, anchor=anchor).checkpoint()

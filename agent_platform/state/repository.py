@@ -3,8 +3,11 @@
 Every write commits one SQL transaction (the session row, its hash in ``state_hash_index`` and
 a ``state_audit`` row) and only then puts the value in the cache, so a failed commit leaves no
 trace there. When the cache fails, reads are answered from SQL, writes still commit, and the
-outage is counted in :meth:`StateRepository.stats`; keys whose cache update failed are deleted
-from the cache as soon as it answers again, so a recovered cache never serves an old value.
+outage is counted in :meth:`StateRepository.stats`; keys whose cache update failed are owed an
+invalidation, kept in SQL (``cache_invalidations``) so that it outlives the process, and
+applied by whichever process reaches the cache first, before that process serves any value
+from it: a recovered cache, even one restarted with old data, never serves an old value
+(:mod:`._session_cache` says exactly when it checks).
 
 Cached values carry their SHA-256 (``<64 hex><canonical JSON>``): a value that does not match
 its hash is treated as a miss. :meth:`StateRepository.verify_integrity` compares SQL rows with
@@ -12,7 +15,8 @@ their hashes and cached copies with the durable rows, repairing the cache from S
 
 This module is the public face; the parts live beside it: input validation
 (:mod:`._session_input`), SQL I/O (:mod:`._session_io`), cache framing and outage bookkeeping
-(:mod:`._session_cache`), verification (:mod:`._integrity`) and counters (:mod:`._stats`).
+(:mod:`._session_cache`, :mod:`._pending`), verification (:mod:`._integrity`) and counters
+(:mod:`._stats`).
 
 A read that misses refills the cache only where the key is still absent, so a reader that read
 SQL just before a writer committed never overwrites the writer's newer cached value.
@@ -32,6 +36,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from agent_platform.state._integrity import IntegrityReport, verify_batch
+from agent_platform.state._pending import PendingInvalidations
 from agent_platform.state._session_cache import SessionCache, frame
 from agent_platform.state._session_input import (
     check_settings,
@@ -79,7 +84,9 @@ class StateRepository:
         self._prefix = key_prefix
         self._sql: StateStatements = statements_for(engine)
         self._stats = StatsRecorder()
-        self._cache = SessionCache(cache, self._stats, float(ttl_seconds))
+        namespace = getattr(cache, "prefix", None)  # a shared cache (Redis) has one
+        pending = PendingInvalidations(engine, namespace) if namespace is not None else None
+        self._cache = SessionCache(cache, self._stats, float(ttl_seconds), pending)
 
     @property
     def cache(self) -> Cache:
@@ -95,8 +102,9 @@ class StateRepository:
         start = time.perf_counter()
         key = session_key(self._prefix, session_id)
         body, digest = encode_payload(session_id, payload, self._max_payload)
-        write_rows(self._engine, self._sql, [(session_id, body.decode("utf-8"), digest)])
-        self._cache.put({key: frame(digest, body)})
+        owed = self._cache.with_write([key])
+        write_rows(self._engine, self._sql, [(session_id, body.decode("utf-8"), digest)], owed)
+        self._cache.put({key: frame(digest, body)}, recorded=owed is not None)
         self._stats.latency("save", time.perf_counter() - start)
         return digest
 
@@ -114,8 +122,9 @@ class StateRepository:
             rows.append((session_id, body.decode("utf-8"), digest))
             cached[key] = frame(digest, body)
         if rows:
-            write_rows(self._engine, self._sql, rows)
-            self._cache.put(cached)
+            owed = self._cache.with_write(list(cached))
+            write_rows(self._engine, self._sql, rows, owed)
+            self._cache.put(cached, recorded=owed is not None)
         self._stats.latency("save_many", time.perf_counter() - start)
         return {session_id: digest for session_id, _, digest in rows}
 
@@ -127,7 +136,7 @@ class StateRepository:
         """
         start = time.perf_counter()
         key = session_key(self._prefix, session_id)
-        body, unavailable = (None, False) if self._cache.has_stale else self._cache.hit(key)
+        body, unavailable = self._cache.hit(key)
         if body is None:
             if unavailable:
                 cached: list[bytes | None] = [None]
@@ -175,8 +184,9 @@ class StateRepository:
         """Delete ``session_id`` durably (audited), then from the cache; True if it existed."""
         start = time.perf_counter()
         key = session_key(self._prefix, session_id)
-        deleted = delete_row(self._engine, self._sql, session_id)
-        self._cache.bury([key])
+        owed = self._cache.with_write([key])
+        deleted = delete_row(self._engine, self._sql, session_id, owed)
+        self._cache.bury([key], recorded=owed is not None)
         self._stats.latency("delete", time.perf_counter() - start)
         return deleted
 

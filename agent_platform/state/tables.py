@@ -1,7 +1,10 @@
-"""Tables of the state fabric: session state, its audit trail, and the ledger.
+"""Tables of the state fabric: session state, its audit trail, the ledger, and the cache
+invalidations still owed.
 
 The ledger table is append-only by contract: rows are inserted, never updated. The recorded
 head (for truncation detection) and each consumer's replay progress live in tables of their own.
+``cache_invalidations`` holds the cache keys a write could not invalidate because the cache was
+unreachable; whichever process reaches the cache first deletes those keys, then the rows.
 """
 
 from __future__ import annotations
@@ -73,4 +76,19 @@ ledger_consumers = sa.Table(
     sa.Column("ledger", sa.String(128), primary_key=True),
     sa.Column("last_seq", sa.BigInteger(), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+cache_invalidations = sa.Table(
+    "cache_invalidations",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("namespace", sa.String(255), nullable=False),
+    sa.Column("cache_key", sa.String(1024), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_cache_invalidations_namespace_id", "namespace", "id"),
 )

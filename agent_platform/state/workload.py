@@ -1,9 +1,10 @@
-"""A synthetic state-fabric workload: what the interim main job measures.
+"""A synthetic state-fabric workload: saves, skewed reads, ledger appends, verification.
 
 It seeds sessions durably (as if written earlier by other workers), then runs a mix of skewed
 reads and writes through a repository with a cold cache, appending a ``state.saved`` ledger
-entry for every write, and finally verifies the ledger and the repository. Every figure in the
-result is measured in this run; the hit ratio is whatever the skewed reads produced.
+entry for every write, and finally signs the ledger's head (when given an anchor) and verifies
+the ledger and the repository. Every figure in the result is measured in this run; the hit
+ratio is whatever the skewed reads produced.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from agent_platform.errors import InvalidInputError
 from agent_platform.state.backends import Backends
 from agent_platform.state.cache import MemoryTTLCache
 from agent_platform.state.consumers import STATE_SAVED
-from agent_platform.state.ledger_replay import Ledger
+from agent_platform.state.ledger_replay import Ledger, LedgerAnchor
 from agent_platform.state.repository import StateRepository
 from agent_platform.stats import summarize
 
@@ -83,8 +84,14 @@ def _drive(
     return appends
 
 
-def run_state_fabric_workload(backends: Backends, plan: WorkloadPlan) -> dict[str, Any]:
-    """Run ``plan`` against ``backends``; returns the measured figures (JSON-ready)."""
+def run_state_fabric_workload(
+    backends: Backends, plan: WorkloadPlan, *, anchor: LedgerAnchor | None = None
+) -> dict[str, Any]:
+    """Run ``plan`` against ``backends``; returns the measured figures (JSON-ready).
+
+    With ``anchor`` the ledger is anchored: its head is signed after the run, before it is
+    verified, and the verification compares the chain with every signed checkpoint.
+    """
     run_id = uuid.uuid4().hex[:10]
     rng = random.Random(plan.seed)
     ids = [f"wl-{run_id}-{n}" for n in range(plan.sessions)]
@@ -92,10 +99,11 @@ def run_state_fabric_workload(backends: Backends, plan: WorkloadPlan) -> dict[st
     seeder = StateRepository(backends.engine, MemoryTTLCache())
     seeder.save_many({sid: _payload(rng, 0) for sid in ids})
     repo = StateRepository(backends.engine, backends.cache, key_prefix=f"state:{run_id}:")
-    ledger = Ledger(backends.engine, plan.ledger)
+    ledger = Ledger(backends.engine, plan.ledger, anchor=anchor)
     started = time.perf_counter()
     appends = _drive(repo, ledger, ids, plan, rng)
     workload_s = time.perf_counter() - started
+    checkpoint = ledger.checkpoint() if anchor is not None else None
     verification = ledger.verify()
     integrity_start = time.perf_counter()
     integrity = repo.verify_integrity()
@@ -121,6 +129,8 @@ def run_state_fabric_workload(backends: Backends, plan: WorkloadPlan) -> dict[st
         "ledger_verify_entries": verification.entries_checked,
         "ledger_verify_s": verification.elapsed_s,
         "ledger_first_bad_seq": verification.first_bad_seq,
+        "ledger_reason": verification.reason,
+        "ledger_checkpoint_seq": checkpoint.seq if checkpoint is not None else None,
         "state_integrity_ok": integrity.ok,
         "state_integrity_checked": integrity.checked,
         "state_integrity_s": integrity_s,

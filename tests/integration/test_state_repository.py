@@ -6,6 +6,8 @@ import json
 import multiprocessing
 import random
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -63,18 +65,44 @@ class _FailCommit:
         raise sa.exc.OperationalError("COMMIT", {}, RuntimeError("forced commit failure"))
 
 
+_FAIL_AT_COMMIT = [
+    "CREATE FUNCTION fail_at_commit() RETURNS trigger AS $$ "
+    "BEGIN RAISE EXCEPTION 'forced commit failure'; END $$ LANGUAGE plpgsql",
+    "CREATE CONSTRAINT TRIGGER fail_at_commit AFTER INSERT ON state_audit "
+    "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_at_commit()",
+]
+
+
+@contextmanager
+def _commits_fail(engine: sa.Engine) -> Iterator[None]:
+    """Every commit fails. On PostgreSQL for real, in the server (a deferred constraint
+    trigger fires at commit, also of an autocommitted statement); on SQLite by the driver."""
+    if engine.dialect.name != "postgresql":
+        hook = _FailCommit()
+        sa.event.listen(engine, "commit", hook)
+        try:
+            yield
+        finally:
+            sa.event.remove(engine, "commit", hook)
+        return
+    with engine.begin() as conn:
+        for statement in _FAIL_AT_COMMIT:
+            conn.execute(sa.text(statement))
+    try:
+        yield
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP TRIGGER fail_at_commit ON state_audit"))
+
+
 def test_failed_commit_leaves_cache_and_sql_untouched(engine: sa.Engine, cache: Cache) -> None:
     repo = StateRepository(engine, cache)
     repo.save("kept", {"v": 1})
-    hook = _FailCommit()
-    sa.event.listen(engine, "commit", hook)
-    try:
-        with pytest.raises(StorageError):
+    with _commits_fail(engine):
+        with pytest.raises(StorageError, match="forced commit failure"):
             repo.save("kept", {"v": 2})
         with pytest.raises(StorageError):
             repo.save("new", {"v": 1})
-    finally:
-        sa.event.remove(engine, "commit", hook)
     assert cache.get("state:new") is None
     assert repo.get("kept") == {"v": 1}
     assert repo.get("new") is None
@@ -240,4 +268,45 @@ def test_concurrent_writers_from_processes_leave_no_torn_state(db_url: str) -> N
     assert shared["blob"] == "z" * (100 * shared["worker"])  # one writer's value, whole
     for w in range(workers):
         assert repo.get(f"own-{w}") == {"n": writes - 1}
+    engine.dispose()
+
+
+def test_a_save_survives_the_server_closing_pooled_connections(pg_url: str) -> None:
+    """The save runs on the pool's connection through the driver: a connection the server
+    closed is replaced at checkout, and one that breaks during the save is not reused."""
+    engine = create_engine_for(pg_url)
+    repo = StateRepository(engine, MemoryTTLCache())
+    repo.save("s", {"v": 1})
+    terminate = sa.text(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    admin = create_engine_for(pg_url, poolclass=sa.NullPool)
+    with admin.begin() as conn:
+        conn.execute(terminate)
+    repo.save("s", {"v": 2})  # the pool's pre-ping found the closed connection first
+    assert repo.get("s") == {"v": 2}
+    with pytest.raises(StorageError, match="saving session 's'"):
+        with engine.connect() as held:
+            # A statement that ends the session it runs in: the save's connection breaks.
+            pid = held.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+            held.commit()
+        trap = sa.text(
+            "CREATE FUNCTION end_me() RETURNS trigger AS $$ BEGIN "
+            f"PERFORM pg_terminate_backend({pid}); RETURN NEW; END $$ LANGUAGE plpgsql"
+        )
+        with admin.begin() as conn:
+            conn.execute(trap)
+            conn.execute(
+                sa.text(
+                    "CREATE TRIGGER end_me BEFORE INSERT ON state_audit "
+                    "FOR EACH ROW EXECUTE FUNCTION end_me()"
+                )
+            )
+        repo.save("s", {"v": 3})
+    with admin.begin() as conn:
+        conn.execute(sa.text("DROP TRIGGER end_me ON state_audit"))
+    repo.save("s", {"v": 4})  # the broken connection was invalidated, not handed out again
+    assert repo.get("s") == {"v": 4}
+    admin.dispose()
     engine.dispose()

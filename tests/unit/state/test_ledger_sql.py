@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from agent_platform.state._ledger_sql import ledger_statements_for
+from agent_platform.state.ledger.sql import ledger_statements_for
 from agent_platform.state.ledger_replay import Ledger
 
 

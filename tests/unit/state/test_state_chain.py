@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from agent_platform.canonical import sha256_hex
-from agent_platform.state._chain import GENESIS_HASH, EntryHasher, chain_rows, entry_hash
+from agent_platform.state.ledger.chain import GENESIS_HASH, EntryHasher, chain_rows, entry_hash
 
 
 @pytest.mark.parametrize(

@@ -34,5 +34,7 @@ def test_package_exports_the_main_entry_points() -> None:
         "verify_ledger_integrity",
         "replay_events",
         "RedisCache",
+        "LedgerAnchor",
+        "checkpoint_ledger",
     ):
         assert symbol in state.__all__

@@ -5,7 +5,7 @@ the event loop. Through the synchronous engine that commit runs on a worker thre
 busy loop the thread waits for the GIL after every round trip (up to the interpreter's switch
 interval, 5 ms), so a commit of well under a millisecond took several (measured by
 bench/graph.py's profile). Here the same append is awaited on the loop instead: the same
-validation, hash chaining and compare-and-set as :mod:`._ledger_append` (whose appender, and
+validation, hash chaining and compare-and-set as :mod:`.append` (whose appender, and
 remembered head, it shares), as the same single ``INSERT ... SELECT`` statement in autocommit,
 so the entries are written all together or not at all.
 
@@ -24,10 +24,10 @@ from typing import Any
 import psycopg
 
 from agent_platform.errors import InvalidInputError, LedgerConflictError, StorageError
-from agent_platform.state._chain import GENESIS_HASH, chain_rows
-from agent_platform.state._ledger_append import LedgerAppender, Prepared
-from agent_platform.state._ledger_entry import LedgerEntry
-from agent_platform.state._ledger_sql import LedgerStatements, entry_param
+from agent_platform.state.ledger.append import LedgerAppender, Prepared
+from agent_platform.state.ledger.chain import GENESIS_HASH, chain_rows
+from agent_platform.state.ledger.entry import LedgerEntry
+from agent_platform.state.ledger.sql import LedgerStatements, entry_param
 
 __all__ = ["AsyncConnect", "append_many_async"]
 
@@ -61,7 +61,7 @@ async def append_many_async(
         rows = await _attempt(appender, sql, connect, prepared, cached, expected_seq)
     except psycopg.OperationalError:
         rows = await _retry(appender, sql, connect, prepared, cached, expected_seq)
-    appender.remember_head((rows[-1]["seq"], rows[-1]["entry_hash"]))
+    appender.remember_head((rows[-1]["seq"], rows[-1]["entry_hash"]), old_seq=expected_seq - 1)
     return [LedgerEntry(**row) for row in rows]
 
 

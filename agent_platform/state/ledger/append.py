@@ -4,17 +4,22 @@ An append names the sequence number it expects to write (``expected_seq``, the h
 primary key (ledger, seq) and a compare-and-set on the recorded head in ``ledger_heads`` (one
 atomic unit: the same transaction, or on PostgreSQL for a single entry the same statement) make
 a lost race fail as :class:`LedgerConflictError`; nothing is written, and the caller re-reads the
-head and retries. Without ``expected_seq`` the appender retries on its own a few times, since
-the caller did not ask for compare-and-set. The last head this process committed is
-remembered, so an uncontended append of a few entries (up to ``MAX_ONE_STATEMENT``) on PostgreSQL
-is one statement in autocommit: no BEGIN, no COMMIT. An append may also join a caller's transaction (``connection``), so that
-rows the caller writes there (an outbox row) commit or roll back together with the entries.
+head and retries. Without ``expected_seq`` the appender retries on its own until a deadline,
+with backoff (:mod:`.retry`), since the caller did not ask for compare-and-set. The last head
+this process committed is remembered, so an uncontended append of a few entries (up to
+``MAX_ONE_STATEMENT``) on PostgreSQL is one statement in autocommit: no BEGIN, no COMMIT. An
+append may also join a caller's transaction (``connection``), so that rows the caller writes
+there (an outbox row) commit or roll back together with the entries.
+
+After each append the appender commits itself, ``on_commit`` (when given) hears the head
+before and after: the ledger takes its periodic signed checkpoints there (:mod:`.anchor`).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -25,28 +30,39 @@ from sqlalchemy.engine import Connection, Engine
 from agent_platform._dberror import storage_error
 from agent_platform.canonical import canonical_json, sha256_hex
 from agent_platform.errors import InvalidInputError, LedgerConflictError, PayloadError
-from agent_platform.state._chain import GENESIS_HASH, chain_rows
-from agent_platform.state._ledger_entry import LedgerEntry, check_name
-from agent_platform.state._ledger_sql import LedgerStatements, entry_param
+from agent_platform.state.ledger.chain import GENESIS_HASH, chain_rows
+from agent_platform.state.ledger.entry import LedgerEntry, check_name
+from agent_platform.state.ledger.retry import AppendRetry, LedgerContentionError
+from agent_platform.state.ledger.sql import LedgerStatements, entry_param
 
-__all__ = ["LedgerAppender", "Prepared"]
-
-_AUTO_RETRIES = 8
+__all__ = ["CommitHook", "LedgerAppender", "Prepared"]
 
 Prepared = tuple[str, str, str]
 """(event_type, canonical JSON payload, checksum)."""
 
+CommitHook = Callable[[int, int, str], object]
+"""Called after an append the appender committed: (old head seq, new head seq, new head hash)."""
+
 
 class LedgerAppender:
-    """Appends to the ledger ``name``; one per :class:`~.ledger_replay.Ledger`. Thread-safe."""
+    """Appends to the ledger ``name``; one per :class:`~agent_platform.state.ledger_replay.Ledger`. Thread-safe."""
 
     def __init__(
-        self, engine: Engine, name: str, sql: LedgerStatements, max_payload_bytes: int
+        self,
+        engine: Engine,
+        name: str,
+        sql: LedgerStatements,
+        max_payload_bytes: int,
+        *,
+        retry: AppendRetry | None = None,
+        on_commit: CommitHook | None = None,
     ) -> None:
         self._engine = engine
         self._name = name
         self._sql = sql
         self._max_payload = max_payload_bytes
+        self._retry = retry or AppendRetry()
+        self._on_commit = on_commit
         self._lock = threading.Lock()
         self._head: tuple[int, str] | None = None
 
@@ -70,7 +86,7 @@ class LedgerAppender:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """A transaction of the caller's (see :meth:`.ledger_replay.Ledger.transaction`)."""
+        """A transaction of the caller's (see :meth:`agent_platform.state.ledger_replay.Ledger.transaction`)."""
         try:
             with self._engine.begin() as conn:
                 yield conn
@@ -97,10 +113,18 @@ class LedgerAppender:
             cached, self._head = self._head, None
         return cached
 
-    def remember_head(self, head: tuple[int, str]) -> None:
-        """Remember the head an append of this process has just committed."""
+    def remember_head(self, head: tuple[int, str], old_seq: int | None = None) -> None:
+        """Remember the head an append of this process has just committed (from ``old_seq``,
+        when known, which :data:`CommitHook` hears about)."""
         with self._lock:
             self._head = head
+        if old_seq is not None:
+            self.committed(old_seq, head)
+
+    def committed(self, old_seq: int, head: tuple[int, str]) -> None:
+        """Tell the commit hook that this appender moved the head from ``old_seq``."""
+        if self._on_commit is not None:
+            self._on_commit(old_seq, head[0], head[1])
 
     def append_many(
         self,
@@ -120,15 +144,32 @@ class LedgerAppender:
         if expected_seq is not None and (isinstance(expected_seq, bool) or expected_seq < 1):
             raise InvalidInputError(f"expected_seq: got {expected_seq!r}; allowed: an int >= 1")
         with self._lock:
-            attempts = 0
-            while True:
-                try:
-                    return self._attempt(prepared, expected_seq, connection)
-                except LedgerConflictError:
-                    attempts += 1
-                    retry = connection is None and expected_seq is None
-                    if not retry or attempts >= _AUTO_RETRIES:
-                        raise
+            entries = self._append_retrying(prepared, expected_seq, connection)
+        if connection is None:
+            self.committed(entries[0].seq - 1, (entries[-1].seq, entries[-1].entry_hash))
+        return entries
+
+    def _append_retrying(
+        self, prepared: list[Prepared], expected_seq: int | None, connection: Connection | None
+    ) -> list[LedgerEntry]:
+        """Attempts until one wins; lost races are retried only when the caller asked for no
+        compare-and-set, until the retry policy's deadline (then LedgerContentionError)."""
+        started = time.monotonic()
+        lost = 0
+        while True:
+            try:
+                return self._attempt(prepared, expected_seq, connection)
+            except LedgerConflictError as exc:
+                lost += 1
+                if connection is not None or expected_seq is not None:
+                    raise
+                elapsed = time.monotonic() - started
+                remaining = self._retry.deadline_s - elapsed
+                if remaining <= 0:
+                    raise LedgerContentionError(
+                        self._name, exc.expected_seq, exc.actual_head, lost, elapsed
+                    ) from exc
+                time.sleep(self._retry.pause_s(lost, remaining))
 
     def _attempt(
         self, prepared: list[Prepared], expected_seq: int | None, connection: Connection | None

@@ -1,6 +1,6 @@
 """How a consumer walks a ledger: pages in seq order, its recorded position, the entry checks.
 
-Replay (:meth:`~.ledger_replay.Ledger.replay_events`) reads pages after the consumer's
+Replay (:meth:`~agent_platform.state.ledger_replay.Ledger.replay_events`) reads pages after the consumer's
 position, checks each entry (contiguous ``seq``, payload checksum, chain link and entry hash)
 before its handler sees it, and records the new position. The SQL reads and writes here
 translate SQLAlchemy errors into :class:`StorageError`.
@@ -18,9 +18,9 @@ from sqlalchemy.engine import Engine
 from agent_platform._dberror import storage_error
 from agent_platform.canonical import sha256_hex
 from agent_platform.errors import InvalidInputError, LedgerGapError, LedgerIntegrityError
-from agent_platform.state._chain import EntryHasher
-from agent_platform.state._ledger_entry import LedgerEntry
-from agent_platform.state._ledger_sql import LedgerStatements
+from agent_platform.state.ledger.chain import EntryHasher
+from agent_platform.state.ledger.entry import LedgerEntry
+from agent_platform.state.ledger.sql import LedgerStatements
 
 __all__ = [
     "Handler",

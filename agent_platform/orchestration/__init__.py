@@ -17,7 +17,7 @@ from agent_platform.orchestration.checkpointing import open_checkpointer
 from agent_platform.orchestration.guard import PolicyGuard, RegistryChecker
 from agent_platform.orchestration.llm import LLMClient, LLMRequest, RouterLLM
 from agent_platform.orchestration.replay import ReplayResult, replay_run
-from agent_platform.orchestration.runner import AgentRunner, RunResult
+from agent_platform.orchestration.runner import AgentRunner, RunFinishedError, RunResult
 from agent_platform.orchestration.sandbox import PytestSandbox
 from agent_platform.orchestration.scenarios import (
     ScenarioFigures,
@@ -54,6 +54,7 @@ __all__ = [
     "RegistryChecker",
     "ReplayResult",
     "RouterLLM",
+    "RunFinishedError",
     "RunResult",
     "ScenarioFigures",
     "ScriptedLLM",

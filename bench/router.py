@@ -1,17 +1,33 @@
 """Benchmark of the LLM router against litellm.Router, on the provider simulator (SIMULATED traffic).
 
-Run as ``uv run python -m bench.router``. Measures, in this run:
+Run as ``uv run python -m bench.router`` (``--repeats N``, default 3). Measures, in this run:
 
 * ``decision_p95_ms``: what :meth:`ModelRouter.route` does before the provider call (the
   decision, then the budget reservation on Redis; the hold is released outside the timed
   region); ``decision_with_budget_read_p95_ms`` adds decide()'s advisory counter read. A bare
   Redis PING is timed after each sample (``redis_ping_p95_ms``): the reservation is one round
   trip, so this floor, which moves with the machine's load, is printed beside the figure.
-* ``routed_call_p95_ratio_vs_litellm_router``: our full routed call (decide, reserve on Redis,
-  litellm call, commit + spend record) over ``litellm.Router.acompletion`` on the same model
-  list, both answered by the simulator's zero-latency, fault-free profile; interleaved in chunks.
+* Three arms against the same simulator endpoint (its zero-latency, fault-free profile), timed
+  in rounds: each round calls every arm once, the arms' order rotating from round to round, so
+  drift on a shared machine hits all three alike:
+
+  - ``ours``: our full routed call, :meth:`ModelRouter.route` (decide, reserve on Redis, the
+    litellm call, then commit on Redis + the spend row in SQL);
+  - ``litellm_router``: ``litellm.Router.acompletion`` on the same model list;
+  - ``raw_post``: one ``httpx.AsyncClient.post`` of the same request body to the same URL, the
+    JSON answer decoded (connection kept alive): the floor any client pays.
+
+  ``routed_call_p95_ratio_vs_litellm_router`` is p95(ours) / p95(litellm_router).
+  ``routed_call_overhead_p95_ms`` is the 95th percentile, over the rounds, of
+  ``ours[i] - raw_post[i]``, the two calls of round ``i`` (adjacent in time): what our routed
+  call adds to a bare POST, budget round trips and litellm included, paired so that a slow
+  moment of the machine does not count as overhead. ``routed_call_overhead_p50_ms`` is its median
+  and ``routed_call_p95_minus_raw_post_p95_ms`` the unpaired difference of the two p95s.
+* Each timed figure is measured ``--repeats`` times (fresh decision and call samples each time)
+  and reported as the median over the repeats, with ``<figure>_spread`` (max - min) and
+  ``<figure>_runs`` (every repeat's value): one noisy repeat cannot decide a ratio.
 * ``failover_success_rate`` under ``configs/simulation/faults.yaml`` (about 10 % faults per
-  provider, every kind), with each failure's attempts listed.
+  provider, every kind), with each failure's attempts listed (counted once: not a timing).
 * ``budget_breaches``: 64 threads drive a nearly exhausted daily cap on the Redis store; a
   breach is any observation of committed + reserved above the cap, plus final spend above it.
 
@@ -21,6 +37,7 @@ counters, ``AGENT_PLATFORM_DATABASE_URL`` (default: a migrated temporary SQLite 
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import random
@@ -33,6 +50,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import redis
 from sqlalchemy.engine import Engine
 
@@ -49,7 +67,7 @@ from agent_platform.models.simulator import ProviderSimulator
 from agent_platform.models.testing import tuned_finops, tuned_routing
 from agent_platform.schemas.finops import FinOpsConfig
 from agent_platform.stats import percentile
-from bench._harness import emit, p95, ratio
+from bench._harness import emit, p95, ratio, repeat_median
 
 PROMPT = "[agent_platform node=coder attempt=1]\nWrite add(a, b) with a pytest test."
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,12 +124,11 @@ def bench_decision(
     return samples
 
 
-async def bench_routed(
-    router: ModelRouter, sim: ProviderSimulator, n: int
-) -> dict[str, list[float]]:
-    import litellm  # the baseline; our side imports it lazily through the adapter
+def _litellm_router(sim: ProviderSimulator) -> Any:
+    """The baseline: litellm's own Router over the same simulator endpoint, retries off."""
+    import litellm  # our side imports it lazily through the adapter
 
-    baseline = litellm.Router(
+    return litellm.Router(
         model_list=[
             {
                 "model_name": "coding",
@@ -126,7 +143,18 @@ async def bench_routed(
         ],
         num_retries=0,
     )
+
+
+Arm = Callable[[], Awaitable[None]]
+
+
+def _arms(router: ModelRouter, sim: ProviderSimulator, client: httpx.AsyncClient) -> dict[str, Arm]:
+    """Our routed call, litellm.Router and a raw POST: the same request to the same endpoint."""
+    baseline = _litellm_router(sim)
     messages = [{"role": "user", "content": PROMPT}]
+    url = sim.url_for("openai") + "/v1/chat/completions"
+    body = {"model": "gpt-4o", "messages": messages, "max_tokens": 1990}
+    headers = {"authorization": "Bearer simulated-key"}
 
     async def ours() -> None:
         result = await router.route(PROMPT, "coding", 2000)
@@ -136,19 +164,48 @@ async def bench_routed(
         response = await baseline.acompletion(model="coding", messages=messages, max_tokens=1990)
         assert response.choices[0].message.content
 
-    sides: dict[str, Callable[[], Awaitable[None]]] = {"ours": ours, "litellm_router": theirs}
-    samples: dict[str, list[float]] = {name: [] for name in sides}
-    for _ in range(20):  # warm-up: imports, connection pools
-        for fn in sides.values():
+    async def raw_post() -> None:
+        response = await client.post(url, json=body, headers=headers)
+        assert response.json()["choices"][0]["message"]["content"]
+
+    return {"ours": ours, "litellm_router": theirs, "raw_post": raw_post}
+
+
+async def time_rounds(
+    arms: dict[str, Arm], rounds: int, warmup: int = 20
+) -> dict[str, list[float]]:
+    """``rounds`` rounds, each calling every arm once in an order that rotates per round;
+    sample ``i`` of every arm comes from round ``i``. ``warmup`` untimed rounds first."""
+    names = list(arms)
+    for _ in range(warmup):  # imports, connection pools, litellm's client cache
+        for fn in arms.values():
             await fn()
-    for chunk in range(n // 10):
-        order = list(sides.items()) if chunk % 2 == 0 else list(reversed(sides.items()))
-        for name, fn in order:
-            for _ in range(10):
-                start = time.perf_counter()
-                await fn()
-                samples[name].append((time.perf_counter() - start) * 1000.0)
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    clock = time.perf_counter
+    for index in range(rounds):
+        shift = index % len(names)
+        for name in names[shift:] + names[:shift]:
+            start = clock()
+            await arms[name]()
+            samples[name].append((clock() - start) * 1000.0)
     return samples
+
+
+def routed_figures(samples: dict[str, list[float]]) -> dict[str, float]:
+    """The routed-call figures of :func:`time_rounds` samples (see the module docstring)."""
+    ours, theirs, raw = samples["ours"], samples["litellm_router"], samples["raw_post"]
+    paired = [mine - floor for mine, floor in zip(ours, raw, strict=True)]
+    return {
+        "routed_call_p95_ms": round(p95(ours), 3),
+        "routed_call_p50_ms": round(percentile(ours, 50), 3),
+        "litellm_router_call_p95_ms": round(p95(theirs), 3),
+        "raw_post_p95_ms": round(p95(raw), 3),
+        "raw_post_p50_ms": round(percentile(raw, 50), 3),
+        "routed_call_p95_ratio_vs_litellm_router": round(ratio(p95(ours), p95(theirs)), 4),
+        "routed_call_overhead_p95_ms": round(p95(paired), 3),
+        "routed_call_overhead_p50_ms": round(percentile(paired, 50), 3),
+        "routed_call_p95_minus_raw_post_p95_ms": round(p95(ours) - p95(raw), 3),
+    }
 
 
 async def bench_failover(router: ModelRouter, n: int) -> tuple[int, list[dict[str, Any]]]:
@@ -235,10 +292,29 @@ def _engine(settings: Settings, workdir: Path) -> Engine:
     return create_engine_for(url)
 
 
+def _decision_figures(router: ModelRouter, client: redis.Redis, n: int) -> dict[str, float]:
+    timed = bench_decision(router, client, n, read_budget=False)
+    with_read = bench_decision(router, client, n, read_budget=True)["decision"]
+    decisions, pings = timed["decision"], timed["redis_ping"]
+    return {
+        "decision_p95_ms": round(p95(decisions), 4),
+        "decision_p50_ms": round(percentile(decisions, 50), 4),
+        "decision_with_budget_read_p95_ms": round(p95(with_read), 4),
+        "redis_ping_p50_ms": round(percentile(pings, 50), 4),
+        "redis_ping_p95_ms": round(p95(pings), 4),
+        "decision_p95_ratio_vs_redis_ping": round(ratio(p95(decisions), p95(pings)), 4),
+    }
+
+
 async def _instant_phase(
-    engine: Engine, client: redis.Redis, finops: FinOpsConfig, run_prefix: str
+    engine: Engine,
+    client: redis.Redis,
+    finops: FinOpsConfig,
+    run_prefix: str,
+    repeats: int,
 ) -> dict[str, Any]:
-    """Decision and routed-call timings on the zero-latency, fault-free profile."""
+    """Decision and routed-call timings on the zero-latency, fault-free profile, ``repeats``
+    times each; the median, spread and runs of every figure."""
     instant = load_profile(ROOT / "configs/simulation/instant.yaml")
     with ProviderSimulator(instant) as sim:
         router = build_router(
@@ -248,22 +324,14 @@ async def _instant_phase(
             simulator_url=sim.base_url,
             mode="simulator",
         )
-        timed = bench_decision(router, client, 2000, read_budget=False)
-        with_read = bench_decision(router, client, 2000, read_budget=True)["decision"]
-        routed = await bench_routed(router, sim, 400)
-    decisions, pings = timed["decision"], timed["redis_ping"]
-    ours, theirs = p95(routed["ours"]), p95(routed["litellm_router"])
-    return {
-        "decision_p95_ms": round(p95(decisions), 4),
-        "decision_p50_ms": round(percentile(decisions, 50), 4),
-        "decision_with_budget_read_p95_ms": round(p95(with_read), 4),
-        "redis_ping_p50_ms": round(percentile(pings, 50), 4),
-        "redis_ping_p95_ms": round(p95(pings), 4),
-        "decision_p95_ratio_vs_redis_ping": round(ratio(p95(decisions), p95(pings)), 4),
-        "routed_call_p95_ms": round(ours, 3),
-        "litellm_router_call_p95_ms": round(theirs, 3),
-        "routed_call_p95_ratio_vs_litellm_router": round(ratio(ours, theirs), 4),
-    }
+        async with httpx.AsyncClient() as http:
+            arms = _arms(router, sim, http)
+            routed: list[dict[str, float]] = []
+            for _ in range(repeats):
+                routed.append(routed_figures(await time_rounds(arms, 400)))
+    decisions = repeat_median(lambda: _decision_figures(router, client, 1000), repeats)
+    calls = iter(routed)
+    return {**decisions, **repeat_median(lambda: next(calls), repeats)}
 
 
 async def _failover_phase(
@@ -295,7 +363,7 @@ async def _failover_phase(
     }
 
 
-async def main() -> None:
+async def main(repeats: int) -> None:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # before litellm is imported
     settings = Settings.from_env()
     finops = _roomy(load_finops(routing=load_routing()))
@@ -304,7 +372,7 @@ async def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             engine = _engine(settings, Path(tmp))
-            instant = await _instant_phase(engine, client, finops, run_prefix)
+            instant = await _instant_phase(engine, client, finops, run_prefix, repeats)
             failover = await _failover_phase(engine, client, finops, run_prefix)
             breaches = bench_breaches(Path(tmp), client, finops, run_prefix)
             engine.dispose()
@@ -323,16 +391,22 @@ async def main() -> None:
         "budget_breaches": breaches["breaches"],
         "budget_workers": 64,
         "budget_detail": breaches,
+        "repeats": repeats,
         "pid": os.getpid(),
     }
     print(
         f"decision p95 {result['decision_p95_ms']} ms (Redis PING p95 "
         f"{result['redis_ping_p95_ms']} ms); routed call p95 ratio vs litellm.Router "
-        f"{result['routed_call_p95_ratio_vs_litellm_router']}; failover success "
+        f"{result['routed_call_p95_ratio_vs_litellm_router']} (spread "
+        f"{result['routed_call_p95_ratio_vs_litellm_router_spread']}); overhead over a raw "
+        f"POST p95 {result['routed_call_overhead_p95_ms']} ms (spread "
+        f"{result['routed_call_overhead_p95_ms_spread']}); failover success "
         f"{result['failover_success_rate']}; breaches {breaches['breaches']}"
     )
     emit(result)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--repeats", type=int, default=3, help="repeats of every timing")
+    asyncio.run(main(parser.parse_args().repeats))

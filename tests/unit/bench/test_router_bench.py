@@ -1,0 +1,44 @@
+"""The routed-call figures of bench.router: the rotation of the arms and what overhead means."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bench.router import routed_figures, time_rounds
+
+
+def test_rounds_call_every_arm_once_in_a_rotating_order() -> None:
+    calls: list[str] = []
+
+    def arm(name: str):  # type: ignore[no-untyped-def]
+        async def call() -> None:
+            calls.append(name)
+
+        return call
+
+    arms = {name: arm(name) for name in ("a", "b", "c")}
+    samples = asyncio.run(time_rounds(arms, rounds=3, warmup=1))
+    assert calls == ["a", "b", "c", "a", "b", "c", "b", "c", "a", "c", "a", "b"]
+    assert {name: len(values) for name, values in samples.items()} == {"a": 3, "b": 3, "c": 3}
+
+
+def test_overhead_is_the_p95_of_each_rounds_difference_not_of_the_p95s() -> None:
+    rounds = 100
+    raw = [1.0] * rounds
+    raw[7] = 50.0  # a slow moment of the machine hits both calls of round 7
+    ours = [r + 2.0 for r in raw]
+    ours[3] = 9.0  # one round where our call alone was slow: overhead 8 ms
+    theirs = [4.0] * rounds
+    figures = routed_figures({"ours": ours, "litellm_router": theirs, "raw_post": raw})
+    assert figures["routed_call_overhead_p50_ms"] == pytest.approx(2.0)
+    assert figures["routed_call_overhead_p95_ms"] == pytest.approx(2.0)
+    assert figures["routed_call_p95_ms"] == pytest.approx(3.0)
+    assert figures["routed_call_p95_ratio_vs_litellm_router"] == pytest.approx(0.75)
+    spiky = [2.0] * rounds
+    for index in range(10):
+        spiky[index] = 12.0  # 10 % of rounds 10 ms slower than the raw POST beside them
+    worse = routed_figures({"ours": [r + s for r, s in zip(raw, spiky, strict=True)],
+                            "litellm_router": theirs, "raw_post": raw})  # fmt: skip
+    assert worse["routed_call_overhead_p95_ms"] == pytest.approx(12.0)

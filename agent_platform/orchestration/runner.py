@@ -258,7 +258,8 @@ class AgentRunner:
             start,
             config,
             context=env,
-            stream_mode=["updates", "values"],
+            # Per-node updates only when someone listens: LangGraph builds them every step.
+            stream_mode=["updates", "values"] if on_update is not None else ["values"],
             interrupt_before=list(interrupt_before) or None,
         )
         values = await self._consume(env, stream, on_update, first)

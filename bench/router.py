@@ -15,14 +15,19 @@ Run as ``uv run python -m bench.router`` (``--repeats N``, default 3). Measures,
     litellm call, then commit on Redis + the spend row in SQL);
   - ``litellm_router``: ``litellm.Router.acompletion`` on the same model list;
   - ``raw_post``: one ``httpx.AsyncClient.post`` of the same request body to the same URL, the
-    JSON answer decoded (connection kept alive): the floor any client pays.
+    JSON answer decoded (connection kept alive): the floor any client pays;
+  - ``litellm_acompletion``: the very ``litellm.acompletion`` call our adapter makes (same
+    keyword arguments), without decision or budget: where the overhead sits.
 
   ``routed_call_p95_ratio_vs_litellm_router`` is p95(ours) / p95(litellm_router).
   ``routed_call_overhead_p95_ms`` is the 95th percentile, over the rounds, of
   ``ours[i] - raw_post[i]``, the two calls of round ``i`` (adjacent in time): what our routed
   call adds to a bare POST, budget round trips and litellm included, paired so that a slow
   moment of the machine does not count as overhead. ``routed_call_overhead_p50_ms`` is its median
-  and ``routed_call_p95_minus_raw_post_p95_ms`` the unpaired difference of the two p95s.
+  and ``routed_call_p95_minus_raw_post_p95_ms`` the unpaired difference of the two p95s. The
+  overhead splits, paired the same way, into ``litellm_acompletion_overhead_*`` (litellm's call
+  minus the raw POST) and ``routing_layer_overhead_*`` (our routed call minus litellm's call:
+  decision, reservation, commit and spend row, the adapter).
 * Each timed figure is measured ``--repeats`` times (fresh decision and call samples each time)
   and reported as the median over the repeats, with ``<figure>_spread`` (max - min) and
   ``<figure>_runs`` (every repeat's value): one noisy repeat cannot decide a ratio.
@@ -61,6 +66,7 @@ from agent_platform.finops import FinOpsBudget, load_finops, open_store
 from agent_platform.migrate import upgrade
 from agent_platform.models.config import load_residency, load_routing
 from agent_platform.models.factory import build_router
+from agent_platform.models.providers import LiteLLMAdapter
 from agent_platform.models.router import ModelRouter
 from agent_platform.models.simulation_profile import load_profile
 from agent_platform.models.simulator import ProviderSimulator
@@ -168,7 +174,23 @@ def _arms(router: ModelRouter, sim: ProviderSimulator, client: httpx.AsyncClient
         response = await client.post(url, json=body, headers=headers)
         assert response.json()["choices"][0]["message"]["content"]
 
-    return {"ours": ours, "litellm_router": theirs, "raw_post": raw_post}
+    adapter = router.runner.caller
+    assert isinstance(adapter, LiteLLMAdapter)
+    request = adapter.request(router.endpoints["openai"], "gpt-4o", PROMPT, 1990, "bench")
+    import litellm  # imported already by the adapter's warm-up and the baseline
+
+    acompletion = litellm.acompletion
+
+    async def litellm_call() -> None:
+        response = await acompletion(**request)
+        assert response.choices[0].message.content
+
+    return {
+        "ours": ours,
+        "litellm_router": theirs,
+        "raw_post": raw_post,
+        "litellm_acompletion": litellm_call,
+    }
 
 
 async def time_rounds(
@@ -195,7 +217,7 @@ def routed_figures(samples: dict[str, list[float]]) -> dict[str, float]:
     """The routed-call figures of :func:`time_rounds` samples (see the module docstring)."""
     ours, theirs, raw = samples["ours"], samples["litellm_router"], samples["raw_post"]
     paired = [mine - floor for mine, floor in zip(ours, raw, strict=True)]
-    return {
+    figures = {
         "routed_call_p95_ms": round(p95(ours), 3),
         "routed_call_p50_ms": round(percentile(ours, 50), 3),
         "litellm_router_call_p95_ms": round(p95(theirs), 3),
@@ -206,6 +228,16 @@ def routed_figures(samples: dict[str, list[float]]) -> dict[str, float]:
         "routed_call_overhead_p50_ms": round(percentile(paired, 50), 3),
         "routed_call_p95_minus_raw_post_p95_ms": round(p95(ours) - p95(raw), 3),
     }
+    bare = samples.get("litellm_acompletion")
+    if bare is not None:  # where the overhead sits: litellm itself, or our layer around it
+        alone = [call - floor for call, floor in zip(bare, raw, strict=True)]
+        layer = [mine - call for mine, call in zip(ours, bare, strict=True)]
+        figures["litellm_acompletion_p95_ms"] = round(p95(bare), 3)
+        figures["litellm_acompletion_overhead_p95_ms"] = round(p95(alone), 3)
+        figures["litellm_acompletion_overhead_p50_ms"] = round(percentile(alone, 50), 3)
+        figures["routing_layer_overhead_p95_ms"] = round(p95(layer), 3)
+        figures["routing_layer_overhead_p50_ms"] = round(percentile(layer, 50), 3)
+    return figures
 
 
 async def bench_failover(router: ModelRouter, n: int) -> tuple[int, list[dict[str, Any]]]:

@@ -42,3 +42,17 @@ def test_overhead_is_the_p95_of_each_rounds_difference_not_of_the_p95s() -> None
     worse = routed_figures({"ours": [r + s for r, s in zip(raw, spiky, strict=True)],
                             "litellm_router": theirs, "raw_post": raw})  # fmt: skip
     assert worse["routed_call_overhead_p95_ms"] == pytest.approx(12.0)
+
+
+def test_the_overhead_splits_into_litellm_and_our_layer_round_by_round() -> None:
+    raw = [1.0 + (i % 5) for i in range(100)]  # the machine's pace moves every round
+    bare = [r + 3.0 for r in raw]
+    ours = [b + 0.5 for b in bare]
+    samples = {"ours": ours, "litellm_router": bare, "raw_post": raw, "litellm_acompletion": bare}
+    figures = routed_figures(samples)
+    assert figures["litellm_acompletion_overhead_p95_ms"] == pytest.approx(3.0)
+    assert figures["routing_layer_overhead_p95_ms"] == pytest.approx(0.5)
+    assert figures["routed_call_overhead_p95_ms"] == pytest.approx(3.5)
+    assert "litellm_acompletion_p95_ms" not in routed_figures(
+        {key: samples[key] for key in ("ours", "litellm_router", "raw_post")}
+    )

@@ -28,6 +28,10 @@ Run as ``uv run python -m bench.router`` (``--repeats N``, default 3). Measures,
   overhead splits, paired the same way, into ``litellm_acompletion_overhead_*`` (litellm's call
   minus the raw POST) and ``routing_layer_overhead_*`` (our routed call minus litellm's call:
   decision, reservation, commit and spend row, the adapter).
+* ``<arm>_cpu_ms_mean``: each arm's mean process CPU time per call (all threads of this
+  process, the in-process simulator included, Redis's own CPU not), and
+  ``routed_call_cpu_ratio_vs_litellm_router``: what the calls cost whatever the machine's load,
+  beside the wall-clock figures, which on a shared machine move with everything else running.
 * Each timed figure is measured ``--repeats`` times (fresh decision and call samples each time)
   and reported as the median over the repeats, with ``<figure>_spread`` (max - min) and
   ``<figure>_runs`` (every repeat's value): one noisy repeat cannot decide a ratio.
@@ -44,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import random
 import tempfile
@@ -194,23 +199,41 @@ def _arms(router: ModelRouter, sim: ProviderSimulator, client: httpx.AsyncClient
 
 
 async def time_rounds(
-    arms: dict[str, Arm], rounds: int, warmup: int = 20
+    arms: dict[str, Arm],
+    rounds: int,
+    warmup: int = 20,
+    cpu: dict[str, list[float]] | None = None,
 ) -> dict[str, list[float]]:
     """``rounds`` rounds, each calling every arm once in an order that rotates per round;
-    sample ``i`` of every arm comes from round ``i``. ``warmup`` untimed rounds first."""
+    sample ``i`` of every arm comes from round ``i``. ``warmup`` untimed rounds first. With
+    ``cpu``, each call's process CPU time (ms, every thread of this process) goes there too."""
     names = list(arms)
     for _ in range(warmup):  # imports, connection pools, litellm's client cache
         for fn in arms.values():
             await fn()
     samples: dict[str, list[float]] = {name: [] for name in names}
-    clock = time.perf_counter
+    spent: dict[str, list[float]] = {name: [] for name in names} if cpu is None else cpu
+    clock, cpu_clock = time.perf_counter, time.process_time
     for index in range(rounds):
         shift = index % len(names)
         for name in names[shift:] + names[:shift]:
-            start = clock()
+            start, cpu_start = clock(), cpu_clock()
             await arms[name]()
             samples[name].append((clock() - start) * 1000.0)
+            spent.setdefault(name, []).append((cpu_clock() - cpu_start) * 1000.0)
     return samples
+
+
+def cpu_figures(cpu: dict[str, list[float]]) -> dict[str, float]:
+    """Mean process CPU per call of each arm, and ours over litellm.Router's: what the calls
+    cost this process whatever the machine's load (the simulator's thread, shared by every arm,
+    included; Redis's own CPU, a separate process, not)."""
+    mean = {name: sum(values) / len(values) for name, values in cpu.items() if values}
+    figures = {f"{name}_cpu_ms_mean": round(value, 3) for name, value in mean.items()}
+    figures["routed_call_cpu_ratio_vs_litellm_router"] = round(
+        ratio(mean.get("ours", math.nan), mean.get("litellm_router", math.nan)), 4
+    )
+    return figures
 
 
 def routed_figures(samples: dict[str, list[float]]) -> dict[str, float]:
@@ -221,6 +244,7 @@ def routed_figures(samples: dict[str, list[float]]) -> dict[str, float]:
         "routed_call_p95_ms": round(p95(ours), 3),
         "routed_call_p50_ms": round(percentile(ours, 50), 3),
         "litellm_router_call_p95_ms": round(p95(theirs), 3),
+        "litellm_router_call_p50_ms": round(percentile(theirs, 50), 3),
         "raw_post_p95_ms": round(p95(raw), 3),
         "raw_post_p50_ms": round(percentile(raw, 50), 3),
         "routed_call_p95_ratio_vs_litellm_router": round(ratio(p95(ours), p95(theirs)), 4),
@@ -360,7 +384,9 @@ async def _instant_phase(
             arms = _arms(router, sim, http)
             routed: list[dict[str, float]] = []
             for _ in range(repeats):
-                routed.append(routed_figures(await time_rounds(arms, 400)))
+                cpu: dict[str, list[float]] = {}
+                samples = await time_rounds(arms, 400, cpu=cpu)
+                routed.append({**routed_figures(samples), **cpu_figures(cpu)})
     decisions = repeat_median(lambda: _decision_figures(router, client, 1000), repeats)
     calls = iter(routed)
     return {**decisions, **repeat_median(lambda: next(calls), repeats)}

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bench.router import routed_figures, time_rounds
+from bench.router import cpu_figures, routed_figures, time_rounds
 
 
 def test_rounds_call_every_arm_once_in_a_rotating_order() -> None:
@@ -56,3 +56,20 @@ def test_the_overhead_splits_into_litellm_and_our_layer_round_by_round() -> None
     assert "litellm_acompletion_p95_ms" not in routed_figures(
         {key: samples[key] for key in ("ours", "litellm_router", "raw_post")}
     )
+
+
+def test_cpu_figures_are_means_per_call_and_their_ratio() -> None:
+    cpu = {"ours": [4.0, 6.0], "litellm_router": [10.0, 10.0], "raw_post": [1.0, 2.0]}
+    figures = cpu_figures(cpu)
+    assert figures["ours_cpu_ms_mean"] == pytest.approx(5.0)
+    assert figures["raw_post_cpu_ms_mean"] == pytest.approx(1.5)
+    assert figures["routed_call_cpu_ratio_vs_litellm_router"] == pytest.approx(0.5)
+
+
+def test_rounds_record_each_calls_cpu_time_when_asked() -> None:
+    async def busy() -> None:
+        sum(range(20000))
+
+    cpu: dict[str, list[float]] = {}
+    asyncio.run(time_rounds({"busy": busy}, rounds=4, warmup=0, cpu=cpu))
+    assert len(cpu["busy"]) == 4 and min(cpu["busy"]) > 0.0  # a busy call costs CPU

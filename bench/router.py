@@ -7,9 +7,9 @@ Run as ``uv run python -m bench.router`` (``--repeats N``, default 3). Measures,
   region); ``decision_with_budget_read_p95_ms`` adds decide()'s advisory counter read. A bare
   Redis PING is timed after each sample (``redis_ping_p95_ms``): the reservation is one round
   trip, so this floor, which moves with the machine's load, is printed beside the figure.
-* Three arms against the same simulator endpoint (its zero-latency, fault-free profile), timed
+* Four arms against the same simulator endpoint (its zero-latency, fault-free profile), timed
   in rounds: each round calls every arm once, the arms' order rotating from round to round, so
-  drift on a shared machine hits all three alike:
+  drift on a shared machine hits them all alike:
 
   - ``ours``: our full routed call, :meth:`ModelRouter.route` (decide, reserve on Redis, the
     litellm call, then commit on Redis + the spend row in SQL);

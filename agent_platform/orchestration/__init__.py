@@ -3,6 +3,7 @@
 Public API (the rest are internals of the package)::
 
     AgentRunner(engine=, checkpointer=, llm=, policy=, ...).run(task) / .resume(run_id)
+                                             (RunFinishedError: that run already finished)
     open_checkpointer(database_url)          LangGraph's PostgreSQL / SQLite checkpointer
     replay_run(engine, run_id)               audit replay from the ledger alone
     PolicyGuard(policy, registry)            the guard every node passes

@@ -1,17 +1,42 @@
 """Benchmark of the LLM router against litellm.Router, on the provider simulator (SIMULATED traffic).
 
-Run as ``uv run python -m bench.router``. Measures, in this run:
+Run as ``uv run python -m bench.router`` (``--repeats N``, default 3). Measures, in this run:
 
 * ``decision_p95_ms``: what :meth:`ModelRouter.route` does before the provider call (the
   decision, then the budget reservation on Redis; the hold is released outside the timed
   region); ``decision_with_budget_read_p95_ms`` adds decide()'s advisory counter read. A bare
   Redis PING is timed after each sample (``redis_ping_p95_ms``): the reservation is one round
   trip, so this floor, which moves with the machine's load, is printed beside the figure.
-* ``routed_call_p95_ratio_vs_litellm_router``: our full routed call (decide, reserve on Redis,
-  litellm call, commit + spend record) over ``litellm.Router.acompletion`` on the same model
-  list, both answered by the simulator's zero-latency, fault-free profile; interleaved in chunks.
+* Four arms against the same simulator endpoint (its zero-latency, fault-free profile), timed
+  in rounds: each round calls every arm once, the arms' order rotating from round to round, so
+  drift on a shared machine hits them all alike:
+
+  - ``ours``: our full routed call, :meth:`ModelRouter.route` (decide, reserve on Redis, the
+    litellm call, then commit on Redis + the spend row in SQL);
+  - ``litellm_router``: ``litellm.Router.acompletion`` on the same model list;
+  - ``raw_post``: one ``httpx.AsyncClient.post`` of the same request body to the same URL, the
+    JSON answer decoded (connection kept alive): the floor any client pays;
+  - ``litellm_acompletion``: the very ``litellm.acompletion`` call our adapter makes (same
+    keyword arguments), without decision or budget: where the overhead sits.
+
+  ``routed_call_p95_ratio_vs_litellm_router`` is p95(ours) / p95(litellm_router).
+  ``routed_call_overhead_p95_ms`` is the 95th percentile, over the rounds, of
+  ``ours[i] - raw_post[i]``, the two calls of round ``i`` (adjacent in time): what our routed
+  call adds to a bare POST, budget round trips and litellm included, paired so that a slow
+  moment of the machine does not count as overhead. ``routed_call_overhead_p50_ms`` is its median
+  and ``routed_call_p95_minus_raw_post_p95_ms`` the unpaired difference of the two p95s. The
+  overhead splits, paired the same way, into ``litellm_acompletion_overhead_*`` (litellm's call
+  minus the raw POST) and ``routing_layer_overhead_*`` (our routed call minus litellm's call:
+  decision, reservation, commit and spend row, the adapter).
+* ``<arm>_cpu_ms_mean``: each arm's mean process CPU time per call (all threads of this
+  process, the in-process simulator included, Redis's own CPU not), and
+  ``routed_call_cpu_ratio_vs_litellm_router``: what the calls cost whatever the machine's load,
+  beside the wall-clock figures, which on a shared machine move with everything else running.
+* Each timed figure is measured ``--repeats`` times (fresh decision and call samples each time)
+  and reported as the median over the repeats, with ``<figure>_spread`` (max - min) and
+  ``<figure>_runs`` (every repeat's value): one noisy repeat cannot decide a ratio.
 * ``failover_success_rate`` under ``configs/simulation/faults.yaml`` (about 10 % faults per
-  provider, every kind), with each failure's attempts listed.
+  provider, every kind), with each failure's attempts listed (counted once: not a timing).
 * ``budget_breaches``: 64 threads drive a nearly exhausted daily cap on the Redis store; a
   breach is any observation of committed + reserved above the cap, plus final spend above it.
 
@@ -21,7 +46,9 @@ counters, ``AGENT_PLATFORM_DATABASE_URL`` (default: a migrated temporary SQLite 
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import math
 import os
 import random
 import tempfile
@@ -33,6 +60,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import redis
 from sqlalchemy.engine import Engine
 
@@ -43,13 +71,14 @@ from agent_platform.finops import FinOpsBudget, load_finops, open_store
 from agent_platform.migrate import upgrade
 from agent_platform.models.config import load_residency, load_routing
 from agent_platform.models.factory import build_router
+from agent_platform.models.providers import LiteLLMAdapter
 from agent_platform.models.router import ModelRouter
 from agent_platform.models.simulation_profile import load_profile
 from agent_platform.models.simulator import ProviderSimulator
 from agent_platform.models.testing import tuned_finops, tuned_routing
 from agent_platform.schemas.finops import FinOpsConfig
 from agent_platform.stats import percentile
-from bench._harness import emit, p95, ratio
+from bench._harness import emit, p95, ratio, repeat_median
 
 PROMPT = "[agent_platform node=coder attempt=1]\nWrite add(a, b) with a pytest test."
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,12 +135,11 @@ def bench_decision(
     return samples
 
 
-async def bench_routed(
-    router: ModelRouter, sim: ProviderSimulator, n: int
-) -> dict[str, list[float]]:
-    import litellm  # the baseline; our side imports it lazily through the adapter
+def _litellm_router(sim: ProviderSimulator) -> Any:
+    """The baseline: litellm's own Router over the same simulator endpoint, retries off."""
+    import litellm  # our side imports it lazily through the adapter
 
-    baseline = litellm.Router(
+    return litellm.Router(
         model_list=[
             {
                 "model_name": "coding",
@@ -126,7 +154,18 @@ async def bench_routed(
         ],
         num_retries=0,
     )
+
+
+Arm = Callable[[], Awaitable[None]]
+
+
+def _arms(router: ModelRouter, sim: ProviderSimulator, client: httpx.AsyncClient) -> dict[str, Arm]:
+    """Our routed call, litellm.Router and a raw POST: the same request to the same endpoint."""
+    baseline = _litellm_router(sim)
     messages = [{"role": "user", "content": PROMPT}]
+    url = sim.url_for("openai") + "/v1/chat/completions"
+    body = {"model": "gpt-4o", "messages": messages, "max_tokens": 1990}
+    headers = {"authorization": "Bearer simulated-key"}
 
     async def ours() -> None:
         result = await router.route(PROMPT, "coding", 2000)
@@ -136,19 +175,93 @@ async def bench_routed(
         response = await baseline.acompletion(model="coding", messages=messages, max_tokens=1990)
         assert response.choices[0].message.content
 
-    sides: dict[str, Callable[[], Awaitable[None]]] = {"ours": ours, "litellm_router": theirs}
-    samples: dict[str, list[float]] = {name: [] for name in sides}
-    for _ in range(20):  # warm-up: imports, connection pools
-        for fn in sides.values():
+    async def raw_post() -> None:
+        response = await client.post(url, json=body, headers=headers)
+        assert response.json()["choices"][0]["message"]["content"]
+
+    adapter = router.runner.caller
+    assert isinstance(adapter, LiteLLMAdapter)
+    request = adapter.request(router.endpoints["openai"], "gpt-4o", PROMPT, 1990, "bench")
+    import litellm  # imported already by the adapter's warm-up and the baseline
+
+    acompletion = litellm.acompletion
+
+    async def litellm_call() -> None:
+        response = await acompletion(**request)
+        assert response.choices[0].message.content
+
+    return {
+        "ours": ours,
+        "litellm_router": theirs,
+        "raw_post": raw_post,
+        "litellm_acompletion": litellm_call,
+    }
+
+
+async def time_rounds(
+    arms: dict[str, Arm],
+    rounds: int,
+    warmup: int = 20,
+    cpu: dict[str, list[float]] | None = None,
+) -> dict[str, list[float]]:
+    """``rounds`` rounds, each calling every arm once in an order that rotates per round;
+    sample ``i`` of every arm comes from round ``i``. ``warmup`` untimed rounds first. With
+    ``cpu``, each call's process CPU time (ms, every thread of this process) goes there too."""
+    names = list(arms)
+    for _ in range(warmup):  # imports, connection pools, litellm's client cache
+        for fn in arms.values():
             await fn()
-    for chunk in range(n // 10):
-        order = list(sides.items()) if chunk % 2 == 0 else list(reversed(sides.items()))
-        for name, fn in order:
-            for _ in range(10):
-                start = time.perf_counter()
-                await fn()
-                samples[name].append((time.perf_counter() - start) * 1000.0)
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    spent: dict[str, list[float]] = {name: [] for name in names} if cpu is None else cpu
+    clock, cpu_clock = time.perf_counter, time.process_time
+    for index in range(rounds):
+        shift = index % len(names)
+        for name in names[shift:] + names[:shift]:
+            start, cpu_start = clock(), cpu_clock()
+            await arms[name]()
+            samples[name].append((clock() - start) * 1000.0)
+            spent.setdefault(name, []).append((cpu_clock() - cpu_start) * 1000.0)
     return samples
+
+
+def cpu_figures(cpu: dict[str, list[float]]) -> dict[str, float]:
+    """Mean process CPU per call of each arm, and ours over litellm.Router's: what the calls
+    cost this process whatever the machine's load (the simulator's thread, shared by every arm,
+    included; Redis's own CPU, a separate process, not)."""
+    mean = {name: sum(values) / len(values) for name, values in cpu.items() if values}
+    figures = {f"{name}_cpu_ms_mean": round(value, 3) for name, value in mean.items()}
+    figures["routed_call_cpu_ratio_vs_litellm_router"] = round(
+        ratio(mean.get("ours", math.nan), mean.get("litellm_router", math.nan)), 4
+    )
+    return figures
+
+
+def routed_figures(samples: dict[str, list[float]]) -> dict[str, float]:
+    """The routed-call figures of :func:`time_rounds` samples (see the module docstring)."""
+    ours, theirs, raw = samples["ours"], samples["litellm_router"], samples["raw_post"]
+    paired = [mine - floor for mine, floor in zip(ours, raw, strict=True)]
+    figures = {
+        "routed_call_p95_ms": round(p95(ours), 3),
+        "routed_call_p50_ms": round(percentile(ours, 50), 3),
+        "litellm_router_call_p95_ms": round(p95(theirs), 3),
+        "litellm_router_call_p50_ms": round(percentile(theirs, 50), 3),
+        "raw_post_p95_ms": round(p95(raw), 3),
+        "raw_post_p50_ms": round(percentile(raw, 50), 3),
+        "routed_call_p95_ratio_vs_litellm_router": round(ratio(p95(ours), p95(theirs)), 4),
+        "routed_call_overhead_p95_ms": round(p95(paired), 3),
+        "routed_call_overhead_p50_ms": round(percentile(paired, 50), 3),
+        "routed_call_p95_minus_raw_post_p95_ms": round(p95(ours) - p95(raw), 3),
+    }
+    bare = samples.get("litellm_acompletion")
+    if bare is not None:  # where the overhead sits: litellm itself, or our layer around it
+        alone = [call - floor for call, floor in zip(bare, raw, strict=True)]
+        layer = [mine - call for mine, call in zip(ours, bare, strict=True)]
+        figures["litellm_acompletion_p95_ms"] = round(p95(bare), 3)
+        figures["litellm_acompletion_overhead_p95_ms"] = round(p95(alone), 3)
+        figures["litellm_acompletion_overhead_p50_ms"] = round(percentile(alone, 50), 3)
+        figures["routing_layer_overhead_p95_ms"] = round(p95(layer), 3)
+        figures["routing_layer_overhead_p50_ms"] = round(percentile(layer, 50), 3)
+    return figures
 
 
 async def bench_failover(router: ModelRouter, n: int) -> tuple[int, list[dict[str, Any]]]:
@@ -235,10 +348,29 @@ def _engine(settings: Settings, workdir: Path) -> Engine:
     return create_engine_for(url)
 
 
+def _decision_figures(router: ModelRouter, client: redis.Redis, n: int) -> dict[str, float]:
+    timed = bench_decision(router, client, n, read_budget=False)
+    with_read = bench_decision(router, client, n, read_budget=True)["decision"]
+    decisions, pings = timed["decision"], timed["redis_ping"]
+    return {
+        "decision_p95_ms": round(p95(decisions), 4),
+        "decision_p50_ms": round(percentile(decisions, 50), 4),
+        "decision_with_budget_read_p95_ms": round(p95(with_read), 4),
+        "redis_ping_p50_ms": round(percentile(pings, 50), 4),
+        "redis_ping_p95_ms": round(p95(pings), 4),
+        "decision_p95_ratio_vs_redis_ping": round(ratio(p95(decisions), p95(pings)), 4),
+    }
+
+
 async def _instant_phase(
-    engine: Engine, client: redis.Redis, finops: FinOpsConfig, run_prefix: str
+    engine: Engine,
+    client: redis.Redis,
+    finops: FinOpsConfig,
+    run_prefix: str,
+    repeats: int,
 ) -> dict[str, Any]:
-    """Decision and routed-call timings on the zero-latency, fault-free profile."""
+    """Decision and routed-call timings on the zero-latency, fault-free profile, ``repeats``
+    times each; the median, spread and runs of every figure."""
     instant = load_profile(ROOT / "configs/simulation/instant.yaml")
     with ProviderSimulator(instant) as sim:
         router = build_router(
@@ -248,22 +380,16 @@ async def _instant_phase(
             simulator_url=sim.base_url,
             mode="simulator",
         )
-        timed = bench_decision(router, client, 2000, read_budget=False)
-        with_read = bench_decision(router, client, 2000, read_budget=True)["decision"]
-        routed = await bench_routed(router, sim, 400)
-    decisions, pings = timed["decision"], timed["redis_ping"]
-    ours, theirs = p95(routed["ours"]), p95(routed["litellm_router"])
-    return {
-        "decision_p95_ms": round(p95(decisions), 4),
-        "decision_p50_ms": round(percentile(decisions, 50), 4),
-        "decision_with_budget_read_p95_ms": round(p95(with_read), 4),
-        "redis_ping_p50_ms": round(percentile(pings, 50), 4),
-        "redis_ping_p95_ms": round(p95(pings), 4),
-        "decision_p95_ratio_vs_redis_ping": round(ratio(p95(decisions), p95(pings)), 4),
-        "routed_call_p95_ms": round(ours, 3),
-        "litellm_router_call_p95_ms": round(theirs, 3),
-        "routed_call_p95_ratio_vs_litellm_router": round(ratio(ours, theirs), 4),
-    }
+        async with httpx.AsyncClient() as http:
+            arms = _arms(router, sim, http)
+            routed: list[dict[str, float]] = []
+            for _ in range(repeats):
+                cpu: dict[str, list[float]] = {}
+                samples = await time_rounds(arms, 400, cpu=cpu)
+                routed.append({**routed_figures(samples), **cpu_figures(cpu)})
+    decisions = repeat_median(lambda: _decision_figures(router, client, 1000), repeats)
+    calls = iter(routed)
+    return {**decisions, **repeat_median(lambda: next(calls), repeats)}
 
 
 async def _failover_phase(
@@ -295,7 +421,7 @@ async def _failover_phase(
     }
 
 
-async def main() -> None:
+async def main(repeats: int) -> None:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # before litellm is imported
     settings = Settings.from_env()
     finops = _roomy(load_finops(routing=load_routing()))
@@ -304,7 +430,7 @@ async def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             engine = _engine(settings, Path(tmp))
-            instant = await _instant_phase(engine, client, finops, run_prefix)
+            instant = await _instant_phase(engine, client, finops, run_prefix, repeats)
             failover = await _failover_phase(engine, client, finops, run_prefix)
             breaches = bench_breaches(Path(tmp), client, finops, run_prefix)
             engine.dispose()
@@ -323,16 +449,22 @@ async def main() -> None:
         "budget_breaches": breaches["breaches"],
         "budget_workers": 64,
         "budget_detail": breaches,
+        "repeats": repeats,
         "pid": os.getpid(),
     }
     print(
         f"decision p95 {result['decision_p95_ms']} ms (Redis PING p95 "
         f"{result['redis_ping_p95_ms']} ms); routed call p95 ratio vs litellm.Router "
-        f"{result['routed_call_p95_ratio_vs_litellm_router']}; failover success "
+        f"{result['routed_call_p95_ratio_vs_litellm_router']} (spread "
+        f"{result['routed_call_p95_ratio_vs_litellm_router_spread']}); overhead over a raw "
+        f"POST p95 {result['routed_call_overhead_p95_ms']} ms (spread "
+        f"{result['routed_call_overhead_p95_ms_spread']}); failover success "
         f"{result['failover_success_rate']}; breaches {breaches['breaches']}"
     )
     emit(result)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--repeats", type=int, default=3, help="repeats of every timing")
+    asyncio.run(main(parser.parse_args().repeats))

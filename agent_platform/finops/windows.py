@@ -16,6 +16,7 @@ from agent_platform.errors import InvalidInputError
 __all__ = ["WindowCalendar", "WindowSpan"]
 
 _TOKEN_FORMATS = {"minute": "%Y-%m-%dT%H:%M", "hour": "%Y-%m-%dT%H", "day": "%Y-%m-%d"}
+_SPANS_KEPT = 64
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,9 @@ class WindowCalendar:
         # (UTC minute, stamps) of the last instant asked about: every reservation needs three
         # keys, and formatting them is most of a reservation's Python time.
         self._memo: tuple[int, tuple[str, str, str]] | None = None
+        # Spans of recent keys: every commit projects the month (its span), and parsing a key
+        # with strptime was most of that projection's time.
+        self._spans: dict[str, WindowSpan] = {}
 
     def local(self, now: datetime) -> datetime:
         if now.tzinfo is None:
@@ -78,6 +82,15 @@ class WindowCalendar:
 
     def span(self, key: str) -> WindowSpan:
         """Start and end of the window ``key`` names."""
+        found = self._spans.get(key)
+        if found is None:
+            found = self._parse_span(key)
+            if len(self._spans) >= _SPANS_KEPT:
+                self._spans.clear()
+            self._spans[key] = found
+        return found
+
+    def _parse_span(self, key: str) -> WindowSpan:
         parts = key.split(":")
         if parts[0] == "day":
             start = datetime.strptime(parts[1], "%Y-%m-%d").replace(tzinfo=self.zone)

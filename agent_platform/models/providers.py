@@ -3,9 +3,16 @@
 litellm is imported lazily (it takes seconds) with ``LITELLM_LOCAL_MODEL_COST_MAP=True`` set
 first, so it never fetches its price map from the network; its own retries are off
 (``num_retries=0``, ``max_retries=0``) because failover is the router's job; every call has an
-explicit timeout, and ``asyncio.wait_for`` makes that a bound on the whole call. litellm's,
+explicit timeout, and ``asyncio.timeout`` makes that a bound on the whole call. litellm's,
 openai's and httpx's exceptions are translated here into :class:`ProviderError` with a ``kind``
 the router acts on; anything else is a bug in our code and propagates untranslated.
+
+A call does as little per-call setup as litellm allows: the parts of a request that depend only
+on the endpoint and model (model id, ``api_base``, key, extras) are built once per (provider,
+model); ``custom_llm_provider`` is passed, so litellm does not infer the provider from the
+model string on every call; the whole-call bound is a timeout scope on the caller's task rather
+than a second task (``asyncio.wait_for``). litellm itself keeps one provider client (and its
+connection pool) per endpoint and key across calls, so connections are reused.
 """
 
 from __future__ import annotations
@@ -37,23 +44,39 @@ class Completion:
     simulated: bool
 
 
-def _litellm() -> Any:
-    # Forced, not defaulted: an inherited "False" would make the import fetch over the network.
-    os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
-    import litellm
+_LOCAL_COST_MAP = "LITELLM_LOCAL_MODEL_COST_MAP"
+_loaded: dict[str, Any] = {}
+"""litellm and the provider exception types, once imported (litellm takes seconds)."""
 
-    litellm.suppress_debug_info = True
-    return litellm
+
+def _litellm() -> Any:
+    """The litellm module, imported on first use with its price map pinned to the local copy."""
+    # Forced, not defaulted: an inherited "False" would make the import fetch over the network
+    # (and a later reload of the map, too). Read first: writing os.environ is a putenv call.
+    if os.environ.get(_LOCAL_COST_MAP) != "True":
+        os.environ[_LOCAL_COST_MAP] = "True"
+    module = _loaded.get("litellm")
+    if module is None:
+        import litellm
+
+        litellm.suppress_debug_info = True
+        module = _loaded["litellm"] = litellm
+    return module
 
 
 def provider_exceptions() -> tuple[type[BaseException], ...]:
     """What a provider call can raise for a provider-side reason: litellm's exceptions (all
     subclasses of openai's ``OpenAIError``), httpx's, and socket-level connection/timeout
     errors. Anything else is a bug in our code and propagates untranslated."""
-    _litellm()
-    import openai
+    errors: tuple[type[BaseException], ...] | None = _loaded.get("errors")
+    if errors is None:
+        _litellm()
+        import openai
 
-    return (openai.OpenAIError, httpx.HTTPError, ConnectionError, TimeoutError)
+        errors = _loaded["errors"] = (
+            openai.OpenAIError, httpx.HTTPError, ConnectionError, TimeoutError,
+        )  # fmt: skip
+    return errors
 
 
 class LiteLLMAdapter:
@@ -62,6 +85,7 @@ class LiteLLMAdapter:
     def __init__(self, endpoints: Mapping[str, Endpoint], *, timeout_s: float) -> None:
         self.endpoints = dict(endpoints)
         self.timeout_s = timeout_s
+        self._fixed: dict[tuple[str, str], tuple[Endpoint, dict[str, Any]]] = {}
 
     def warm_up(self) -> None:
         """Import litellm now rather than on the first call."""
@@ -86,11 +110,12 @@ class LiteLLMAdapter:
             raise ProviderError(provider, "client_error", endpoint.unavailable_reason)
         litellm = _litellm()
         request = self.request(endpoint, model, prompt, max_tokens, correlation_id)
-        started = time.perf_counter()
         errors = provider_exceptions()
+        started = time.perf_counter()
         try:
-            # litellm's timeout bounds each network read; wait_for bounds the whole call.
-            response = await asyncio.wait_for(litellm.acompletion(**request), self.timeout_s)
+            # litellm's timeout bounds each network read; the scope bounds the whole call.
+            async with asyncio.timeout(self.timeout_s):
+                response = await litellm.acompletion(**request)
         except errors as exc:  # translated at the boundary; TimeoutError included
             raise classify_exception(provider, exc) from exc
         latency_ms = (time.perf_counter() - started) * 1000.0
@@ -101,24 +126,37 @@ class LiteLLMAdapter:
     ) -> dict[str, Any]:
         """The keyword arguments of ``litellm.acompletion`` for one call (no network).
 
-        The endpoint's extras come first so they cannot override the timeout or the retries;
-        ``api_base`` is the endpoint the residency check approved.
+        The endpoint's extras come first so they cannot override the timeout, the retries or
+        the provider; ``api_base`` is the endpoint the residency check approved.
         """
-        request: dict[str, Any] = {
-            **endpoint.extra,
-            "model": endpoint.model_string(model),
-            "messages": [{"role": "user", "content": prompt}],
-            "max_tokens": max_tokens,
+        return {
+            **self._fixed_part(endpoint, model),
             "timeout": self.timeout_s,
             "num_retries": 0,
             "max_retries": 0,
+            "messages": [{"role": "user", "content": prompt}],
+            "max_tokens": max_tokens,
             "extra_headers": {"x-correlation-id": correlation_id},
         }
+
+    def _fixed_part(self, endpoint: Endpoint, model: str) -> dict[str, Any]:
+        """What every call to ``endpoint`` for ``model`` sends, built once per endpoint object
+        (no network); a replaced endpoint gets its own."""
+        key = (endpoint.provider, model)
+        cached = self._fixed.get(key)
+        if cached is not None and cached[0] is endpoint:
+            return cached[1]
+        fixed = {
+            **endpoint.extra,
+            "model": endpoint.model_string(model),
+            "custom_llm_provider": endpoint.model_prefix,
+        }
         if endpoint.api_base is not None:
-            request["api_base"] = endpoint.api_base
+            fixed["api_base"] = endpoint.api_base
         if endpoint.api_key is not None:
-            request["api_key"] = endpoint.api_key
-        return request
+            fixed["api_key"] = endpoint.api_key
+        self._fixed[key] = (endpoint, fixed)
+        return fixed
 
 
 def _completion(provider: str, response: Any, latency_ms: float, simulated: bool) -> Completion:

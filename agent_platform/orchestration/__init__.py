@@ -3,6 +3,7 @@
 Public API (the rest are internals of the package)::
 
     AgentRunner(engine=, checkpointer=, llm=, policy=, ...).run(task) / .resume(run_id)
+                                             (RunFinishedError: that run already finished)
     open_checkpointer(database_url)          LangGraph's PostgreSQL / SQLite checkpointer
     replay_run(engine, run_id)               audit replay from the ledger alone
     PolicyGuard(policy, registry)            the guard every node passes
@@ -17,7 +18,7 @@ from agent_platform.orchestration.checkpointing import open_checkpointer
 from agent_platform.orchestration.guard import PolicyGuard, RegistryChecker
 from agent_platform.orchestration.llm import LLMClient, LLMRequest, RouterLLM
 from agent_platform.orchestration.replay import ReplayResult, replay_run
-from agent_platform.orchestration.runner import AgentRunner, RunResult
+from agent_platform.orchestration.runner import AgentRunner, RunFinishedError, RunResult
 from agent_platform.orchestration.sandbox import PytestSandbox
 from agent_platform.orchestration.scenarios import (
     ScenarioFigures,
@@ -54,6 +55,7 @@ __all__ = [
     "RegistryChecker",
     "ReplayResult",
     "RouterLLM",
+    "RunFinishedError",
     "RunResult",
     "ScenarioFigures",
     "ScriptedLLM",

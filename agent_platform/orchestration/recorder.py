@@ -86,6 +86,9 @@ class RunRecord:
     nodes: list[tuple[int, dict[str, Any]]]
     finished: dict[str, Any] | None
     resumed: int
+    last_seq: int = 0
+    """The seq of the last entry read: a writer that appends at ``last_seq + 1`` loses the
+    compare-and-set if anything (a ``run_finished`` of another process) was appended since."""
 
     def node_at_step(self, step: int) -> tuple[int, dict[str, Any]] | None:
         for seq, payload in self.nodes:
@@ -99,8 +102,9 @@ def read_run(ledger: RunLedger, run_id: str) -> RunRecord:
     started: dict[str, Any] | None = None
     finished: dict[str, Any] | None = None
     nodes: list[tuple[int, dict[str, Any]]] = []
-    resumed = 0
+    resumed = last_seq = 0
     for entry in ledger.entries():
+        last_seq = int(entry.seq)
         data = entry.data()
         if entry.event_type == "run_started":
             started = data
@@ -112,7 +116,7 @@ def read_run(ledger: RunLedger, run_id: str) -> RunRecord:
             resumed += 1
     if started is None:
         raise LedgerError(f"ledger {ledger.name!r} holds no run_started entry for run {run_id}")
-    return RunRecord(run_id, started, nodes, finished, resumed)
+    return RunRecord(run_id, started, nodes, finished, resumed, last_seq)
 
 
 Event = tuple[str, dict[str, Any]]

@@ -22,6 +22,7 @@ from sqlalchemy.engine.url import make_url
 
 from agent_platform.canonical import content_hash
 from agent_platform.db import is_postgres
+from agent_platform.errors import InvalidInputError
 from agent_platform.events import EventSink
 from agent_platform.orchestration.graph_builder import (
     build_agent_graph,
@@ -46,9 +47,36 @@ from agent_platform.orchestration.types import GraphState, TaskSpec, state_hash
 from agent_platform.schemas.policy import AgentPolicy
 from agent_platform.state.ledger_replay import AsyncConnect, Ledger
 
-__all__ = ["AgentRunner", "RunResult", "UpdateCallback", "initial_state"]
+__all__ = ["AgentRunner", "RunFinishedError", "RunResult", "UpdateCallback", "initial_state"]
 
 UpdateCallback = Callable[[str, dict[str, Any]], None]
+_REASONS_SHOWN = 160
+
+
+class RunFinishedError(InvalidInputError):
+    """``resume`` of a run whose ledger already holds its ``run_finished`` entry.
+
+    A finished run has nothing left to do, and a ``run_resumed`` entry after its end would make
+    the audit trail claim it went on; the ledger is left exactly as it was.
+    """
+
+    def __init__(self, run_id: str, finished: dict[str, Any]) -> None:
+        self.run_id = run_id
+        self.outcome = _outcome(finished)
+        super().__init__(
+            f"run {run_id} already finished ({self.outcome}); nothing to resume: "
+            "start a new run instead"
+        )
+
+
+def _outcome(finished: dict[str, Any]) -> str:
+    """A finished run's decision in a few words: approved or rejected, and why."""
+    decision = finished.get("decision") or {}
+    verdict = "approved" if decision.get("approved") else "rejected"
+    reasons = "; ".join(str(r) for r in decision.get("reasons") or [])
+    if len(reasons) > _REASONS_SHOWN:
+        reasons = reasons[: _REASONS_SHOWN - 3] + "..."
+    return f"{verdict}: {reasons}" if reasons else verdict
 
 
 @dataclass(frozen=True)
@@ -189,17 +217,26 @@ class AgentRunner:
         interrupt_before: Sequence[str] = (),
         on_update: UpdateCallback | None = None,
     ) -> RunResult:
-        """Continue ``run_id`` from its last checkpoint (steps already ledgered are reused)."""
+        """Continue ``run_id`` from its last checkpoint (steps already ledgered are reused).
+
+        Raises:
+            RunFinishedError: the run already finished; its ledger is left untouched.
+            LedgerError: ``run_id`` has no run in the ledger.
+            LedgerConflictError: another writer appended to the run (a concurrent finish
+                included) after its ledger was read; nothing was written.
+        """
         ledger = Ledger(self.engine, ledger_name(run_id))
         record = read_run(ledger, run_id)
+        if record.finished is not None:
+            raise RunFinishedError(run_id, record.finished)
         topology = Topology.model_validate(record.started["topology"])
-        recorder = RunRecorder(ledger, run_id, next_seq=ledger.head()[0] + 1)
+        # Appending right after the entries just read: a run_finished written meanwhile by
+        # another process makes this compare-and-set fail instead of being followed.
+        recorder = RunRecorder(ledger, run_id, next_seq=record.last_seq + 1)
         last_step = max((p["step"] for _seq, p in record.nodes), default=0)
         recorder.resumed(last_step)
         env = self._env(run_id, topology, recorder)
         env.record = record
-        if record.finished is not None:
-            env.recorder = None
         return await self._drive(env, topology, None, interrupt_before, on_update)
 
     async def _drive(
@@ -221,7 +258,8 @@ class AgentRunner:
             start,
             config,
             context=env,
-            stream_mode=["updates", "values"],
+            # Per-node updates only when someone listens: LangGraph builds them every step.
+            stream_mode=["updates", "values"] if on_update is not None else ["values"],
             interrupt_before=list(interrupt_before) or None,
         )
         values = await self._consume(env, stream, on_update, first)

@@ -134,3 +134,35 @@ def test_run_fails_closed_when_the_registry_cannot_be_reached(
     assert code == 4
     violation = result["violations"][0]  # type: ignore[index]
     assert violation["detail"] == "requests: could not verify on python"
+
+
+def test_resuming_a_finished_run_exits_2_in_one_line_and_writes_nothing(
+    configs: Path, pg_url: str, capsys: pytest.CaptureFixture[str]
+):
+    task = str(_task(configs, "requests"))
+    flags = ["--supply-chain-config", str(configs / "supply_chain.yaml")]
+    code, approved = _cli(capsys, "run", task, "--json", *flags)
+    assert code == 0 and approved["status"] == "finished"
+    run_id = str(approved["run_id"])
+    before = _ledger_rows(pg_url, run_id)
+    code = main(["run", task, "--resume", run_id, *flags])
+    errors = [line for line in capsys.readouterr().err.splitlines() if "agent-platform" in line]
+    assert code == 2 and len(errors) == 1, errors
+    assert errors[0].startswith(f"agent-platform: error: run {run_id} already finished (approved")
+    assert _ledger_rows(pg_url, run_id) == before
+
+
+def _ledger_rows(pg_url: str, run_id: str) -> list[tuple[object, ...]]:
+    engine = create_engine_for(pg_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT seq, event_type, payload, entry_hash FROM ledger_entries "
+                    "WHERE ledger = :name ORDER BY seq"
+                ),
+                {"name": f"run:{run_id}"},
+            ).all()
+    finally:
+        engine.dispose()
+    return [tuple(row) for row in rows]

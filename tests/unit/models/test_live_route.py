@@ -63,11 +63,30 @@ def test_endpoint_extras_cannot_override_the_call_bounds() -> None:
     endpoint = Endpoint(
         "p", "openai", "openai", "https://eu.api.openai.com/v1", "k",
         "https://eu.api.openai.com/v1", False,
-        extra={"timeout": 999, "num_retries": 5, "max_retries": 5, "aws_region_name": "x"},
+        extra={
+            "timeout": 999, "num_retries": 5, "max_retries": 5, "aws_region_name": "x",
+            "custom_llm_provider": "azure", "model": "azure/m",
+        },
     )  # fmt: skip
-    request = LiteLLMAdapter({"p": endpoint}, timeout_s=7).request(endpoint, "m", "hi", 10, "c")
+    adapter = LiteLLMAdapter({"p": endpoint}, timeout_s=7)
+    request = adapter.request(endpoint, "m", "hi", 10, "c")
     assert (request["timeout"], request["num_retries"], request["max_retries"]) == (7, 0, 0)
+    assert (request["custom_llm_provider"], request["model"]) == ("openai", "openai/m")
     assert request["aws_region_name"] == "x"
+    again = adapter.request(endpoint, "m", "other", 20, "d")
+    assert (again["messages"], again["max_tokens"]) == ([{"role": "user", "content": "other"}], 20)
+    assert again["extra_headers"] == {"x-correlation-id": "d"}
+    assert request["extra_headers"] == {"x-correlation-id": "c"}  # one call's parts stay its own
+
+
+def test_a_replaced_endpoint_is_called_as_it_now_is() -> None:
+    first = Endpoint("p", "openai", "openai", "http://127.0.0.1:9/v1", "k1", "x", True)
+    adapter = LiteLLMAdapter({"p": first}, timeout_s=5)
+    assert adapter.request(first, "m", "hi", 10, "c")["api_key"] == "k1"
+    second = Endpoint("p", "openai", "openai", "http://127.0.0.1:8/v1", "k2", "x", True)
+    adapter.endpoints["p"] = second
+    request = adapter.request(second, "m", "hi", 10, "c")
+    assert (request["api_base"], request["api_key"]) == ("http://127.0.0.1:8/v1", "k2")
 
 
 @pytest.mark.parametrize(

@@ -97,7 +97,7 @@ class Dispatcher:
         worker_id: this dispatcher's lease owner name (default host-pid-random).
         transport: httpx transport for webhook/Slack (the test seam; default a real one).
         resolver: DNS resolver for the SSRF check (default ``getaddrinfo``).
-        smtp_factory: builds the SMTP connection for e-mail (default ``smtplib.SMTP``).
+        smtp_factory: opens the SMTP connection to the checked address (default: pinned smtplib).
         channels: ready-made channels by destination name, replacing those built from config.
         rng: the jitter source (seed it for reproducible schedules).
     """

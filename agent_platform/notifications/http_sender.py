@@ -24,7 +24,7 @@ import httpx
 from agent_platform.errors import DestinationError
 from agent_platform.notifications.ids import as_utc, utc_now
 from agent_platform.notifications.outcome import AttemptOutcome, OutcomeKind
-from agent_platform.notifications.ssrf import AddressPolicy, Resolver, pin_url, system_resolver
+from agent_platform.notifications.ssrf import AddressGuard, AddressPolicy, Resolver
 
 __all__ = ["MAX_RESPONSE_BYTES", "HttpSender", "classify_response", "parse_retry_after"]
 
@@ -83,8 +83,8 @@ class HttpSender:
         transport: httpx.BaseTransport | None = None,
         resolver: Resolver | None = None,
     ) -> None:
-        self._policy = policy
-        self._resolver = resolver or system_resolver
+        #: The address guard, shared with the e-mail channel so every channel is checked alike.
+        self.guard = AddressGuard(policy, resolver)
         self._shared = transport
         # One pool per host name (and trust store): pooled connections are keyed by the pinned
         # IP, and a TLS connection verified for one name must never carry a request for another.
@@ -123,7 +123,7 @@ class HttpSender:
         ``ssl_context`` is the verifying context for https (None: the default trust store).
         """
         try:
-            target = pin_url(url, self._policy, self._resolver)
+            target = self.guard.pin_url(url)
         except DestinationError as exc:
             return AttemptOutcome(OutcomeKind.REFUSED, error=str(exc))
         request = httpx.Request(

@@ -416,8 +416,10 @@ class SmtpReceiver(StartStopContext):
     """An aiosmtpd SMTP server on 127.0.0.1 that records every message.
 
     Args:
-        tls_context: a server-side context; when given the server offers STARTTLS.
+        tls_context: a server-side context; when given the server offers STARTTLS (or, with
+            ``implicit_tls``, speaks TLS from the first byte, as SMTPS does).
         require_starttls: refuse mail until the client has upgraded (needs ``tls_context``).
+        implicit_tls: serve SMTPS with ``tls_context`` instead of offering STARTTLS.
         credentials: ``(username, password)`` the server demands over TLS (AUTH PLAIN/LOGIN).
         echo_credentials: answer a failed AUTH with a reply that repeats the login and password
             it was given (as careless servers do), to prove the client never stores such text.
@@ -431,7 +433,11 @@ class SmtpReceiver(StartStopContext):
         credentials: tuple[str, str] | None = None,
         echo_credentials: bool = False,
         port: int | None = None,
+        implicit_tls: bool = False,
     ) -> None:
+        if implicit_tls and (tls_context is None or require_starttls):
+            raise ValueError("implicit_tls needs a tls_context and no require_starttls")
+        self._implicit_tls = implicit_tls
         self._credentials = credentials
         self._echo_credentials = echo_credentials
         self.port = port or free_port()
@@ -445,7 +451,9 @@ class SmtpReceiver(StartStopContext):
         from aiosmtpd.controller import Controller
 
         kwargs: dict[str, Any] = {}
-        if self._tls_context is not None:
+        if self._implicit_tls:
+            kwargs = {"ssl_context": self._tls_context}
+        elif self._tls_context is not None:
             kwargs = {"tls_context": self._tls_context, "require_starttls": self._require_starttls}
         if self._credentials is not None:
             kwargs["authenticator"] = _Authenticator(*self._credentials, self._echo_credentials)
@@ -519,7 +527,9 @@ class _SmtpHandler:
                 mail_from=str(envelope.mail_from),
                 rcpt_tos=list(envelope.rcpt_tos),
                 message=parsed,
-                tls=session.ssl is not None,
+                # STARTTLS sets ``session.ssl``; SMTPS is TLS from the start, seen on the transport.
+                tls=session.ssl is not None
+                or server.transport.get_extra_info("ssl_object") is not None,
                 auth_user=_text(session.auth_data),
             )
         )

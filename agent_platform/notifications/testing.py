@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import email
 import email.policy
+import functools
 import json
 import random
 import socket
@@ -39,6 +40,7 @@ from agent_platform._loopback import (
     free_port,
     serve_in_background,
 )
+from agent_platform.notifications._receiver_http import parse_request, response_bytes
 from agent_platform.notifications.ids import utc_now
 
 __all__ = [
@@ -55,10 +57,16 @@ FAULT_KINDS = ("500", "503", "timeout", "drop", "429", "410", "late")
 _MAX_BODY = 10_000_000
 
 
+@functools.lru_cache(maxsize=16)
+def _verifier(secret: str) -> Webhook:
+    """One verifier per secret (building one decodes the key), shared by every request."""
+    return Webhook(secret)
+
+
 def verify_signature(secret: str, body: bytes, headers: dict[str, str]) -> bool:
     """True when ``headers`` carry a valid Standard-Webhooks v1 signature of ``body``."""
     try:
-        Webhook(secret).verify(body.decode("utf-8"), headers, json_parse=False)
+        _verifier(secret).verify(body.decode("utf-8"), headers, json_parse=False)
     except (WebhookVerificationError, UnicodeDecodeError, ValueError):
         return False
     return True
@@ -318,6 +326,7 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     owner: WebhookReceiver
+    raw_requestline: bytes  # set by handle_one_request before parse_request
     protocol_version = "HTTP/1.1"
     # The response's headers and body are separate writes: with Nagle on, the body waits for
     # the client's delayed ACK (~40 ms on Linux), which would be measured as delivery latency.
@@ -364,16 +373,14 @@ class _Handler(BaseHTTPRequestHandler):
         extra = {"Retry-After": owner.retry_after} if status == 429 else {}
         self._send(status, extra)
 
+    def parse_request(self) -> bool:
+        return parse_request(self, self.raw_requestline)
+
     def _send(self, status: int, extra: dict[str, str]) -> None:
-        payload = json.dumps({"status": status}).encode()
+        answer = response_bytes(status, extra, self.version_string())
+        self.log_request(status, len(answer))
         try:
-            self.send_response(status)
-            for name, value in extra.items():
-                self.send_header(name, value)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            self.wfile.write(answer)
         except OSError:  # the client already gave up (a ``late`` answer): nobody to tell
             self.close_connection = True
 

@@ -26,6 +26,7 @@ from types import TracebackType
 import httpx
 from sqlalchemy.engine import Engine, RowMapping
 
+from agent_platform.notifications._lease_connection import LeaseConnection
 from agent_platform.notifications._workers import AttemptPool, Finished, Result
 from agent_platform.notifications.channels import Channel, SmtpFactory, build_channels
 from agent_platform.notifications.destinations import (
@@ -128,6 +129,7 @@ class Dispatcher:
         self._rng = rng or random.Random()
         self._wake = threading.Event()
         self._pool: AttemptPool | None = None
+        self._leases = LeaseConnection(engine)
         self._states_ready = False
 
     @property
@@ -142,6 +144,7 @@ class Dispatcher:
         if self._pool is not None:
             self._pool.close()
             self._pool = None
+        self._leases.close()
         self._sender.close()
 
     def __enter__(self) -> Dispatcher:
@@ -240,14 +243,16 @@ class Dispatcher:
                 return_probe(self._engine, name, now)  # nothing due: half-open again at once
             rows += probe
         wanted = limit - len(rows)
-        closed = claim_due(
-            self._engine,
-            self.worker_id,
-            self._channels,
-            now=now,
-            lease_s=lease_s,
-            limit=wanted,
-            skip_tripped=self._config.circuit.failure_threshold,
+        closed = self._leases.run(
+            lambda bind: claim_due(
+                bind,
+                self.worker_id,
+                self._channels,
+                now=now,
+                lease_s=lease_s,
+                limit=wanted,
+                skip_tripped=self._config.circuit.failure_threshold,
+            )
         )
         stats.claimed += len(rows) + len(closed)
         return rows + closed, len(closed) >= wanted

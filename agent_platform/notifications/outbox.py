@@ -17,7 +17,7 @@ transaction, so the ``BEGIN`` and ``COMMIT`` round trips a wrapping transaction 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,6 +32,7 @@ from agent_platform.errors import StorageError
 from agent_platform.notifications._pg_record import record_in_one_statement
 from agent_platform.notifications.ids import as_utc
 from agent_platform.notifications.tables import delivery_attempts, destination_state, outbox
+from agent_platform.notifications.wakeup import announcement
 
 __all__ = [
     "CLAIMED_COLUMNS",
@@ -42,6 +43,7 @@ __all__ = [
     "count_pending",
     "disable_destination",
     "enable_destination",
+    "enqueue_transaction",
     "ensure_destination_states",
     "extend_lease",
     "insert_rows",
@@ -101,20 +103,29 @@ class AttemptWrite:
 
 
 def insert_rows(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert outbox rows in the connection's current transaction."""
+    """Insert outbox rows in the connection's current transaction.
+
+    On PostgreSQL the same statement announces them (:func:`.wakeup.announcement`, evaluated
+    per row, sent once, on commit only), so waking other processes costs no round trip.
+    """
     if not rows:
         return
+    insert = outbox.insert()
+    if connection.dialect.name == "postgresql":
+        insert = insert.returning(announcement())
     try:
-        connection.execute(outbox.insert(), list(rows))
+        connection.execute(insert, list(rows))
     except SQLAlchemyError as exc:
         raise StorageError(f"could not enqueue {len(rows)} outbox row(s): {describe(exc)}") from exc
 
 
 @contextmanager
-def _one_statement(engine: Engine) -> Iterator[Connection]:
+def _one_statement(engine: Engine | Connection) -> Iterator[Connection]:
     """A connection for one self-contained statement: autocommit on PostgreSQL, a transaction
-    committed on exit elsewhere."""
-    if is_postgres(engine):
+    committed on exit elsewhere; a connection handed in is used as it is (its owner chose)."""
+    if isinstance(engine, Connection):
+        yield engine
+    elif is_postgres(engine):
         with engine.connect() as conn:
             yield conn.execution_options(isolation_level="AUTOCOMMIT")
     else:
@@ -181,8 +192,18 @@ _CLAIMS = {
 }
 
 
+def enqueue_transaction(engine: Engine, rows: int) -> AbstractContextManager[Connection]:
+    """The publisher's own transaction for ``rows`` outbox rows.
+
+    One row on PostgreSQL is one ``INSERT``, atomic and durable on its own: it runs in
+    autocommit, saving the ``BEGIN`` and ``COMMIT`` round trips on the way from publish to
+    delivery. Anything larger (several statements, maybe) gets a real transaction.
+    """
+    return _one_statement(engine) if rows == 1 else engine.begin()
+
+
 def claim_due(
-    engine: Engine,
+    engine: Engine | Connection,
     worker_id: str,
     destinations: Iterable[str],
     *,
@@ -196,12 +217,13 @@ def claim_due(
 
     With ``skip_tripped`` (the circuit's failure threshold), rows of destinations that are
     disabled or have that many consecutive failures (an open or half-open circuit) are left
-    alone, judged in the claiming statement itself.
+    alone, judged in the claiming statement itself. ``engine`` may be a connection of the
+    caller's (in autocommit on PostgreSQL).
     """
     names = sorted(set(destinations))
     if not names or limit <= 0:
         return []
-    claim = _CLAIMS[(is_postgres(engine), skip_tripped is not None)]
+    claim = _CLAIMS[(engine.dialect.name == "postgresql", skip_tripped is not None)]
     params = {
         "now": now,
         "names": names,

@@ -4,7 +4,7 @@
 guardian and the agent graph call. ``publish`` writes one outbox row per destination, inside the
 caller's transaction when a SQLAlchemy ``Connection`` is given (the event and its notification
 commit or roll back together), otherwise in a transaction of its own; on PostgreSQL the same
-transaction announces the rows to dispatchers in other processes (:mod:`.wakeup`). Delivery is the
+insert announces the rows to dispatchers in other processes (:mod:`.wakeup`). Delivery is the
 :class:`~agent_platform.notifications.dispatcher.Dispatcher`'s job. Bad input (unknown
 destination, payload not JSON or too large) raises before anything is written; those checks
 and the row layout live in :mod:`._outbox_rows`.
@@ -37,14 +37,13 @@ from agent_platform.notifications.destinations import (
     resolve_destinations,
 )
 from agent_platform.notifications.ids import new_notification_id, utc_now
-from agent_platform.notifications.outbox import insert_rows
+from agent_platform.notifications.outbox import enqueue_transaction, insert_rows
 from agent_platform.notifications.status import (
     DeliveryLogRow,
     NotificationStatus,
     delivery_log,
     notification_status,
 )
-from agent_platform.notifications.wakeup import announce
 from agent_platform.schemas.notifications import NotificationsConfig
 
 __all__ = ["NotificationEvent", "NotificationPublisher", "load_notifications_config"]
@@ -133,11 +132,11 @@ class NotificationPublisher:
             rows.extend(self._rows_for(event, notification_id, now))
             ids.append(notification_id)
         if connection is not None:
-            self._write(connection, rows)
+            insert_rows(connection, rows)
             return ids
         try:
-            with self._engine.begin() as own:
-                self._write(own, rows)
+            with enqueue_transaction(self._engine, len(rows)) as own:
+                insert_rows(own, rows)
         except SQLAlchemyError as exc:
             raise StorageError(
                 f"could not commit {len(rows)} outbox row(s): {describe(exc)}"
@@ -145,20 +144,6 @@ class NotificationPublisher:
         if rows and self._on_enqueue is not None:
             self._on_enqueue()
         return ids
-
-    @staticmethod
-    def _write(connection: Connection, rows: list[dict[str, Any]]) -> None:
-        """Insert the rows and, on PostgreSQL, wake dispatchers in other processes when (and
-        only if) the transaction commits."""
-        if not rows:
-            return
-        insert_rows(connection, rows)
-        try:
-            announce(connection)
-        except SQLAlchemyError as exc:
-            raise StorageError(
-                f"could not announce {len(rows)} outbox row(s): {describe(exc)}"
-            ) from exc
 
     def get_delivery_status(self, notification_id: str) -> NotificationStatus:
         """Every destination's state and every attempt of ``notification_id``."""

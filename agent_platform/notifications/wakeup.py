@@ -2,9 +2,10 @@
 
 A dispatcher in another process cannot be handed the publisher's in-process ``wake``; without a
 signal it finds new rows only at its next poll (``dispatcher.poll_interval_s``). On PostgreSQL
-the publisher therefore issues ``NOTIFY`` on :data:`CHANNEL` inside the transaction that writes
-the outbox rows (PostgreSQL delivers it only if, and when, that transaction commits, so a rolled
-back event wakes no one), and each dispatcher keeps one connection ``LISTEN``-ing on it. The
+the insert of outbox rows therefore also calls ``pg_notify`` on :data:`CHANNEL` (in its
+``RETURNING`` clause, so at no extra round trip; PostgreSQL delivers it only if, and when, the
+transaction commits, so a rolled back event wakes no one), and each dispatcher keeps one
+connection ``LISTEN``-ing on it. The
 signal carries nothing: it only cuts an idle wait short, the claim itself still goes through
 ``SKIP LOCKED`` leases, and a lost signal (say, while the listener reconnects) costs at most one
 poll interval. SQLite has no such signal; there dispatchers poll.
@@ -21,24 +22,23 @@ from types import TracebackType
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from agent_platform.db import is_postgres
 
-__all__ = ["CHANNEL", "OutboxListener", "announce"]
+__all__ = ["CHANNEL", "OutboxListener", "announcement"]
 
 logger = logging.getLogger(__name__)
 
 #: The PostgreSQL notification channel new outbox rows are announced on.
 CHANNEL = "agent_platform_outbox"
-_NOTIFY = sa.text(f"NOTIFY {CHANNEL}")
 _RECONNECT_S = 1.0
 
 
-def announce(connection: Connection) -> None:
-    """Queue the wake-up signal in ``connection``'s transaction (PostgreSQL; else nothing)."""
-    if connection.dialect.name == "postgresql":
-        connection.execute(_NOTIFY)
+def announcement() -> sa.FunctionElement[Any]:
+    """``pg_notify`` on :data:`CHANNEL`, for an outbox insert's ``RETURNING`` (PostgreSQL): the
+    signal is queued by the insert itself and sent once, when the transaction commits."""
+    return sa.func.pg_notify(CHANNEL, "")
 
 
 class OutboxListener:

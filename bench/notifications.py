@@ -274,12 +274,15 @@ def drain_backlog(
     return {"elapsed_s": elapsed, "delivered": float(delivered), "attempts": float(attempts)}
 
 
-def _direct_process(port: int, path: str, prefix: str, count: int, threads: int) -> None:
-    """``threads`` threads sending ``count`` signed POSTs between them, keep-alive each."""
+def _direct_process(
+    port: int, path: str, prefix: str, count: int, threads: int, ready: Any, go: ProcessEvent
+) -> None:
+    """``threads`` threads sending ``count`` signed POSTs between them, once ``go`` is set."""
 
     def work(offset: int) -> None:
         poster = DirectPoster(port, path)
         try:
+            go.wait()
             for n in range(offset, count, threads):
                 if not poster.post(f"msg_{prefix}_{n}", f"{prefix}-{n}"):
                     raise RuntimeError("the receiver refused a direct POST")
@@ -289,24 +292,31 @@ def _direct_process(port: int, path: str, prefix: str, count: int, threads: int)
     workers = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
     for worker in workers:
         worker.start()
+    ready.put(prefix)
     for worker in workers:
         worker.join()
 
 
 def direct_throughput(rx: WebhookReceiver, count: int, processes: int, tag: str) -> float:
-    """Signed POSTs per second straight to the receiver, as many senders as the dispatchers,
-    timed from the first arrival to the last (process start-up is not counted)."""
+    """Signed POSTs per second straight to the receiver, from as many processes and threads as
+    the dispatchers have, all started before the clock does; timed from the first arrival to
+    the last."""
     context = multiprocessing.get_context("spawn")
+    ready, go = context.Queue(), context.Event()
     share = count // processes
     path = "/direct-throughput"
     jobs = [
         context.Process(
-            target=_direct_process, args=(rx.port, path, f"{tag}-{i}", share, MAX_WORKERS)
+            target=_direct_process,
+            args=(rx.port, path, f"{tag}-{i}", share, MAX_WORKERS, ready, go),
         )
         for i in range(processes)
     ]
     for job in jobs:
         job.start()
+    for _ in jobs:
+        ready.get(timeout=120)
+    go.set()
     for job in jobs:
         job.join(timeout=300)
     arrivals = [

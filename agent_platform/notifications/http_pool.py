@@ -24,12 +24,12 @@ import select
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import httpx
 
-__all__ = ["KEEPALIVE_S", "PooledHttpTransport"]
+__all__ = ["KEEPALIVE_S", "Endpoint", "PooledHttpTransport"]
 
 #: An idle connection older than this is closed rather than reused (httpx's default too).
 KEEPALIVE_S = 5.0
@@ -37,6 +37,17 @@ _MAX_IDLE_PER_KEY = 64
 _CHUNK = 16 * 1024
 
 _Key = tuple[str, str, int, str]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a request goes: scheme, the (pinned) address, port, TLS server name, path+query."""
+
+    scheme: str
+    address: str
+    port: int
+    server_name: str
+    path: str
 
 
 class _PinnedHttps(http.client.HTTPConnection):
@@ -173,27 +184,69 @@ class PooledHttpTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
-        scheme = url.scheme
-        if scheme not in ("http", "https"):
-            raise httpx.UnsupportedProtocol(f"unsupported scheme {scheme!r}")
-        port = url.port or (443 if scheme == "https" else 80)
+        if url.scheme not in ("http", "https"):
+            raise httpx.UnsupportedProtocol(f"unsupported scheme {url.scheme!r}")
+        port = url.port or (443 if url.scheme == "https" else 80)
         server_name = str(request.extensions.get("sni_hostname") or url.host)
-        key: _Key = (scheme, url.host, port, server_name)
+        endpoint = Endpoint(url.scheme, url.host, port, server_name, url.raw_path.decode("ascii"))
         timeouts = request.extensions.get("timeout", {})
         connect_s = float(timeouts.get("connect") or 5.0)
         read_s = float(timeouts.get("read") or connect_s)
-        connection = self._get(key)
-        if connection is None:
-            connection = self._connect(key, connect_s)
-        connection.sock.settimeout(read_s)
-        release = _Release(self, key, connection)
-        response = self._exchange(connection, request, read_s, release)
+        headers = dict(request.headers.items())
+        response, release = self._open(
+            endpoint, request.method, request.read(), headers, connect_s, read_s
+        )
         return httpx.Response(
             response.status,
             headers=response.getheaders(),
             stream=_ResponseStream(response, release, read_s),
             extensions={"http_version": b"HTTP/1.1"},
         )
+
+    def post(
+        self,
+        endpoint: Endpoint,
+        body: bytes,
+        headers: Mapping[str, str],
+        timeout_s: float,
+        limit: int,
+    ) -> tuple[int, Mapping[str, str], bool]:
+        """One POST with no httpx objects on the way (the dispatcher's hot path).
+
+        Returns the status, the response headers (names in lower case) and whether the body
+        ran past ``limit``
+        bytes (the rest is not read; the connection is then closed, not pooled). Failures
+        raise the httpx exceptions :meth:`handle_request` raises.
+        """
+        response, release = self._open(endpoint, "POST", body, headers, timeout_s, timeout_s)
+        stream = _ResponseStream(response, release, timeout_s)
+        received = 0
+        try:
+            for chunk in stream:
+                received += len(chunk)
+                if received > limit:
+                    break
+        finally:
+            stream.close()
+        headers_seen = {name.lower(): value for name, value in response.getheaders()}
+        return response.status, headers_seen, received > limit
+
+    def _open(
+        self,
+        endpoint: Endpoint,
+        method: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        connect_s: float,
+        read_s: float,
+    ) -> tuple[http.client.HTTPResponse, _Release]:
+        key: _Key = (endpoint.scheme, endpoint.address, endpoint.port, endpoint.server_name)
+        connection = self._get(key) or self._connect(key, connect_s)
+        if connection.sock is not None:
+            connection.sock.settimeout(read_s)
+        release = _Release(self, key, connection)
+        response = self._exchange(connection, method, endpoint.path, body, headers, read_s, release)
+        return response, release
 
     def _connect(self, key: _Key, timeout_s: float) -> http.client.HTTPConnection:
         connection = self._new(key, timeout_s)
@@ -210,15 +263,15 @@ class PooledHttpTransport(httpx.BaseTransport):
     @staticmethod
     def _exchange(
         connection: http.client.HTTPConnection,
-        request: httpx.Request,
+        method: str,
+        path: str,
+        body: bytes,
+        headers: Mapping[str, str],
         read_s: float,
         release: _Release,
     ) -> http.client.HTTPResponse:
-        target = request.url.raw_path.decode("ascii")
         try:
-            connection.request(
-                request.method, target, body=request.read(), headers=dict(request.headers)
-            )
+            connection.request(method, path, body=body, headers=dict(headers))
         except TimeoutError as exc:
             release(False)
             raise httpx.WriteTimeout(f"write timed out after {read_s:g}s") from exc

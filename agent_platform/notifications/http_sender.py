@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import email.utils
+import functools
 import ssl
 import threading
 from collections.abc import Mapping
@@ -23,10 +24,10 @@ from datetime import datetime
 import httpx
 
 from agent_platform.errors import DestinationError
-from agent_platform.notifications.http_pool import PooledHttpTransport
+from agent_platform.notifications.http_pool import Endpoint, PooledHttpTransport
 from agent_platform.notifications.ids import as_utc, utc_now
 from agent_platform.notifications.outcome import AttemptOutcome, OutcomeKind
-from agent_platform.notifications.ssrf import AddressGuard, AddressPolicy, Resolver
+from agent_platform.notifications.ssrf import AddressGuard, AddressPolicy, PinnedTarget, Resolver
 
 __all__ = ["MAX_RESPONSE_BYTES", "HttpSender", "classify_response", "parse_retry_after"]
 
@@ -127,33 +128,57 @@ class HttpSender:
             target = self.guard.pin_url(url)
         except DestinationError as exc:
             return AttemptOutcome(OutcomeKind.REFUSED, error=str(exc))
-        request = httpx.Request(
-            "POST",
-            target.url,
-            content=body,
-            headers={**headers, "host": target.host_header},
-            extensions={
-                "timeout": httpx.Timeout(timeout_s).as_dict(),
-                **target.extensions,
-            },
-        )
+        transport = self._transport_for(target.host, ssl_context)
+        sent = {**headers, "host": target.host_header}
         try:
-            response = self._transport_for(target.host, ssl_context).handle_request(request)
-            try:
-                truncated = _read_bounded(response)
-            finally:
-                response.close()
+            if isinstance(transport, PooledHttpTransport):
+                status, answer, truncated = transport.post(
+                    _endpoint(target), body, sent, timeout_s, MAX_RESPONSE_BYTES
+                )
+            else:
+                status, answer, truncated = _post_via(transport, target, body, sent, timeout_s)
         except httpx.TimeoutException as exc:
             return _transient(f"timeout after {timeout_s:g}s ({type(exc).__name__})")
         except httpx.TransportError as exc:
             return _transient(f"connection error ({type(exc).__name__}: {exc})")
-        outcome = classify_response(response.status_code, response.headers)
+        outcome = classify_response(status, answer)
         if not truncated:
             return outcome
         note = f"response body over {MAX_RESPONSE_BYTES} bytes: the rest was not read"
         return dataclasses.replace(
             outcome, error=f"{outcome.error}; {note}" if outcome.error else note
         )
+
+
+@functools.lru_cache(maxsize=512)
+def _endpoint(target: PinnedTarget) -> Endpoint:
+    url = target.url
+    port = url.port or (443 if url.scheme == "https" else 80)
+    path = url.raw_path.decode("ascii")
+    return Endpoint(url.scheme, target.address, port, target.host, path)
+
+
+def _post_via(
+    transport: httpx.BaseTransport,
+    target: PinnedTarget,
+    body: bytes,
+    headers: Mapping[str, str],
+    timeout_s: float,
+) -> tuple[int, Mapping[str, str], bool]:
+    """The POST through any httpx transport (the test seam): status, headers, truncated."""
+    request = httpx.Request(
+        "POST",
+        target.url,
+        content=body,
+        headers=headers,
+        extensions={"timeout": httpx.Timeout(timeout_s).as_dict(), **target.extensions},
+    )
+    response = transport.handle_request(request)
+    try:
+        truncated = _read_bounded(response)
+    finally:
+        response.close()
+    return response.status_code, response.headers, truncated
 
 
 def _read_bounded(response: httpx.Response) -> bool:

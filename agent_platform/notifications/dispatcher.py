@@ -53,7 +53,7 @@ from agent_platform.notifications.outcome import AttemptOutcome, OutcomeKind
 from agent_platform.notifications.render import OutboundMessage
 from agent_platform.notifications.retry import AttemptStatus, decide
 from agent_platform.notifications.ssrf import AddressPolicy, Resolver
-from agent_platform.notifications.wakeup import OutboxListener
+from agent_platform.notifications.wakeup import Waker
 from agent_platform.schemas.notifications import NotificationsConfig
 
 __all__ = ["DispatchStats", "Dispatcher"]
@@ -127,7 +127,7 @@ class Dispatcher:
         self._redact = redactor
         self.worker_id = worker_id or _default_worker_id()
         self._rng = rng or random.Random()
-        self._wake = threading.Event()
+        self._wake = Waker()
         self._pool: AttemptPool | None = None
         self._leases = LeaseConnection(engine)
         self._states_ready = False
@@ -146,6 +146,7 @@ class Dispatcher:
             self._pool = None
         self._leases.close()
         self._sender.close()
+        self._wake.close()
 
     def __enter__(self) -> Dispatcher:
         return self
@@ -183,32 +184,35 @@ class Dispatcher:
         poll_s = self._config.dispatcher.poll_interval_s
         batch = self._config.dispatcher.batch_size
         more_due, next_poll, refresh_at = True, 0.0, 0.0
-        with OutboxListener(self._engine, self.wake):
-            while True:
-                halted = (stop is not None and stop.is_set()) or (
-                    deadline is not None and time.monotonic() >= deadline
-                )
-                wanted = more_due or self._wake.is_set() or time.monotonic() >= next_poll
-                if not halted and wanted and len(pool) <= batch // 2:
-                    self._wake.clear()
-                    refresh = time.monotonic() >= refresh_at
-                    rows, more_due = self._claim(batch - len(pool), total, refresh=refresh)
-                    next_poll = time.monotonic() + poll_s
-                    refresh_at = next_poll if refresh else refresh_at
-                    pool.submit(rows)
-                if len(pool):
-                    self._collect(pool, total, timeout=poll_s)
-                    continue
-                if halted or (until_idle and not more_due and self.pending() == 0):
-                    break
-                if not more_due:
-                    self._idle(deadline, next_poll)
+        while True:
+            halted = (stop is not None and stop.is_set()) or (
+                deadline is not None and time.monotonic() >= deadline
+            )
+            if not halted and len(pool) <= batch // 2 and (more_due or self._woken(next_poll)):
+                self._wake.clear()
+                self._leases.clear()
+                refresh = time.monotonic() >= refresh_at
+                rows, more_due = self._claim(batch - len(pool), total, refresh=refresh)
+                next_poll = time.monotonic() + poll_s
+                refresh_at = next_poll if refresh else refresh_at
+                pool.submit(rows)
+            if len(pool):
+                self._collect(pool, total, timeout=poll_s)
+                continue
+            if halted or (until_idle and not more_due and self.pending() == 0):
+                break
+            if not more_due:
+                self._idle(deadline, next_poll)
         return total
+
+    def _woken(self, next_poll: float) -> bool:
+        """A wake-up (in-process or ``NOTIFY``) arrived, or it is time to poll."""
+        return self._wake.is_set() or self._leases.signalled() or time.monotonic() >= next_poll
 
     def _idle(self, deadline: float | None, next_poll: float) -> None:
         """Wait for a wake-up, the next poll or the deadline, whichever comes first."""
         until = next_poll if deadline is None else min(next_poll, deadline)
-        self._wake.wait(max(0.0, until - time.monotonic()))
+        self._leases.wait(until - time.monotonic(), self._wake)
 
     def run_once(self) -> DispatchStats:
         """One pass: settle disabled destinations, claim due rows, deliver, record."""

@@ -1,38 +1,32 @@
-"""Waking dispatchers in other processes the moment a notification commits (PostgreSQL).
+"""Waking a dispatcher the moment a notification commits, in its own process or any other.
 
-A dispatcher in another process cannot be handed the publisher's in-process ``wake``; without a
-signal it finds new rows only at its next poll (``dispatcher.poll_interval_s``). On PostgreSQL
-the insert of outbox rows therefore also calls ``pg_notify`` on :data:`CHANNEL` (in its
-``RETURNING`` clause, so at no extra round trip; PostgreSQL delivers it only if, and when, the
-transaction commits, so a rolled back event wakes no one), and each dispatcher keeps one
-connection ``LISTEN``-ing on it. The
-signal carries nothing: it only cuts an idle wait short, the claim itself still goes through
-``SKIP LOCKED`` leases, and a lost signal (say, while the listener reconnects) costs at most one
-poll interval. SQLite has no such signal; there dispatchers poll.
+In the publisher's process the publisher calls the dispatcher's ``wake`` (a :class:`Waker`).
+A dispatcher in another process cannot be handed that; without a signal it finds new rows only
+at its next poll (``dispatcher.poll_interval_s``). On PostgreSQL the insert of outbox rows
+therefore also calls ``pg_notify`` on :data:`CHANNEL` (in its ``RETURNING`` clause, so at no
+extra round trip; PostgreSQL delivers it only if, and when, the transaction commits, so a
+rolled back event wakes no one), and each dispatcher ``LISTEN``s on the connection it claims
+with (:mod:`._lease_connection`): its loop, when idle, waits on that socket and the waker's
+pipe at once, so a signal reaches the thread that claims without a hand-over between threads.
+The signal carries nothing: it only cuts an idle wait short, the claim itself still goes
+through ``SKIP LOCKED`` leases, and a lost signal (say, while the connection is re-opened) costs
+at most one poll interval. SQLite has no such signal; there other processes poll.
 """
 
 from __future__ import annotations
 
-import logging
+import contextlib
 import os
 import select
 import threading
-from collections.abc import Callable
-from types import TracebackType
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 
-from agent_platform.db import is_postgres
-
-__all__ = ["CHANNEL", "OutboxListener", "announcement"]
-
-logger = logging.getLogger(__name__)
+__all__ = ["CHANNEL", "Waker", "announcement", "wait_readable"]
 
 #: The PostgreSQL notification channel new outbox rows are announced on.
 CHANNEL = "agent_platform_outbox"
-_RECONNECT_S = 1.0
 
 
 def announcement() -> sa.FunctionElement[Any]:
@@ -41,84 +35,54 @@ def announcement() -> sa.FunctionElement[Any]:
     return sa.func.pg_notify(CHANNEL, "")
 
 
-class OutboxListener:
-    """A thread that ``LISTEN``s on :data:`CHANNEL` and calls ``on_signal`` for each signal.
+class Waker:
+    """An event a ``select`` can wait on together with a socket (a flag plus a pipe).
 
-    Does nothing on SQLite. Its connection is its own (detached from the engine's pool), so it
-    never holds a pooled connection hostage; if the server goes away it reconnects after
-    :data:`_RECONNECT_S`, and ``on_signal`` is called once on every (re)connect in case a
-    signal was missed meanwhile.
+    ``set`` after ``close`` does nothing (a closed descriptor's number may already belong to
+    another file).
     """
 
-    def __init__(self, engine: Engine, on_signal: Callable[[], None]) -> None:
-        self._engine = engine
-        self._on_signal = on_signal
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._pipe: tuple[int, int] | None = None  # written to on stop: ends the select at once
+    def __init__(self) -> None:
+        self._flag = threading.Event()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._read, False)
+        os.set_blocking(self._write, False)
 
-    def __enter__(self) -> OutboxListener:
-        self.start()
-        return self
+    def fileno(self) -> int:
+        return self._read
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def set(self) -> None:
+        self._flag.set()
+        with self._lock:
+            if self._closed:
+                return
+            with contextlib.suppress(BlockingIOError):  # a full pipe is awake already
+                os.write(self._write, b"!")
 
-    def start(self) -> None:
-        if self._thread is not None or not is_postgres(self._engine):
-            return
-        self._stop.clear()
-        self._pipe = os.pipe()
-        self._thread = threading.Thread(target=self._run, name="notify-listen", daemon=True)
-        self._thread.start()
+    def is_set(self) -> bool:
+        return self._flag.is_set()
 
-    def stop(self) -> None:
-        self._stop.set()
-        thread, self._thread = self._thread, None
-        pipe, self._pipe = self._pipe, None
-        if pipe is not None:
-            os.write(pipe[1], b"x")
-        if thread is not None:
-            thread.join(timeout=5)
-        if pipe is not None:
-            os.close(pipe[0])
-            os.close(pipe[1])
+    def clear(self) -> None:
+        self._flag.clear()
+        with self._lock:
+            if self._closed:
+                return
+            with contextlib.suppress(BlockingIOError):
+                while os.read(self._read, 4096):
+                    pass
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self._listen()
-            except Exception as exc:  # the database went away: poll until it is back
-                logger.warning("outbox listener lost its connection (%s); reconnecting", exc)
-                self._stop.wait(_RECONNECT_S)
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            os.close(self._read)
+            os.close(self._write)
 
-    def _listen(self) -> None:
-        pipe = self._pipe
-        if pipe is None:
-            return
-        raw = self._engine.raw_connection()
-        driver: Any = raw.driver_connection
-        raw.detach()
-        try:
-            driver.autocommit = True
-            driver.execute(f"LISTEN {CHANNEL}")
-            self._on_signal()
-            while not self._stop.is_set():
-                readable, _, _ = select.select([driver.fileno(), pipe[0]], [], [])
-                if driver.fileno() in readable and self._drain(driver):
-                    self._on_signal()
-        finally:
-            driver.close()
 
-    @staticmethod
-    def _drain(driver: Any) -> bool:
-        """Consume every pending notification; True if there was at least one."""
-        seen = False
-        for _ in driver.notifies(timeout=0.0):
-            seen = True
-        return seen
+def wait_readable(fds: list[int], timeout: float) -> list[int]:
+    """The file descriptors among ``fds`` readable within ``timeout`` seconds."""
+    readable, _, _ = select.select(fds, [], [], max(0.0, timeout))
+    return list(readable)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+import time
 from collections.abc import Iterator
 from multiprocessing.synchronize import Event as ProcessEvent
 from typing import Any
@@ -19,8 +20,9 @@ from sqlalchemy.engine import Engine
 
 from agent_platform.db import create_engine_for
 from agent_platform.notifications import Dispatcher, NotificationEvent, NotificationPublisher
+from agent_platform.notifications._lease_connection import LeaseConnection
 from agent_platform.notifications.tables import outbox
-from agent_platform.notifications.wakeup import OutboxListener
+from agent_platform.notifications.wakeup import Waker
 from agent_platform.schemas.notifications import NotificationsConfig
 from tests.support.receivers import WebhookReceiver, fast_config, new_webhook_secret
 
@@ -41,30 +43,48 @@ def config_for(rx: WebhookReceiver) -> dict[str, Any]:
     return config.model_dump(mode="json")
 
 
-def test_a_commit_signals_the_listener_and_a_rollback_does_not(pg_engine: Engine) -> None:
-    rx_config = fast_config(
+def test_a_commit_signals_the_claiming_connection_and_a_rollback_does_not(
+    pg_engine: Engine,
+) -> None:
+    config = fast_config(
         [{"name": "hook", "type": "webhook", "url": "http://127.0.0.1:9/h", "secret_env": "S"}]
     )
-    publisher = NotificationPublisher(pg_engine, rx_config, environ={"S": new_webhook_secret()})
-    signals: list[int] = []
-    signalled = threading.Event()
-
-    def on_signal() -> None:
-        signals.append(1)
-        signalled.set()
-
-    with OutboxListener(pg_engine, on_signal):
-        assert signalled.wait(10)  # one on connecting, for what it may have missed
-        signalled.clear()
+    publisher = NotificationPublisher(pg_engine, config, environ={"S": new_webhook_secret()})
+    leases = LeaseConnection(pg_engine)
+    try:
+        assert leases.run(lambda bind: bind.exec_driver_sql("SELECT 1").scalar()) == 1
+        assert leases.signalled()  # a new connection counts: something may have been missed
+        leases.clear()
         with pg_engine.connect() as conn:
             publisher.publish("run.approved", {"n": 1}, connection=conn)
             conn.rollback()
-        assert not signalled.wait(1.0)
-        before = len(signals)
+        leases.wait(1.0, None)
+        assert not leases.signalled()
         with pg_engine.begin() as conn:
             publisher.publish("run.approved", {"n": 2}, connection=conn)
-        assert signalled.wait(10)
-    assert len(signals) == before + 1
+        waited = time.monotonic()
+        leases.wait(30.0, None)  # returns when the signal arrives
+        assert leases.signalled() and time.monotonic() - waited < 30.0
+    finally:
+        leases.close()
+
+
+def test_the_waker_cuts_an_idle_wait_short(pg_engine: Engine) -> None:
+    leases, waker = LeaseConnection(pg_engine), Waker()
+    try:
+        leases.run(lambda bind: bind.exec_driver_sql("SELECT 1").scalar())
+        leases.clear()
+        threading.Timer(0.2, waker.set).start()
+        started = time.monotonic()
+        leases.wait(30.0, waker)
+        assert waker.is_set() and time.monotonic() - started < 30.0
+        waker.clear()
+        assert not waker.is_set()
+    finally:
+        leases.close()
+        waker.close()
+    waker.set()  # after close: nothing is written anywhere
+    assert waker.is_set()
 
 
 def _dispatch(url: str, data: dict[str, Any], env: dict[str, str], stop: ProcessEvent) -> None:

@@ -102,6 +102,11 @@ class AttemptWrite:
     circuit_failure: bool | None  # True failure, False success, None neither (410, refusal)
 
 
+# Built once: a statement object reused is found in SQLAlchemy's compiled cache without
+# re-deriving its cache key on every publish.
+_INSERTS = {False: outbox.insert(), True: outbox.insert().returning(announcement())}
+
+
 def insert_rows(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Insert outbox rows in the connection's current transaction.
 
@@ -110,9 +115,7 @@ def insert_rows(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """
     if not rows:
         return
-    insert = outbox.insert()
-    if connection.dialect.name == "postgresql":
-        insert = insert.returning(announcement())
+    insert = _INSERTS[connection.dialect.name == "postgresql"]
     try:
         connection.execute(insert, list(rows))
     except SQLAlchemyError as exc:

@@ -1,8 +1,11 @@
 """The dispatcher: drains the outbox, delivers concurrently, retries, and keeps circuits.
 
-Each pass claims due rows under a lease, sends them through their channels on a thread pool
+It claims due rows under a lease, sends them through their channels on worker threads
 (concurrently across and within destinations, each attempt bounded by its destination's
-timeout), and records every attempt as it completes. Delivery is at-least-once: a dispatcher
+timeout), and records every attempt as it completes, a group of them per statement. Claims
+overlap deliveries (the next rows are leased while half a batch is still in flight), and an
+idle dispatcher is woken at once by a publisher in its process or, on PostgreSQL, by the
+``NOTIFY`` any process's insert sends (:mod:`.wakeup`). Delivery is at-least-once: a dispatcher
 that dies leaves leased rows that become due again when the lease expires, and the receiver
 recognises a repeat by its ``webhook-id`` (the outbox row id). A 410 disables the destination;
 a run of failures opens its circuit for ``circuit.open_s``, after which a single probe (one

@@ -27,7 +27,8 @@ Each repeat (3 by default, ``--repeats``) measures, with its baseline beside it:
 - ``success_rate_under_faults``: delivered / published (``faults_published``) with 30 % of
   requests faulted (500, 503, dropped connection, 429, timeout, and ``late``: accepted after
   the client timed out, so its retry is a duplicate the receiver recognises by ``webhook-id``)
-  after retries (target 1.0), plus the attempt rows recorded and the duplicates received.
+  after retries (target 1.0), plus the attempt rows recorded beside the requests the receiver
+  saw (one attempt row per HTTP request) and the duplicates received.
 
 The last line printed is a JSON object: per figure ``k`` the median over the repeats ``k``,
 ``k_spread`` (max - min) and ``k_runs`` (see :func:`bench._harness.repeat_median`).
@@ -365,6 +366,7 @@ def one_repeat(
         "faults_delivered": chaos["delivered"],
         "faults_injected": float(sum(1 for r in faults_seen if r.fault)),
         "faults_attempts": chaos["attempts"],
+        "faults_requests_received": float(len(faults_seen)),
         "faults_duplicate_deliveries": float(len(delivered_ids) - len(set(delivered_ids))),
         "success_rate_under_faults": chaos["delivered"] / faulted,
     }

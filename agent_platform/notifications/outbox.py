@@ -29,13 +29,18 @@ from sqlalchemy.exc import SQLAlchemyError
 from agent_platform._dberror import describe
 from agent_platform.db import is_postgres
 from agent_platform.errors import StorageError
+from agent_platform.notifications._claim_sql import claim_statement
 from agent_platform.notifications._pg_record import record_in_one_statement
 from agent_platform.notifications.ids import as_utc
-from agent_platform.notifications.tables import delivery_attempts, destination_state, outbox
+from agent_platform.notifications.tables import (
+    OutboxStatus,
+    delivery_attempts,
+    destination_state,
+    outbox,
+)
 from agent_platform.notifications.wakeup import announcement
 
 __all__ = [
-    "CLAIMED_COLUMNS",
     "AttemptWrite",
     "DestinationCircuit",
     "OutboxStatus",
@@ -50,20 +55,10 @@ __all__ = [
     "load_destination_states",
     "mark_disabled_rows",
     "record_attempts",
-    "release",
 ]
 
 
 _TS = sa.DateTime(timezone=True)
-
-
-class OutboxStatus:
-    """Values of ``outbox.status``."""
-
-    PENDING = "pending"
-    DELIVERED = "delivered"
-    FAILED = "failed"  # permanent failure, refused, or retries exhausted
-    DISABLED = "disabled"  # its destination answered 410
 
 
 @dataclass(frozen=True)
@@ -136,65 +131,6 @@ def _one_statement(engine: Engine | Connection) -> Iterator[Connection]:
             yield conn
 
 
-#: What a claim returns of each row: what an attempt needs, not the lease or the last error.
-CLAIMED_COLUMNS = (
-    "id",
-    "notification_id",
-    "destination",
-    "event_type",
-    "correlation_id",
-    "payload",
-    "attempts",
-    "next_attempt_at",
-    "created_at",
-)
-
-
-def _claim_statement(postgres: bool, skip_tripped: bool) -> sa.Update:
-    """The claiming statement, built once per shape: every value is a bound parameter, so
-    SQLAlchemy finds it in its compiled cache without re-walking a new statement each claim."""
-    now = sa.bindparam("now", type_=_TS)
-    conditions = [
-        outbox.c.status == OutboxStatus.PENDING,
-        outbox.c.next_attempt_at <= now,
-        sa.or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now),
-        outbox.c.destination.in_(sa.bindparam("names", expanding=True)),
-    ]
-    if skip_tripped:
-        state = destination_state.c
-        tripped = sa.select(state.destination).where(
-            state.destination == outbox.c.destination,
-            sa.or_(
-                state.disabled.is_(True),
-                state.consecutive_failures >= sa.bindparam("threshold", type_=sa.Integer()),
-            ),
-        )
-        conditions.append(~tripped.exists())
-    due = (
-        sa.select(outbox.c.id)
-        .where(*conditions)
-        .order_by(outbox.c.next_attempt_at, outbox.c.id)
-        .limit(sa.bindparam("limit", type_=sa.Integer()))
-    )
-    if postgres:
-        due = due.with_for_update(skip_locked=True, of=outbox)
-    return (
-        sa.update(outbox)
-        .where(outbox.c.id.in_(due))
-        .values(
-            claimed_by=sa.bindparam("worker_id"), claimed_until=sa.bindparam("until", type_=_TS)
-        )
-        .returning(*(outbox.c[name] for name in CLAIMED_COLUMNS))
-    )
-
-
-_CLAIMS = {
-    (postgres, tripped): _claim_statement(postgres, tripped)
-    for postgres in (False, True)
-    for tripped in (False, True)
-}
-
-
 def enqueue_transaction(engine: Engine, rows: int) -> AbstractContextManager[Connection]:
     """The publisher's own transaction for ``rows`` outbox rows.
 
@@ -216,7 +152,7 @@ def claim_due(
     skip_tripped: int | None = None,
 ) -> list[RowMapping]:
     """Lease up to ``limit`` due pending rows of ``destinations``, oldest due first; each row
-    holds :data:`CLAIMED_COLUMNS`.
+    holds :data:`._claim_sql.CLAIMED_COLUMNS`.
 
     With ``skip_tripped`` (the circuit's failure threshold), rows of destinations that are
     disabled or have that many consecutive failures (an open or half-open circuit) are left
@@ -226,7 +162,7 @@ def claim_due(
     names = sorted(set(destinations))
     if not names or limit <= 0:
         return []
-    claim = _CLAIMS[(engine.dialect.name == "postgresql", skip_tripped is not None)]
+    claim = claim_statement(engine.dialect.name == "postgresql", skip_tripped is not None)
     params = {
         "now": now,
         "names": names,
@@ -241,18 +177,6 @@ def claim_due(
     except SQLAlchemyError as exc:
         raise StorageError(f"could not claim outbox rows: {describe(exc)}") from exc
     return sorted(rows, key=lambda r: (as_utc(r["next_attempt_at"]), r["id"]))
-
-
-def release(engine: Engine, worker_id: str, outbox_ids: Sequence[str]) -> None:
-    """Give claimed rows back without an attempt (e.g. beyond a half-open circuit's probe)."""
-    if not outbox_ids:
-        return
-    stmt = (
-        sa.update(outbox)
-        .where(outbox.c.id.in_(list(outbox_ids)), outbox.c.claimed_by == worker_id)
-        .values(claimed_by=None, claimed_until=None)
-    )
-    _run(engine, stmt, "release outbox rows")
 
 
 def extend_lease(engine: Engine, worker_id: str, outbox_ids: Sequence[str], until: datetime) -> int:

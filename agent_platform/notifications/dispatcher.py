@@ -29,6 +29,7 @@ from types import TracebackType
 import httpx
 from sqlalchemy.engine import Engine, RowMapping
 
+from agent_platform.errors import StorageError
 from agent_platform.notifications._lease_connection import LeaseConnection
 from agent_platform.notifications._workers import AttemptPool, Finished, Result
 from agent_platform.notifications.channels import Channel, SmtpFactory, build_channels
@@ -179,11 +180,28 @@ class Dispatcher:
         Claims overlap deliveries: while at least half a batch is in flight no new rows are
         claimed, below that the free room is claimed as soon as the last claim came back full,
         a wake-up arrived (an in-process publisher, or a PostgreSQL ``NOTIFY`` from any
-        process), or ``poll_interval_s`` passed since the last claim.
+        process), or ``poll_interval_s`` passed since the last claim. If the loop fails (say a
+        claim meets a database error), the attempts already in flight are still finished and
+        recorded, as far as the database allows, before the error is raised.
         """
         deadline = None if max_seconds is None else time.monotonic() + max_seconds
         total = DispatchStats()
         pool = self._attempt_pool()
+        try:
+            return self._pump(pool, total, deadline, until_idle=until_idle, stop=stop)
+        except BaseException:
+            self._settle_in_flight(pool, total)
+            raise
+
+    def _pump(
+        self,
+        pool: AttemptPool,
+        total: DispatchStats,
+        deadline: float | None,
+        *,
+        until_idle: bool,
+        stop: threading.Event | None,
+    ) -> DispatchStats:
         poll_s = self._config.dispatcher.poll_interval_s
         batch = self._config.dispatcher.batch_size
         more_due, next_poll, refresh_at = True, 0.0, 0.0
@@ -207,6 +225,16 @@ class Dispatcher:
             if not more_due:
                 self._idle(deadline, next_poll)
         return total
+
+    def _settle_in_flight(self, pool: AttemptPool, stats: DispatchStats) -> None:
+        """After a failure in the loop: let the attempts in flight finish and record them if the
+        database lets us (else their rows come due again when their leases lapse)."""
+        while len(pool):
+            done = pool.finished(timeout=None)
+            try:
+                self._record(done, stats)
+            except StorageError as exc:
+                logger.warning("could not record %d finished attempt(s): %s", len(done), exc)
 
     def _woken(self, next_poll: float) -> bool:
         """A wake-up (in-process or ``NOTIFY``) arrived, or it is time to poll."""

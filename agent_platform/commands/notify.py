@@ -1,6 +1,8 @@
 """``agent-platform notify``: run the outbox dispatcher, show a notification, export the log.
 
-``notify dispatch`` is the long-running worker (many may run against one database);
+``notify dispatch`` is the long-running worker (many may run against one database, in as many
+processes or machines, sharing the outbox through leases; on PostgreSQL each is woken the
+moment a notification commits);
 ``notify status ID`` prints every attempt of one notification; ``notify log`` prints or writes
 the delivery log CSV; ``notify enable NAME`` re-enables a destination a 410 disabled.
 """

@@ -3,7 +3,9 @@
 Each channel turns one :class:`OutboundMessage` into one attempt and returns an
 :class:`AttemptOutcome`; none retries by itself (the dispatcher owns retries, backoff and the
 circuit). Each sits behind a narrow seam: HTTP channels share an :class:`HttpSender` (httpx
-transport + resolver), e-mail takes an ``smtp_factory``. Every error text passes through the
+transport + resolver), e-mail takes an ``smtp_factory``. Every channel reaches its server only
+through the sender's :class:`AddressGuard` (resolve once, refuse non-public addresses, pin), so
+SMTP is held to the same SSRF policy as webhooks. Every error text passes through the
 destination's redactor before it leaves the channel.
 """
 
@@ -19,6 +21,7 @@ from typing import Protocol
 
 from standardwebhooks.webhooks import Webhook
 
+from agent_platform.errors import DestinationError
 from agent_platform.notifications.destinations import ResolvedDestination
 from agent_platform.notifications.http_sender import HttpSender
 from agent_platform.notifications.ids import utc_now
@@ -29,6 +32,8 @@ from agent_platform.notifications.render import (
     slack_body,
     webhook_body,
 )
+from agent_platform.notifications.smtp_connect import SmtpFactory, SmtpTarget, connect_pinned
+from agent_platform.notifications.ssrf import AddressGuard
 from agent_platform.schemas.notifications import (
     EmailDestination,
     SlackDestination,
@@ -46,9 +51,6 @@ __all__ = [
 ]
 
 USER_AGENT = "agent-platform-notifier/0.1"
-
-#: ``smtp_factory(host, port, timeout_s)`` returns a connected ``smtplib.SMTP``.
-SmtpFactory = Callable[[str, int, float], smtplib.SMTP]
 
 
 class Channel(Protocol):
@@ -148,27 +150,45 @@ def _text(reply: bytes | str) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
 
 
-def _default_smtp_factory(host: str, port: int, timeout_s: float) -> smtplib.SMTP:
-    return smtplib.SMTP(host, port, timeout=timeout_s)
-
-
 class EmailChannel:
-    """Plain-text + HTML e-mail over SMTP, upgraded with STARTTLS when configured."""
+    """Plain-text + HTML e-mail over SMTP (STARTTLS or SMTPS when configured).
+
+    The SMTP host is resolved and checked by ``guard`` on every attempt, and the connection
+    goes to the checked address (a refused one is never connected to: the attempt is recorded
+    as refused); TLS verifies the certificate against the configured host name.
+    """
 
     def __init__(
-        self, destination: ResolvedDestination, smtp_factory: SmtpFactory | None = None
+        self,
+        destination: ResolvedDestination,
+        guard: AddressGuard,
+        smtp_factory: SmtpFactory | None = None,
     ) -> None:
         if not isinstance(destination.config, EmailDestination):
             raise TypeError("EmailChannel needs a resolved e-mail destination")
         self.name = destination.name
         self._destination = destination
         self._config = destination.config
-        self._factory = smtp_factory or _default_smtp_factory
+        self._guard = guard
+        self._factory = smtp_factory or connect_pinned
+
+    def _context(self) -> ssl.SSLContext:
+        return self._destination.ssl_context or ssl.create_default_context()
+
+    def _target(self) -> SmtpTarget:
+        config = self._config
+        address = self._guard.pin_host(config.smtp_host, config.smtp_port)
+        tls = self._context() if config.smtps else None
+        return SmtpTarget(config.smtp_host, address, config.smtp_port, config.timeout_s, tls)
 
     def send(self, message: OutboundMessage) -> AttemptOutcome:
         mail = email_message(message, self._config.from_addr, self._config.to_addrs)
         try:
-            outcome = self._deliver(mail)
+            target = self._target()
+        except DestinationError as exc:
+            return _redacted(AttemptOutcome(OutcomeKind.REFUSED, error=str(exc)), self._destination)
+        try:
+            outcome = self._deliver(target, mail)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             transient = any(400 <= code < 500 for code in codes)
@@ -183,12 +203,10 @@ class EmailChannel:
             outcome = AttemptOutcome(OutcomeKind.RETRY, error=f"SMTP {type(exc).__name__}: {exc}")
         return _redacted(outcome, self._destination)
 
-    def _deliver(self, mail: EmailMessage) -> AttemptOutcome:
-        config = self._config
-        with self._factory(config.smtp_host, config.smtp_port, config.timeout_s) as smtp:
-            if config.starttls:
-                context = self._destination.ssl_context or ssl.create_default_context()
-                smtp.starttls(context=context)
+    def _deliver(self, target: SmtpTarget, mail: EmailMessage) -> AttemptOutcome:
+        with self._factory(target) as smtp:
+            if self._config.upgrade_with_starttls:
+                smtp.starttls(context=self._context())
             if self._destination.username and self._destination.password:
                 smtp.login(self._destination.username, self._destination.password)
             refused = smtp.send_message(mail)
@@ -210,7 +228,7 @@ def build_channel(
         return WebhookChannel(destination, sender)
     if isinstance(destination.config, SlackDestination):
         return SlackChannel(destination, sender)
-    return EmailChannel(destination, smtp_factory)
+    return EmailChannel(destination, sender.guard, smtp_factory)
 
 
 def build_channels(

@@ -1,8 +1,11 @@
 """The dispatcher: drains the outbox, delivers concurrently, retries, and keeps circuits.
 
-Each pass claims due rows under a lease, sends them through their channels on a thread pool
+It claims due rows under a lease, sends them through their channels on worker threads
 (concurrently across and within destinations, each attempt bounded by its destination's
-timeout), and records every attempt as it completes. Delivery is at-least-once: a dispatcher
+timeout), and records every attempt as it completes, a group of them per statement. Claims
+overlap deliveries (the next rows are leased while half a batch is still in flight), and an
+idle dispatcher is woken at once by a publisher in its process or, on PostgreSQL, by the
+``NOTIFY`` any process's insert sends (:mod:`.wakeup`). Delivery is at-least-once: a dispatcher
 that dies leaves leased rows that become due again when the lease expires, and the receiver
 recognises a repeat by its ``webhook-id`` (the outbox row id). A 410 disables the destination;
 a run of failures opens its circuit for ``circuit.open_s``, after which a single probe (one
@@ -19,7 +22,6 @@ import socket
 import threading
 import time
 from collections.abc import Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -27,6 +29,9 @@ from types import TracebackType
 import httpx
 from sqlalchemy.engine import Engine, RowMapping
 
+from agent_platform.errors import StorageError
+from agent_platform.notifications._lease_connection import LeaseConnection
+from agent_platform.notifications._workers import AttemptPool, Finished, Result
 from agent_platform.notifications.channels import Channel, SmtpFactory, build_channels
 from agent_platform.notifications.destinations import (
     DEFAULT_CONFIG_FILE,
@@ -37,7 +42,6 @@ from agent_platform.notifications.http_sender import HttpSender
 from agent_platform.notifications.ids import as_utc, ulid, utc_now
 from agent_platform.notifications.outbox import (
     AttemptWrite,
-    DestinationCircuit,
     claim_due,
     claim_probe,
     count_pending,
@@ -47,23 +51,18 @@ from agent_platform.notifications.outbox import (
     load_destination_states,
     mark_disabled_rows,
     record_attempts,
-    release,
     return_probe,
 )
 from agent_platform.notifications.outcome import AttemptOutcome, OutcomeKind
 from agent_platform.notifications.render import OutboundMessage
 from agent_platform.notifications.retry import AttemptStatus, decide
 from agent_platform.notifications.ssrf import AddressPolicy, Resolver
+from agent_platform.notifications.wakeup import Waker
 from agent_platform.schemas.notifications import NotificationsConfig
 
 __all__ = ["DispatchStats", "Dispatcher"]
 
 logger = logging.getLogger(__name__)
-
-_GROUP_WINDOW_S = 0.005
-
-#: What a worker thread hands back: the outcome, when the attempt started, its latency (ms).
-_Result = tuple[AttemptOutcome, datetime, float]
 
 
 @dataclass
@@ -97,7 +96,7 @@ class Dispatcher:
         worker_id: this dispatcher's lease owner name (default host-pid-random).
         transport: httpx transport for webhook/Slack (the test seam; default a real one).
         resolver: DNS resolver for the SSRF check (default ``getaddrinfo``).
-        smtp_factory: builds the SMTP connection for e-mail (default ``smtplib.SMTP``).
+        smtp_factory: opens the SMTP connection to the checked address (default: pinned smtplib).
         channels: ready-made channels by destination name, replacing those built from config.
         rng: the jitter source (seed it for reproducible schedules).
     """
@@ -132,8 +131,9 @@ class Dispatcher:
         self._redact = redactor
         self.worker_id = worker_id or _default_worker_id()
         self._rng = rng or random.Random()
-        self._wake = threading.Event()
-        self._pool: ThreadPoolExecutor | None = None
+        self._wake = Waker()
+        self._pool: AttemptPool | None = None
+        self._leases = LeaseConnection(engine)
         self._states_ready = False
 
     @property
@@ -146,9 +146,11 @@ class Dispatcher:
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=True)
+            self._pool.close()
             self._pool = None
+        self._leases.close()
         self._sender.close()
+        self._wake.close()
 
     def __enter__(self) -> Dispatcher:
         return self
@@ -172,124 +174,164 @@ class Dispatcher:
         max_seconds: float | None = None,
         stop: threading.Event | None = None,
     ) -> DispatchStats:
-        """Pass after pass until ``stop`` is set, ``max_seconds`` pass, or (``until_idle``)
-        nothing is pending any more."""
+        """Deliver until ``stop`` is set, ``max_seconds`` pass, or (``until_idle``) nothing is
+        pending any more; attempts still in flight then are finished and recorded first.
+
+        Claims overlap deliveries: while at least half a batch is in flight no new rows are
+        claimed, below that the free room is claimed as soon as the last claim came back full,
+        a wake-up arrived (an in-process publisher, or a PostgreSQL ``NOTIFY`` from any
+        process), or ``poll_interval_s`` passed since the last claim. If the loop fails (say a
+        claim meets a database error), the attempts already in flight are still finished and
+        recorded, as far as the database allows, before the error is raised.
+        """
         deadline = None if max_seconds is None else time.monotonic() + max_seconds
         total = DispatchStats()
-        while not (stop is not None and stop.is_set()):
-            if deadline is not None and time.monotonic() >= deadline:
-                break
-            stats = self.run_once()
-            total.add(stats)
-            if stats.claimed:
+        pool = self._attempt_pool()
+        try:
+            return self._pump(pool, total, deadline, until_idle=until_idle, stop=stop)
+        except BaseException:
+            self._settle_in_flight(pool, total)
+            raise
+
+    def _pump(
+        self,
+        pool: AttemptPool,
+        total: DispatchStats,
+        deadline: float | None,
+        *,
+        until_idle: bool,
+        stop: threading.Event | None,
+    ) -> DispatchStats:
+        poll_s = self._config.dispatcher.poll_interval_s
+        batch = self._config.dispatcher.batch_size
+        more_due, next_poll, refresh_at = True, 0.0, 0.0
+        while True:
+            halted = (stop is not None and stop.is_set()) or (
+                deadline is not None and time.monotonic() >= deadline
+            )
+            if not halted and len(pool) <= batch // 2 and (more_due or self._woken(next_poll)):
+                self._wake.clear()
+                self._leases.clear()
+                refresh = time.monotonic() >= refresh_at
+                rows, more_due = self._claim(batch - len(pool), total, refresh=refresh)
+                next_poll = time.monotonic() + poll_s
+                refresh_at = next_poll if refresh else refresh_at
+                pool.submit(rows)
+            if len(pool):
+                self._collect(pool, total, timeout=poll_s)
                 continue
-            if until_idle and self.pending() == 0:
+            if halted or (until_idle and not more_due and self.pending() == 0):
                 break
-            wait = self._config.dispatcher.poll_interval_s
-            if deadline is not None:
-                wait = max(0.0, min(wait, deadline - time.monotonic()))
-            self._wake.wait(wait)
-            self._wake.clear()
+            if not more_due:
+                self._idle(deadline, next_poll)
         return total
+
+    def _settle_in_flight(self, pool: AttemptPool, stats: DispatchStats) -> None:
+        """After a failure in the loop: let the attempts in flight finish and record them if the
+        database lets us (else their rows come due again when their leases lapse)."""
+        while len(pool):
+            done = pool.finished(timeout=None)
+            try:
+                self._record(done, stats)
+            except StorageError as exc:
+                logger.warning("could not record %d finished attempt(s): %s", len(done), exc)
+
+    def _woken(self, next_poll: float) -> bool:
+        """A wake-up (in-process or ``NOTIFY``) arrived, or it is time to poll."""
+        return self._wake.is_set() or self._leases.signalled() or time.monotonic() >= next_poll
+
+    def _idle(self, deadline: float | None, next_poll: float) -> None:
+        """Wait for a wake-up, the next poll or the deadline, whichever comes first."""
+        until = next_poll if deadline is None else min(next_poll, deadline)
+        self._leases.wait(until - time.monotonic(), self._wake)
 
     def run_once(self) -> DispatchStats:
         """One pass: settle disabled destinations, claim due rows, deliver, record."""
+        stats = DispatchStats()
+        rows, _ = self._claim(self._config.dispatcher.batch_size, stats, refresh=True)
+        pool = self._attempt_pool()
+        pool.submit(rows)
+        while len(pool):
+            self._collect(pool, stats, timeout=None)
+        return stats
+
+    def _claim(
+        self, limit: int, stats: DispatchStats, *, refresh: bool
+    ) -> tuple[list[RowMapping], bool]:
+        """Lease up to ``limit`` due rows; and whether the claim came back full.
+
+        Closed circuits are judged inside the claiming statement. With ``refresh`` the states
+        are read as well: disabled destinations have their rows settled, and a half-open circuit
+        whose probe this dispatcher wins (one across every dispatcher) gets one row claimed.
+        """
         now = utc_now()
         if not self._states_ready:
             ensure_destination_states(self._engine, self._channels, now)
             self._states_ready = True
-        stats = DispatchStats()
+        lease_s = self._config.dispatcher.lease_s
+        rows: list[RowMapping] = []
+        for name in self._won_probes(now, stats) if refresh else []:
+            probe = claim_due(
+                self._engine, self.worker_id, [name], now=now, lease_s=lease_s, limit=1
+            )
+            if not probe:
+                return_probe(self._engine, name, now)  # nothing due: half-open again at once
+            rows += probe
+        wanted = limit - len(rows)
+        closed = self._leases.run(
+            lambda bind: claim_due(
+                bind,
+                self.worker_id,
+                self._channels,
+                now=now,
+                lease_s=lease_s,
+                limit=wanted,
+                skip_tripped=self._config.circuit.failure_threshold,
+            )
+        )
+        stats.claimed += len(rows) + len(closed)
+        return rows + closed, len(closed) >= wanted
+
+    def _won_probes(self, now: datetime, stats: DispatchStats) -> list[str]:
+        """Read the states: settle disabled destinations' rows, and try for the probe of each
+        half-open circuit (the others leave it alone until the probe's outcome is recorded)."""
         states = load_destination_states(self._engine)
         disabled = {n for n in self._channels if n in states and states[n].disabled}
-        stats.settled_disabled = mark_disabled_rows(
+        stats.settled_disabled += mark_disabled_rows(
             self._engine, disabled, "destination disabled after HTTP 410"
         )
-        servable, probes = self._servable(states, disabled, now)
-        dispatch = self._config.dispatcher
-        rows = claim_due(
-            self._engine,
-            self.worker_id,
-            servable,
-            now=now,
-            lease_s=dispatch.lease_s,
-            limit=dispatch.batch_size,
-        )
-        rows = self._one_row_per_probe(rows, probes, now)
-        stats.claimed = len(rows)
-        self._deliver(rows, stats)
-        return stats
-
-    def _servable(
-        self, states: Mapping[str, DestinationCircuit], disabled: set[str], now: datetime
-    ) -> tuple[list[str], set[str]]:
-        """Destinations to claim rows for, and the half-open ones whose probe this pass won.
-
-        A closed circuit is served; an open one is not; a half-open one only by the dispatcher
-        that wins its probe (the others leave it alone until the probe's outcome is recorded).
-        """
         threshold = self._config.circuit.failure_threshold
         hold_s = self._config.dispatcher.lease_s
-        closed: list[str] = []
-        probes: set[str] = set()
-        for name in self._channels:
-            state = states.get(name)
-            if name in disabled or (state is not None and state.is_open(now)):
-                continue
-            if state is None or not state.is_half_open(now, threshold):
-                closed.append(name)
-            elif claim_probe(self._engine, name, threshold=threshold, now=now, hold_s=hold_s):
-                probes.add(name)
-        return closed + sorted(probes), probes
+        return [
+            name
+            for name, state in sorted(states.items())
+            if name in self._channels
+            and name not in disabled
+            and state.is_half_open(now, threshold)
+            and claim_probe(self._engine, name, threshold=threshold, now=now, hold_s=hold_s)
+        ]
 
-    def _one_row_per_probe(
-        self, rows: list[RowMapping], probes: set[str], now: datetime
-    ) -> list[RowMapping]:
-        """Keep one row as each won probe, release the others; give back probes with no row."""
-        keep: list[RowMapping] = []
-        spare: list[str] = []
-        used: set[str] = set()
-        for row in rows:
-            name = row["destination"]
-            if name in probes and name in used:
-                spare.append(row["id"])
-                continue
-            used.add(name)
-            keep.append(row)
-        release(self._engine, self.worker_id, spare)
-        for name in probes - used:
-            return_probe(self._engine, name, now)
-        return keep
-
-    def _deliver(self, rows: list[RowMapping], stats: DispatchStats) -> None:
-        if not rows:
-            return
+    def _attempt_pool(self) -> AttemptPool:
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(
-                max_workers=self._config.dispatcher.max_workers,
-                thread_name_prefix="notify-dispatch",
-            )
-        futures = {self._pool.submit(self._attempt, row): row for row in rows}
-        waiting: set[Future[_Result]] = set(futures)
-        lease_s = self._config.dispatcher.lease_s
-        renew_at = time.monotonic() + lease_s / 2
-        while waiting:
-            timeout = max(0.0, renew_at - time.monotonic())
-            done, waiting = wait(waiting, timeout=timeout, return_when=FIRST_COMPLETED)
-            if done and waiting:
-                # Gather what completes in the next few ms so one transaction records a group.
-                more, waiting = wait(waiting, timeout=_GROUP_WINDOW_S)
-                done |= more
-            # Whatever finished together is recorded in one transaction.
-            self._record([(futures[f], *f.result()) for f in done], stats)
-            if waiting and time.monotonic() >= renew_at:
-                # A slow batch keeps its rows: heartbeat the lease of those still in flight.
-                until = utc_now() + timedelta(seconds=lease_s)
-                extend_lease(
-                    self._engine, self.worker_id, [futures[f]["id"] for f in waiting], until
-                )
-                renew_at = time.monotonic() + lease_s / 2
+            workers = self._config.dispatcher.max_workers
+            self._pool = AttemptPool(self._attempt, workers, self._config.dispatcher.lease_s)
+        return self._pool
 
-    def _attempt(self, row: RowMapping) -> _Result:
+    def _collect(self, pool: AttemptPool, stats: DispatchStats, timeout: float | None) -> None:
+        """Wait (at most ``timeout``) for attempts to finish and record them in one transaction;
+        heartbeat the leases of the rows still in flight when half a lease has passed."""
+        renew_in = max(0.0, pool.renew_at - time.monotonic())
+        done = pool.finished(renew_in if timeout is None else min(timeout, renew_in))
+        if done:
+            self._record(done, stats)
+        if len(pool) and time.monotonic() >= pool.renew_at:
+            # A slow attempt keeps its row: heartbeat the lease of those still in flight.
+            lease_s = self._config.dispatcher.lease_s
+            until = utc_now() + timedelta(seconds=lease_s)
+            extend_lease(self._engine, self.worker_id, pool.ids(), until)
+            pool.renew_at = time.monotonic() + lease_s / 2
+
+    def _attempt(self, row: RowMapping) -> Result:
         started = utc_now()
         clock = time.perf_counter()
         message = _message_for(row)
@@ -306,7 +348,7 @@ class Dispatcher:
 
     def _record(
         self,
-        results: list[tuple[RowMapping, AttemptOutcome, datetime, float]],
+        results: list[Finished],
         stats: DispatchStats,
     ) -> None:
         writes = [self._write_for(*result) for result in results]

@@ -1,7 +1,8 @@
 """HTTP delivery for webhooks and Slack: SSRF-pinned POSTs and response classification.
 
 The network seam is httpx's one-method transport (``httpx.BaseTransport``): tests hand in an
-``httpx.MockTransport`` to script responses, production uses ``httpx.HTTPTransport``. The
+``httpx.MockTransport`` to script responses, production uses the pooled ``http.client``
+transport of :mod:`.http_pool` (a quarter of httpcore's CPU per request). The
 resolver is a second seam, so the SSRF tests can make a name resolve anywhere. Redirects are
 never followed; every httpx exception becomes an :class:`AttemptOutcome` here. An https request
 connects to the pinned IP while TLS sends the URL's host name as SNI and checks the certificate
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import email.utils
+import functools
 import ssl
 import threading
 from collections.abc import Mapping
@@ -22,9 +24,10 @@ from datetime import datetime
 import httpx
 
 from agent_platform.errors import DestinationError
+from agent_platform.notifications.http_pool import Endpoint, PooledHttpTransport
 from agent_platform.notifications.ids import as_utc, utc_now
 from agent_platform.notifications.outcome import AttemptOutcome, OutcomeKind
-from agent_platform.notifications.ssrf import AddressPolicy, Resolver, pin_url, system_resolver
+from agent_platform.notifications.ssrf import AddressGuard, AddressPolicy, PinnedTarget, Resolver
 
 __all__ = ["MAX_RESPONSE_BYTES", "HttpSender", "classify_response", "parse_retry_after"]
 
@@ -69,7 +72,7 @@ def classify_response(status: int, headers: Mapping[str, str]) -> AttemptOutcome
 
 
 class HttpSender:
-    """POSTs bodies to SSRF-checked, address-pinned URLs through one pooled httpx transport.
+    """POSTs bodies to SSRF-checked, address-pinned URLs through pooled keep-alive transports.
 
     Requests go to the transport directly, not through ``httpx.Client``: the client logs every
     request URL at INFO, and a Slack URL's path is a secret. Going direct also means there is
@@ -83,8 +86,8 @@ class HttpSender:
         transport: httpx.BaseTransport | None = None,
         resolver: Resolver | None = None,
     ) -> None:
-        self._policy = policy
-        self._resolver = resolver or system_resolver
+        #: The address guard, shared with the e-mail channel so every channel is checked alike.
+        self.guard = AddressGuard(policy, resolver)
         self._shared = transport
         # One pool per host name (and trust store): pooled connections are keyed by the pinned
         # IP, and a TLS connection verified for one name must never carry a request for another.
@@ -104,8 +107,7 @@ class HttpSender:
         with self._lock:
             transport = self._per_host.get((host, context))
             if transport is None:
-                verify: ssl.SSLContext | bool = True if context is None else context
-                transport = httpx.HTTPTransport(retries=0, trust_env=False, verify=verify)
+                transport = PooledHttpTransport(context)
                 self._per_host[(host, context)] = transport
             return transport
 
@@ -123,36 +125,60 @@ class HttpSender:
         ``ssl_context`` is the verifying context for https (None: the default trust store).
         """
         try:
-            target = pin_url(url, self._policy, self._resolver)
+            target = self.guard.pin_url(url)
         except DestinationError as exc:
             return AttemptOutcome(OutcomeKind.REFUSED, error=str(exc))
-        request = httpx.Request(
-            "POST",
-            target.url,
-            content=body,
-            headers={**headers, "host": target.host_header},
-            extensions={
-                "timeout": httpx.Timeout(timeout_s).as_dict(),
-                **target.extensions,
-            },
-        )
+        transport = self._transport_for(target.host, ssl_context)
+        sent = {**headers, "host": target.host_header}
         try:
-            response = self._transport_for(target.host, ssl_context).handle_request(request)
-            try:
-                truncated = _read_bounded(response)
-            finally:
-                response.close()
+            if isinstance(transport, PooledHttpTransport):
+                status, answer, truncated = transport.post(
+                    _endpoint(target), body, sent, timeout_s, MAX_RESPONSE_BYTES
+                )
+            else:
+                status, answer, truncated = _post_via(transport, target, body, sent, timeout_s)
         except httpx.TimeoutException as exc:
             return _transient(f"timeout after {timeout_s:g}s ({type(exc).__name__})")
         except httpx.TransportError as exc:
             return _transient(f"connection error ({type(exc).__name__}: {exc})")
-        outcome = classify_response(response.status_code, response.headers)
+        outcome = classify_response(status, answer)
         if not truncated:
             return outcome
         note = f"response body over {MAX_RESPONSE_BYTES} bytes: the rest was not read"
         return dataclasses.replace(
             outcome, error=f"{outcome.error}; {note}" if outcome.error else note
         )
+
+
+@functools.lru_cache(maxsize=512)
+def _endpoint(target: PinnedTarget) -> Endpoint:
+    url = target.url
+    port = url.port or (443 if url.scheme == "https" else 80)
+    path = url.raw_path.decode("ascii")
+    return Endpoint(url.scheme, target.address, port, target.host, path)
+
+
+def _post_via(
+    transport: httpx.BaseTransport,
+    target: PinnedTarget,
+    body: bytes,
+    headers: Mapping[str, str],
+    timeout_s: float,
+) -> tuple[int, Mapping[str, str], bool]:
+    """The POST through any httpx transport (the test seam): status, headers, truncated."""
+    request = httpx.Request(
+        "POST",
+        target.url,
+        content=body,
+        headers=headers,
+        extensions={"timeout": httpx.Timeout(timeout_s).as_dict(), **target.extensions},
+    )
+    response = transport.handle_request(request)
+    try:
+        truncated = _read_bounded(response)
+    finally:
+        response.close()
+    return response.status_code, response.headers, truncated
 
 
 def _read_bounded(response: httpx.Response) -> bool:

@@ -3,7 +3,8 @@
 ``NotificationPublisher`` is the :class:`agent_platform.events.EventSink` that the budget
 guardian and the agent graph call. ``publish`` writes one outbox row per destination, inside the
 caller's transaction when a SQLAlchemy ``Connection`` is given (the event and its notification
-commit or roll back together), otherwise in a transaction of its own. Delivery is the
+commit or roll back together), otherwise in a transaction of its own; on PostgreSQL the same
+insert announces the rows to dispatchers in other processes (:mod:`.wakeup`). Delivery is the
 :class:`~agent_platform.notifications.dispatcher.Dispatcher`'s job. Bad input (unknown
 destination, payload not JSON or too large) raises before anything is written; those checks
 and the row layout live in :mod:`._outbox_rows`.
@@ -20,6 +21,7 @@ from typing import Any
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from agent_platform._dberror import describe
 from agent_platform.config import load_yaml_model, project_root
 from agent_platform.errors import StorageError
 from agent_platform.notifications._outbox_rows import (
@@ -35,7 +37,7 @@ from agent_platform.notifications.destinations import (
     resolve_destinations,
 )
 from agent_platform.notifications.ids import new_notification_id, utc_now
-from agent_platform.notifications.outbox import insert_rows
+from agent_platform.notifications.outbox import enqueue_transaction, insert_rows
 from agent_platform.notifications.status import (
     DeliveryLogRow,
     NotificationStatus,
@@ -43,7 +45,6 @@ from agent_platform.notifications.status import (
     notification_status,
 )
 from agent_platform.schemas.notifications import NotificationsConfig
-from agent_platform._dberror import describe
 
 __all__ = ["NotificationEvent", "NotificationPublisher", "load_notifications_config"]
 
@@ -134,7 +135,7 @@ class NotificationPublisher:
             insert_rows(connection, rows)
             return ids
         try:
-            with self._engine.begin() as own:
+            with enqueue_transaction(self._engine, len(rows)) as own:
                 insert_rows(own, rows)
         except SQLAlchemyError as exc:
             raise StorageError(

@@ -5,14 +5,17 @@ link-local, CGNAT (100.64/10), multicast, reserved, unspecified or a cloud metad
 request is refused unless the host or the address is on the configured allow-list. An IPv6
 address that carries an IPv4 address (mapped ``::ffff:a.b.c.d``, compatible ``::a.b.c.d``, NAT64
 ``64:ff9b::/96``, 6to4 ``2002::/16``, Teredo ``2001::/32``) is judged by that IPv4 address too, so
-``64:ff9b::a9fe:a9fe`` is the metadata endpoint it translates to. The request
-then goes to the resolved address itself (the URL's host is replaced by the IP, the ``Host``
-header and TLS SNI keep the name), so a second DNS answer cannot swap in another target.
-Error texts name the host, never the URL: a Slack URL's path is a secret.
+``64:ff9b::a9fe:a9fe`` is the metadata endpoint it translates to. Link-local and cloud metadata
+addresses (and metadata host names) are refused even when allow-listed: no entry opens them.
+The connection then goes to the resolved address itself (for HTTP the URL's host is replaced
+by the IP, the ``Host`` header and TLS SNI keep the name; SMTP connects its socket to the
+address and verifies TLS against the configured name), so a second DNS answer cannot swap in
+another target. Error texts name the host, never the URL: a Slack URL's path is a secret.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 from collections.abc import Callable, Iterable, Sequence
@@ -21,13 +24,21 @@ from dataclasses import dataclass
 import httpx
 
 from agent_platform.errors import DestinationError
+from agent_platform.schemas.notifications import (
+    NEVER_ALLOWED_HOSTS,
+    NEVER_ALLOWED_NETWORKS,
+    normalise_host,
+)
 
 __all__ = [
+    "AddressGuard",
     "AddressPolicy",
     "PinnedTarget",
     "Resolver",
     "blocked_reason",
     "embedded_ipv4",
+    "never_reason",
+    "pin_host",
     "pin_url",
     "system_resolver",
 ]
@@ -112,29 +123,61 @@ def blocked_reason(address: IPAddress) -> str | None:
     return None
 
 
+def never_reason(address: IPAddress) -> str | None:
+    """Why ``address`` may never be reached, allow-listed or not; None if an entry may open it.
+
+    Link-local and cloud metadata addresses, and every IPv6 form carrying one of them.
+    """
+    for candidate in (address, *embedded_ipv4(address)):
+        if candidate in _METADATA:
+            return "cloud metadata"
+        if any(candidate in network for network in NEVER_ALLOWED_NETWORKS):
+            return "link-local"  # the metadata addresses outside link-local are in _METADATA
+    return None
+
+
 class AddressPolicy:
-    """Refuses non-public addresses unless their host name or their address is allow-listed."""
+    """Refuses non-public addresses unless their host name or their address is allow-listed.
+
+    Link-local and metadata addresses, and metadata host names, are refused whatever the
+    allow-list says (:func:`never_reason`).
+    """
 
     def __init__(self, allow_hosts: Iterable[str] = (), allow_cidrs: Iterable[str] = ()) -> None:
-        self._hosts = frozenset(_norm_host(h) for h in allow_hosts)
+        self._hosts = frozenset(normalise_host(h) for h in allow_hosts)
         self._networks: tuple[IPNetwork, ...] = tuple(
             ipaddress.ip_network(c, strict=False) for c in allow_cidrs
         )
 
+    def check_name(self, host: str) -> None:
+        """Refuse a metadata service's name before anything resolves it."""
+        if normalise_host(host) in NEVER_ALLOWED_HOSTS:
+            raise DestinationError(
+                f"refused: host {host!r} is a cloud metadata service, never reachable "
+                "(no allow-list entry opens it)"
+            )
+
     def check(self, host: str, addresses: Sequence[str]) -> IPAddress:
         """Return the address to connect to, or raise :class:`DestinationError`."""
+        self.check_name(host)
         if not addresses:
             raise DestinationError(f"host {host!r} resolved to no address")
         parsed = [_parse(host, a) for a in addresses]
-        if _norm_host(host) in self._hosts:
+        for address in parsed:
+            never = never_reason(address)
+            if never is not None:
+                raise DestinationError(
+                    f"refused: host {host!r} resolves to {address}{_carried(address)} "
+                    f"({never} address), never reachable (no allow-list entry opens it)"
+                )
+        if normalise_host(host) in self._hosts:
             return parsed[0]
         for address in parsed:
             reason = blocked_reason(address)
             if reason is not None and not self._allowed(address):
-                inner = embedded_ipv4(address)
-                carried = f" carrying {', '.join(map(str, inner))}" if inner else ""
                 raise DestinationError(
-                    f"refused: host {host!r} resolves to {address}{carried} ({reason} address); "
+                    f"refused: host {host!r} resolves to {address}{_carried(address)} "
+                    f"({reason} address); "
                     "allow-list the host or its CIDR in security.allow_hosts/allow_cidrs"
                 )
         return parsed[0]
@@ -165,8 +208,29 @@ class PinnedTarget:
         return self.host if original_port is None else f"{self.host}:{original_port}"
 
 
+def pin_host(host: str, port: int, policy: AddressPolicy, resolver: Resolver) -> str:
+    """Resolve ``host`` once (unless it is an address), apply ``policy``; the address to use.
+
+    A metadata service's name is refused before it is resolved. The name is resolved on every
+    call; only the verdict on a (host, addresses) answer is remembered (it is a pure function
+    of them and the immutable policy), since profiling put its parsing at a tenth of a send.
+    """
+    policy.check_name(host)
+    literal = _literal(host)
+    addresses = (literal,) if literal is not None else tuple(resolver(host, port))
+    return _verdict(policy, host, addresses)
+
+
 def pin_url(url: str, policy: AddressPolicy, resolver: Resolver) -> PinnedTarget:
     """Resolve ``url``'s host once, apply ``policy`` and return the pinned target."""
+    parsed, host, port = _parse_url(url)
+    address = pin_host(host, port, policy, resolver)
+    return PinnedTarget(url=_pinned(parsed, address), host=host, address=address)
+
+
+@functools.lru_cache(maxsize=512)
+def _parse_url(url: str) -> tuple[httpx.URL, str, int]:
+    """A destination URL parsed (once: destination URLs are few and fixed), its host and port."""
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:
@@ -174,16 +238,40 @@ def pin_url(url: str, policy: AddressPolicy, resolver: Resolver) -> PinnedTarget
     host = parsed.host
     if parsed.scheme not in ("http", "https") or not host:
         raise DestinationError("invalid destination URL (need http(s) with a host)")
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    address = policy.check(host, _literal_or_resolved(host, port, resolver))
-    return PinnedTarget(url=parsed.copy_with(host=str(address)), host=host, address=str(address))
+    return parsed, host, parsed.port or (443 if parsed.scheme == "https" else 80)
 
 
-def _literal_or_resolved(host: str, port: int, resolver: Resolver) -> Sequence[str]:
+@functools.lru_cache(maxsize=512)
+def _pinned(parsed: httpx.URL, address: str) -> httpx.URL:
+    return parsed.copy_with(host=address)
+
+
+@functools.lru_cache(maxsize=1024)
+def _literal(host: str) -> str | None:
     try:
-        return [str(ipaddress.ip_address(host))]
+        return str(ipaddress.ip_address(host))
     except ValueError:
-        return resolver(host, port)
+        return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _verdict(policy: AddressPolicy, host: str, addresses: tuple[str, ...]) -> str:
+    """The address to connect to (a refusal raises, and is not remembered)."""
+    return str(policy.check(host, addresses))
+
+
+class AddressGuard:
+    """A policy and the resolver whose answers it judges: every channel's way to an address."""
+
+    def __init__(self, policy: AddressPolicy, resolver: Resolver | None = None) -> None:
+        self.policy = policy
+        self.resolver = resolver or system_resolver
+
+    def pin_host(self, host: str, port: int) -> str:
+        return pin_host(host, port, self.policy, self.resolver)
+
+    def pin_url(self, url: str) -> PinnedTarget:
+        return pin_url(url, self.policy, self.resolver)
 
 
 def _parse(host: str, address: str) -> IPAddress:
@@ -193,5 +281,6 @@ def _parse(host: str, address: str) -> IPAddress:
         raise DestinationError(f"host {host!r} resolved to a non-IP value {address!r}") from exc
 
 
-def _norm_host(host: str) -> str:
-    return host.strip().rstrip(".").lower()
+def _carried(address: IPAddress) -> str:
+    inner = embedded_ipv4(address)
+    return f" carrying {', '.join(map(str, inner))}" if inner else ""

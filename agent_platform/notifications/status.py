@@ -17,11 +17,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, RowMapping
 from sqlalchemy.exc import SQLAlchemyError
 
+from agent_platform._dberror import describe
 from agent_platform.errors import StorageError
 from agent_platform.fileio import write_text_atomic
 from agent_platform.notifications.ids import as_utc, iso_utc
 from agent_platform.notifications.tables import delivery_attempts, outbox
-from agent_platform._dberror import describe
 
 __all__ = [
     "DELIVERY_LOG_COLUMNS",

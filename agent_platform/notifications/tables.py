@@ -12,6 +12,18 @@ import sqlalchemy as sa
 
 from agent_platform.db import metadata
 
+__all__ = ["OutboxStatus", "delivery_attempts", "destination_state", "outbox"]
+
+
+class OutboxStatus:
+    """Values of ``outbox.status``."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"  # permanent failure, refused, or retries exhausted
+    DISABLED = "disabled"  # its destination answered 410
+
+
 outbox = sa.Table(
     "outbox",
     metadata,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import email
 import email.policy
+import functools
 import json
 import random
 import socket
@@ -39,6 +40,7 @@ from agent_platform._loopback import (
     free_port,
     serve_in_background,
 )
+from agent_platform.notifications._receiver_http import parse_request, response_bytes
 from agent_platform.notifications.ids import utc_now
 
 __all__ = [
@@ -55,10 +57,16 @@ FAULT_KINDS = ("500", "503", "timeout", "drop", "429", "410", "late")
 _MAX_BODY = 10_000_000
 
 
+@functools.lru_cache(maxsize=16)
+def _verifier(secret: str) -> Webhook:
+    """One verifier per secret (building one decodes the key), shared by every request."""
+    return Webhook(secret)
+
+
 def verify_signature(secret: str, body: bytes, headers: dict[str, str]) -> bool:
     """True when ``headers`` carry a valid Standard-Webhooks v1 signature of ``body``."""
     try:
-        Webhook(secret).verify(body.decode("utf-8"), headers, json_parse=False)
+        _verifier(secret).verify(body.decode("utf-8"), headers, json_parse=False)
     except (WebhookVerificationError, UnicodeDecodeError, ValueError):
         return False
     return True
@@ -292,6 +300,9 @@ class _Server(ThreadingHTTPServer):
     """One thread per connection; with ``tls_context`` the handshake runs in that thread."""
 
     daemon_threads = True
+    # socketserver's default listen backlog (5) drops the SYNs of a burst of new connections
+    # (two dispatcher processes opening 16 each); the client then retries after a full second.
+    request_queue_size = 256
     owner: WebhookReceiver
     tls_context: ssl.SSLContext | None = None
 
@@ -315,6 +326,7 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     owner: WebhookReceiver
+    raw_requestline: bytes  # set by handle_one_request before parse_request
     protocol_version = "HTTP/1.1"
     # The response's headers and body are separate writes: with Nagle on, the body waits for
     # the client's delayed ACK (~40 ms on Linux), which would be measured as delivery latency.
@@ -361,16 +373,14 @@ class _Handler(BaseHTTPRequestHandler):
         extra = {"Retry-After": owner.retry_after} if status == 429 else {}
         self._send(status, extra)
 
+    def parse_request(self) -> bool:
+        return parse_request(self, self.raw_requestline)
+
     def _send(self, status: int, extra: dict[str, str]) -> None:
-        payload = json.dumps({"status": status}).encode()
+        answer = response_bytes(status, extra, self.version_string())
+        self.log_request(status, len(answer))
         try:
-            self.send_response(status)
-            for name, value in extra.items():
-                self.send_header(name, value)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            self.wfile.write(answer)
         except OSError:  # the client already gave up (a ``late`` answer): nobody to tell
             self.close_connection = True
 
@@ -416,8 +426,10 @@ class SmtpReceiver(StartStopContext):
     """An aiosmtpd SMTP server on 127.0.0.1 that records every message.
 
     Args:
-        tls_context: a server-side context; when given the server offers STARTTLS.
+        tls_context: a server-side context; when given the server offers STARTTLS (or, with
+            ``implicit_tls``, speaks TLS from the first byte, as SMTPS does).
         require_starttls: refuse mail until the client has upgraded (needs ``tls_context``).
+        implicit_tls: serve SMTPS with ``tls_context`` instead of offering STARTTLS.
         credentials: ``(username, password)`` the server demands over TLS (AUTH PLAIN/LOGIN).
         echo_credentials: answer a failed AUTH with a reply that repeats the login and password
             it was given (as careless servers do), to prove the client never stores such text.
@@ -431,7 +443,11 @@ class SmtpReceiver(StartStopContext):
         credentials: tuple[str, str] | None = None,
         echo_credentials: bool = False,
         port: int | None = None,
+        implicit_tls: bool = False,
     ) -> None:
+        if implicit_tls and (tls_context is None or require_starttls):
+            raise ValueError("implicit_tls needs a tls_context and no require_starttls")
+        self._implicit_tls = implicit_tls
         self._credentials = credentials
         self._echo_credentials = echo_credentials
         self.port = port or free_port()
@@ -445,7 +461,9 @@ class SmtpReceiver(StartStopContext):
         from aiosmtpd.controller import Controller
 
         kwargs: dict[str, Any] = {}
-        if self._tls_context is not None:
+        if self._implicit_tls:
+            kwargs = {"ssl_context": self._tls_context}
+        elif self._tls_context is not None:
             kwargs = {"tls_context": self._tls_context, "require_starttls": self._require_starttls}
         if self._credentials is not None:
             kwargs["authenticator"] = _Authenticator(*self._credentials, self._echo_credentials)
@@ -519,7 +537,9 @@ class _SmtpHandler:
                 mail_from=str(envelope.mail_from),
                 rcpt_tos=list(envelope.rcpt_tos),
                 message=parsed,
-                tls=session.ssl is not None,
+                # STARTTLS sets ``session.ssl``; SMTPS is TLS from the start, seen on the transport.
+                tls=session.ssl is not None
+                or server.transport.get_extra_info("ssl_object") is not None,
                 auth_user=_text(session.auth_data),
             )
         )
@@ -530,4 +550,3 @@ def _text(value: Any) -> str | None:
     if value is None:
         return None
     return value.decode() if isinstance(value, bytes) else str(value)
-

@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
+    "NEVER_ALLOWED_HOSTS",
+    "NEVER_ALLOWED_NETWORKS",
     "CircuitConfig",
     "DispatcherConfig",
     "EmailDestination",
@@ -26,6 +28,7 @@ __all__ = [
     "SlackDestination",
     "WebhookDestination",
     "is_valid_email",
+    "normalise_host",
     "validate_http_url",
 ]
 
@@ -37,6 +40,31 @@ _EMAIL = re.compile(
 _HOSTNAME = re.compile(
     r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$"
 )
+
+
+#: Never reachable, whatever ``security.allow_hosts``/``allow_cidrs`` say: link-local ranges
+#: (where cloud metadata services answer) and the metadata addresses outside them (AWS's IPv6
+#: endpoint, Alibaba's inside CGNAT). The SSRF guard applies them to IPv6 forms that carry an
+#: IPv4 address too.
+NEVER_ALLOWED_NETWORKS: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = tuple(
+    ipaddress.ip_network(n)
+    for n in ("169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128", "100.100.100.200/32")
+)
+#: Metadata service names refused before they are even resolved (normalised: lower case, no
+#: trailing dot); ``metadata`` is the short name a GCE search domain completes.
+NEVER_ALLOWED_HOSTS = frozenset({"metadata.google.internal", "metadata"})
+
+
+def normalise_host(host: str) -> str:
+    """A host name as the allow-list compares it: trimmed, lower case, no trailing dot."""
+    return host.strip().rstrip(".").lower()
+
+
+def _never_allowed(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    return any(
+        network.version == never.version and network.subnet_of(never)  # type: ignore[arg-type]
+        for never in NEVER_ALLOWED_NETWORKS
+    )
 
 
 def is_valid_email(address: str) -> bool:
@@ -131,12 +159,14 @@ class SlackDestination(_HttpDestination):
 
 
 class EmailDestination(_Destination):
-    """E-mail over SMTP, with STARTTLS when ``starttls`` is true."""
+    """E-mail over SMTP: upgraded with STARTTLS when ``starttls`` is true, or TLS from the first
+    byte (SMTPS, usually port 465) when ``smtps`` is true."""
 
     type: Literal["email"]
     smtp_host: str = Field(min_length=1)
     smtp_port: int = Field(default=587, ge=1, le=65535)
     starttls: bool = True
+    smtps: bool = False
     ca_file: str | None = None
     username_env: str | None = Field(default=None, pattern=_ENV_NAME)
     password_env: str | None = Field(default=None, pattern=_ENV_NAME)
@@ -162,7 +192,14 @@ class EmailDestination(_Destination):
     def _credentials_pair(self) -> EmailDestination:
         if (self.username_env is None) != (self.password_env is None):
             raise ValueError("username_env and password_env together, or neither")
+        if self.smtps and self.starttls and "starttls" in self.model_fields_set:
+            raise ValueError("smtps (TLS from the start) or starttls (an upgrade), not both")
         return self
+
+    @property
+    def upgrade_with_starttls(self) -> bool:
+        """STARTTLS applies only to a plain connection (``smtps`` is TLS already)."""
+        return self.starttls and not self.smtps
 
 
 NotificationDestination = Annotated[
@@ -194,19 +231,46 @@ class DispatcherConfig(_Frozen):
 
 
 class SecurityConfig(_Frozen):
-    """Hosts or CIDRs that may be reached although they resolve to non-public addresses."""
+    """Hosts or CIDRs that may be reached although they resolve to non-public addresses.
+
+    An entry that could only ever name a link-local or cloud metadata address is refused here,
+    because the guard never opens those (:data:`NEVER_ALLOWED_NETWORKS`).
+    """
 
     allow_hosts: list[str] = Field(default_factory=list)
     allow_cidrs: list[str] = Field(default_factory=list)
+
+    @field_validator("allow_hosts")
+    @classmethod
+    def _hosts(cls, hosts: list[str]) -> list[str]:
+        for host in hosts:
+            name = normalise_host(host)
+            if not name:
+                raise ValueError("host names or addresses (got an empty entry)")
+            try:
+                literal = ipaddress.ip_network(name)
+            except ValueError:
+                literal = None
+            if name in NEVER_ALLOWED_HOSTS or (literal is not None and _never_allowed(literal)):
+                raise ValueError(
+                    f"hosts other than link-local or cloud metadata ones (got {host!r}: "
+                    "those are never reachable)"
+                )
+        return hosts
 
     @field_validator("allow_cidrs")
     @classmethod
     def _cidrs(cls, cidrs: list[str]) -> list[str]:
         for cidr in cidrs:
             try:
-                ipaddress.ip_network(cidr, strict=False)
+                network = ipaddress.ip_network(cidr, strict=False)
             except ValueError as exc:
                 raise ValueError(f"CIDR blocks like 10.0.0.0/8 (got {cidr!r})") from exc
+            if _never_allowed(network):
+                raise ValueError(
+                    f"CIDR blocks outside link-local and cloud metadata ranges (got {cidr!r}: "
+                    "those are never reachable)"
+                )
         return cidrs
 
 

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from agent_platform.db import create_engine_for
-from agent_platform.errors import DestinationError, InvalidInputError, PayloadError
+from agent_platform.errors import DestinationError, InvalidInputError, PayloadError, StorageError
 from agent_platform.notifications import (
     Dispatcher,
     DispatchStats,
@@ -506,3 +506,32 @@ def test_a_slow_batch_keeps_its_lease_by_heartbeat(
     ids = [r.webhook_id for r in receiver.delivered()]
     assert len(ids) == 4 and len(set(ids)) == 4
     assert {r["status"] for r in outbox_rows(engine)} == {"delivered"}
+
+
+def test_a_failing_claim_still_records_the_attempts_in_flight(
+    engine: Engine, receiver: WebhookReceiver, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    receiver.delay_s = 0.5  # the first attempts are still in flight when the next claim fails
+    config = fast_config([hook(receiver)], dispatcher={"batch_size": 4, "max_workers": 2})
+    publisher = NotificationPublisher(engine, config, environ=env)
+    publisher.publish_batch([NotificationEvent("run.approved", {"n": n}) for n in range(6)])
+    with Dispatcher(engine, config, environ=env) as dispatcher:
+        real_claim = dispatcher._claim
+        claims: list[int] = []
+
+        def claim_then_fail(limit: int, stats: DispatchStats, *, refresh: bool) -> Any:
+            claims.append(limit)
+            if len(claims) > 1:
+                raise StorageError("could not claim outbox rows: the database went away")
+            return real_claim(limit, stats, refresh=refresh)
+
+        monkeypatch.setattr(dispatcher, "_claim", claim_then_fail)
+        with pytest.raises(StorageError, match="went away"):
+            dispatcher.run(max_seconds=30)
+    assert len(claims) == 2  # the second claim came while the first rows were in flight
+    rows = outbox_rows(engine)
+    delivered = [r for r in rows if r["status"] == "delivered"]
+    assert len(delivered) == 4 and len(receiver.delivered()) == 4
+    with engine.connect() as conn:
+        recorded = conn.execute(sa.select(sa.func.count()).select_from(delivery_attempts)).scalar()
+    assert recorded == 4  # every attempt made was recorded despite the failure

@@ -15,7 +15,8 @@ from agent_platform.notifications.destinations import resolve_destinations
 from agent_platform.notifications.http_sender import HttpSender
 from agent_platform.notifications.outcome import OutcomeKind
 from agent_platform.notifications.render import OutboundMessage, email_message, webhook_body
-from agent_platform.notifications.ssrf import AddressPolicy
+from agent_platform.notifications.smtp_connect import SmtpTarget
+from agent_platform.notifications.ssrf import AddressGuard, AddressPolicy
 from agent_platform.notifications.testing import verify_signature
 from agent_platform.schemas.notifications import NotificationsConfig
 
@@ -222,7 +223,15 @@ def test_email_outcomes(error: Exception | None, kind: OutcomeKind) -> None:
         {"U": "bot", "P": "pa55word-value"},
     )
     fake = _FakeSmtp(error)
-    outcome = EmailChannel(destination, smtp_factory=lambda h, p, t: fake).send(MESSAGE)  # type: ignore[arg-type,return-value]
+    guard = AddressGuard(AddressPolicy(), lambda host, port: ["93.184.215.14"])
+    targets: list[SmtpTarget] = []
+
+    def factory(target: SmtpTarget) -> Any:
+        targets.append(target)
+        return fake
+
+    outcome = EmailChannel(destination, guard, smtp_factory=factory).send(MESSAGE)
     assert outcome.kind is kind
+    assert targets == [SmtpTarget("smtp.example.org", "93.184.215.14", 587, 5.0)]
     assert fake.logins == [("bot", "pa55word-value")]
     assert "pa55word-value" not in (outcome.error or "")

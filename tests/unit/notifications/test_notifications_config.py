@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agent_platform.errors import ConfigError
+from agent_platform.errors import ConfigError, DestinationError
 from agent_platform.notifications import load_notifications_config
 from agent_platform.notifications.destinations import resolve_destinations
+from agent_platform.notifications.ssrf import AddressPolicy, pin_host
 from agent_platform.schemas.notifications import NotificationsConfig
 
 SECRET = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY"
@@ -138,3 +139,44 @@ def test_resolved_destination_hides_secrets_from_repr_and_redacts_them() -> None
     )
     assert "XXXXSECRETXXXX" not in resolved["s"].redactor("path /services/T000/B000/XXXXSECRETXXXX")
     assert resolved["w"].redactor(f"key {SECRET}") == "key [redacted]"
+
+
+@pytest.mark.parametrize(
+    ("security", "key"),
+    [
+        ({"allow_cidrs": ["169.254.0.0/16"]}, "security.allow_cidrs"),
+        ({"allow_cidrs": ["169.254.169.254/32"]}, "security.allow_cidrs"),
+        ({"allow_cidrs": ["fe80::/64"]}, "security.allow_cidrs"),
+        ({"allow_cidrs": ["fd00:ec2::254/128"]}, "security.allow_cidrs"),
+        ({"allow_cidrs": ["100.100.100.200"]}, "security.allow_cidrs"),
+        ({"allow_hosts": ["metadata.google.internal."]}, "security.allow_hosts"),
+        ({"allow_hosts": ["169.254.169.254"]}, "security.allow_hosts"),
+        ({"allow_hosts": [" "]}, "security.allow_hosts"),
+    ],
+)
+def test_an_allow_list_entry_for_metadata_or_link_local_is_refused(
+    tmp_path: Path, security: dict[str, list[str]], key: str
+) -> None:
+    with pytest.raises(ConfigError, match=r"never reachable|empty entry") as caught:
+        load_notifications_config(_write(tmp_path, {"security": security}))
+    assert key in caught.value.key
+
+
+def test_broad_allow_lists_load_and_the_guard_still_refuses_within_them(tmp_path: Path) -> None:
+    security = {"allow_cidrs": ["0.0.0.0/0", "::/0", "100.64.0.0/10"], "allow_hosts": ["smtp.lan"]}
+    config = load_notifications_config(_write(tmp_path, {"security": security}))
+    assert config.security.allow_cidrs == security["allow_cidrs"]
+    policy = AddressPolicy(config.security.allow_hosts, config.security.allow_cidrs)
+    assert pin_host("smtp.lan", 25, policy, lambda h, p: ["10.1.2.3"]) == "10.1.2.3"
+    with pytest.raises(DestinationError, match="never reachable"):
+        pin_host("smtp.lan", 25, policy, lambda h, p: ["169.254.169.254"])
+
+
+def test_smtps_and_an_explicit_starttls_exclude_each_other(tmp_path: Path) -> None:
+    mail = {"name": "m", "type": "email", "smtp_host": "smtp.example.org", "smtp_port": 465}
+    mail |= {"from_addr": "a@example.org", "to_addrs": ["b@example.org"], "smtps": True}
+    config = load_notifications_config(_write(tmp_path, {"destinations": [mail]}))
+    (loaded,) = config.destinations
+    assert loaded.type == "email" and loaded.smtps and not loaded.upgrade_with_starttls
+    with pytest.raises(ConfigError, match="not both"):
+        load_notifications_config(_write(tmp_path, {"destinations": [{**mail, "starttls": True}]}))

@@ -8,9 +8,12 @@ import pytest
 
 from agent_platform.errors import DestinationError
 from agent_platform.notifications.ssrf import (
+    AddressGuard,
     AddressPolicy,
     blocked_reason,
     embedded_ipv4,
+    never_reason,
+    pin_host,
     pin_url,
     system_resolver,
 )
@@ -159,3 +162,67 @@ def test_nat64_loopback_is_admitted_only_by_an_allow_list() -> None:
     assert pin_url("http://hooks.example.org/", by_host, resolver).address == "64:ff9b::7f00:1"
     with pytest.raises(DestinationError, match="cloud metadata"):
         pin_url("http://x.example.org/", by_cidr, lambda h, p: ["64:ff9b::a9fe:a9fe"])
+
+
+# Link-local and metadata addresses in every form, and what no allow-list entry opens.
+NEVER = {
+    "169.254.169.254": "cloud metadata",
+    "169.254.170.2": "cloud metadata",
+    "169.254.0.1": "link-local",
+    "fd00:ec2::254": "cloud metadata",
+    "100.100.100.200": "cloud metadata",
+    "fe80::1": "link-local",
+    "febf:ffff::1": "link-local",
+    "::ffff:169.254.169.254": "cloud metadata",
+    "::ffff:169.254.3.4": "link-local",
+    "::ffff:100.100.100.200": "cloud metadata",
+    "64:ff9b::a9fe:a9fe": "cloud metadata",
+    "64:ff9b::6464:64c8": "cloud metadata",
+    "2002:a9fe:a9fe::1": "cloud metadata",
+    "::169.254.169.254": "cloud metadata",
+    "2001:0:808:808::5601:5601": "cloud metadata",
+}
+EVERYTHING = AddressPolicy(
+    allow_hosts=["hooks.example.org"],
+    allow_cidrs=["0.0.0.0/0", "::/0", "169.254.0.0/16", "fe80::/10", "fd00::/8", "100.64.0.0/10"],
+)
+
+
+@pytest.mark.parametrize(("address", "reason"), sorted(NEVER.items()))
+def test_link_local_and_metadata_are_never_reachable(address: str, reason: str) -> None:
+    assert never_reason(ipaddress.ip_address(address)) == reason
+    for host in ("hooks.example.org", "other.example.org"):  # allow-listed by name, or by CIDR
+        with pytest.raises(DestinationError, match=rf"\({reason} address\), never reachable"):
+            pin_url(f"https://{host}/x", EVERYTHING, lambda h, p: [address])
+    literal = f"[{address}]" if ":" in address else address
+    with pytest.raises(DestinationError, match="never reachable"):
+        pin_url(f"http://{literal}/latest/meta-data/", EVERYTHING, lambda h, p: [])
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "10.0.0.5", "100.64.0.1", "fd12::1", "8.8.8.8"])
+def test_other_addresses_are_left_to_the_allow_list(address: str) -> None:
+    assert never_reason(ipaddress.ip_address(address)) is None
+    assert pin_host("hooks.example.org", 443, EVERYTHING, lambda h, p: [address]) == address
+
+
+@pytest.mark.parametrize(
+    "host", ["metadata.google.internal", "METADATA.google.internal.", "metadata"]
+)
+def test_metadata_names_are_refused_before_resolving(host: str) -> None:
+    asked: list[str] = []
+
+    def resolver(name: str, port: int) -> list[str]:
+        asked.append(name)
+        return ["8.8.8.8"]
+
+    policy = AddressPolicy(allow_hosts=[host], allow_cidrs=["0.0.0.0/0"])
+    with pytest.raises(DestinationError, match="cloud metadata service, never reachable"):
+        AddressGuard(policy, resolver).pin_host(host, 80)
+    with pytest.raises(DestinationError, match="never reachable"):
+        pin_url(f"http://{host}/computeMetadata/v1/", policy, resolver)
+    assert asked == []
+
+
+def test_one_metadata_answer_among_allowed_ones_refuses_the_host() -> None:
+    with pytest.raises(DestinationError, match=r"169\.254\.169\.254"):
+        pin_host("hooks.example.org", 80, EVERYTHING, lambda h, p: ["127.0.0.1", "169.254.169.254"])

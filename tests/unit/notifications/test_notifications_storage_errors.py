@@ -75,7 +75,6 @@ def write(outbox_id: str) -> ob.AttemptWrite:
 
 CALLS: dict[str, Callable[[Engine], Any]] = {
     "claim_due": lambda e: ob.claim_due(e, "w", ["hook"], now=NOW, lease_s=5, limit=10),
-    "release": lambda e: ob.release(e, "w", ["obx_1"]),
     "extend_lease": lambda e: ob.extend_lease(e, "w", ["obx_1"], NOW),
     "record_attempts": lambda e: ob.record_attempts(
         e, [write("obx_1")], worker_id="w", threshold=3, open_s=1

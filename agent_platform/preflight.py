@@ -113,7 +113,9 @@ register_env_var(REDIS_URL_ENV, "Redis URL of the cache tier (default: in-proces
 register_env_var(
     "AGENT_PLATFORM_LOCAL_LLM_BASE_URL", "base URL of a local OpenAI-compatible model", url=True
 )
-register_env_var(f"{_LEDGER}KEY", "file of the ed25519 key that signs ledger checkpoints", secret=True)
+register_env_var(
+    f"{_LEDGER}KEY", "file of the ed25519 key that signs ledger checkpoints", secret=True
+)
 register_env_var(f"{_LEDGER}CHECKPOINTS", "folder the signed ledger checkpoints are written to")
 register_env_var(f"{_LEDGER}CHECKPOINT_EVERY", "appends between two ledger checkpoints")
 register_env_var(f"{_LEDGER}SCOPE", "database scope a ledger checkpoint is filed under")

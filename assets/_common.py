@@ -58,8 +58,12 @@ def finish(
     finished_at: str,
     sizes: Mapping[str, Any],
     backends: Mapping[str, Any],
+    declared: Mapping[str, Any] | None = None,
 ) -> WorkloadManifest:
-    """Record the workload's manifest for this run and log where its files went."""
+    """Record the workload's manifest for this run and log where its files went.
+
+    ``declared`` is what the workload says about its own run (see ``WorkloadManifest``).
+    """
     manifest = record_workload(
         evidence.layout(),
         workload=name,
@@ -69,6 +73,7 @@ def finish(
         files=workload(name).files,
         workload_sizes={"scale": evidence.checked_scale(), **sizes},
         backends=backends,
+        declared=declared,
     )
     for rel, digest in manifest.files.items():
         context.log.info(f"wrote {evidence.layout().path(rel)} (sha256 {digest[:12]})")

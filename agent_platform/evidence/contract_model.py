@@ -110,12 +110,23 @@ class CrossFileCheck(_Frozen):
 
 
 class Threshold(_Frozen):
+    """One figure's threshold.
+
+    ``kind`` says how a reproduction is judged: ``deterministic`` figures follow from the
+    recorded seeds and config and must reproduce exactly; ``timed`` ones are measured on a
+    machine and must pass again within the contract's tolerance. ``written_for`` names the
+    backends the seed wrote the threshold for (e.g. ``redis``, ``postgresql``): met on a
+    substitute backend, the figure is labelled so.
+    """
+
     subsystem: str
     figure: str
     op: Op
     value: float
     unit: str
     seed: str
+    kind: Literal["deterministic", "timed"] | None = None
+    written_for: tuple[str, ...] = ()
 
     def describe(self) -> str:
         return f"{self.figure} {self.op} {self.value:g} {self.unit}".rstrip()

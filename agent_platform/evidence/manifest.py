@@ -32,6 +32,9 @@ class WorkloadManifest:
     files: dict[str, str]
     workload_sizes: dict[str, Any] = field(default_factory=dict)
     backends: dict[str, Any] = field(default_factory=dict)
+    declared: dict[str, Any] = field(default_factory=dict)
+    """What the workload declares about its own run: ``samples`` (file → expected sample rows),
+    and the config, fault mix and seeds it ran with, so a validator can hold the files to it."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
@@ -47,6 +50,7 @@ def record_workload(
     files: tuple[str, ...],
     workload_sizes: Mapping[str, Any],
     backends: Mapping[str, Any],
+    declared: Mapping[str, Any] | None = None,
 ) -> WorkloadManifest:
     """Hash ``files`` (relative to the layout root) and write the workload's manifest."""
     manifest = WorkloadManifest(
@@ -57,6 +61,7 @@ def record_workload(
         files={rel: sha256_file(layout.path(rel)) for rel in files},
         workload_sizes=dict(workload_sizes),
         backends=dict(backends),
+        declared=dict(declared or {}),
     )
     write_text_atomic(layout.manifest(workload), manifest.to_json())
     return manifest

@@ -4,6 +4,10 @@ Each module owns a CSV format end to end: the assets hand it raw measurements, i
 sample rows and the statistic rows computed from them, and it reads the file back into the
 figures the gate reports. The validator calls the same readers, so a figure in the gate and
 the figure recomputed from the file can only differ if one of the two files was edited.
+
+Sample sizes travel with the figures, by name: a rate figure ``X`` comes with ``X__k`` (the
+successes) and ``X__n`` (the trials), so the gate can give its Wilson interval and judge the
+threshold by the interval's bound; a percentile figure ``X`` comes with ``X__n``.
 """
 
 from __future__ import annotations

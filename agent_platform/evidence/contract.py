@@ -24,6 +24,7 @@ from typing import Any
 from agent_platform.errors import AgentPlatformError, EvidenceError
 from agent_platform.evidence.contract_model import Contract, Deliverable, load_contract
 from agent_platform.evidence.crossfile import run_cross_check
+from agent_platform.evidence.declared import check_declared
 from agent_platform.evidence.files import (
     UNKNOWN_COMMIT,
     count_lines,
@@ -219,6 +220,8 @@ def _check_gate(report: ValidationReport, root: Path, contract: Contract) -> Non
     report.add("gate:commit", "gate", ok, f"gate measured {recorded}, checkout is at {head}")
     _check_worktree(report, root)
     _check_hashes(report, root, gate)
+    for finding in check_declared(root, gate, contract.gate_evidence.clock_slack_seconds):
+        report.add(finding.id, "declared", finding.passed, finding.detail)
     run = _obj(gate.get("run"))
     fresh = compute_gate(
         GateRun(root, root, str(run.get("run_id", "")), str(run.get("started_at", ""))), contract

@@ -78,7 +78,8 @@ def _manifests(lay: EvidenceLayout, run_id: str) -> Iterator[WorkloadManifest]:
 def check_declared(root: Path, gate: dict[str, Any], slack_seconds: float) -> list[Finding]:
     """The three declared-facts checks for the gate's run under ``root``."""
     lay = EvidenceLayout(root)
-    run = gate.get("run") if isinstance(gate.get("run"), dict) else {}
+    stated = gate.get("run")
+    run: dict[str, Any] = stated if isinstance(stated, dict) else {}
     manifests = list(_manifests(lay, str(run.get("run_id", ""))))
     slack = timedelta(seconds=slack_seconds)
     return [
@@ -139,16 +140,21 @@ def _timestamps(
 ) -> Finding:
     bad: list[str] = []
     rows = 0
-    run_start, run_end = _when(str(run.get("started_at", ""))), _when(
-        str(run.get("finished_at", ""))
+    run_start, run_end = (
+        _when(str(run.get("started_at", ""))),
+        _when(str(run.get("finished_at", ""))),
     )
     for manifest in manifests:
         start, end = _when(manifest.started_at), _when(manifest.finished_at)
         if start is None or end is None or end < start:
-            bad.append(f"{manifest.workload}: no valid window {manifest.started_at}..{manifest.finished_at}")
+            bad.append(
+                f"{manifest.workload}: no valid window {manifest.started_at}..{manifest.finished_at}"
+            )
             continue
-        if run_start is not None and run_end is not None and (
-            start < run_start - slack or end > run_end + slack
+        if (
+            run_start is not None
+            and run_end is not None
+            and (start < run_start - slack or end > run_end + slack)
         ):
             bad.append(f"{manifest.workload}: its window lies outside the gate's run")
         for rel in manifest.files:
@@ -159,7 +165,10 @@ def _timestamps(
             if problem:
                 bad.append(f"{rel}: {problem}")
     skipped = ", ".join(sorted(SIMULATED_TIME_FILES))
-    detail = "; ".join(bad) or f"{rows} timestamps inside their workload's window ({skipped}: simulated time, not checked)"
+    detail = (
+        "; ".join(bad)
+        or f"{rows} timestamps inside their workload's window ({skipped}: simulated time, not checked)"
+    )
     return Finding("declared:timestamps", bool(manifests) and not bad, detail)
 
 
@@ -179,5 +188,7 @@ def _outside(path: Path, low: datetime, high: datetime) -> tuple[int, str | None
     if early.any() or late.any():
         first = table["timestamp"][early | late].iloc[0]
         count = int(early.sum() + late.sum())
-        return len(table), f"{count} rows outside the window {low:%H:%M:%S}..{high:%H:%M:%S} (first {first})"
+        return len(
+            table
+        ), f"{count} rows outside the window {low:%H:%M:%S}..{high:%H:%M:%S} (first {first})"
     return len(table), None

@@ -165,7 +165,9 @@ def _judge_rate(
         entry.update(k=k, n=n)
         return NOT_MEASURED
     if n is None or n < 1:
-        entry.update(k=k, n=n, problem="rate reported without its n: the point value alone is not judged")
+        entry.update(
+            k=k, n=n, problem="rate reported without its n: the point value alone is not judged"
+        )
         return FAIL
     if k is None:
         k = round(float(value) * n)
@@ -178,7 +180,9 @@ def _judge_rate(
     return PASS if _rate_passes(item, k, n, low, high, entry) else FAIL
 
 
-def _rate_passes(item: Threshold, k: int, n: int, low: float, high: float, entry: dict[str, Any]) -> bool:
+def _rate_passes(
+    item: Threshold, k: int, n: int, low: float, high: float, entry: dict[str, Any]
+) -> bool:
     if item.op in (">=", ">") and item.value >= 1.0:
         entry["judged_on"] = "every trial"
         return k == n and item.op == ">="

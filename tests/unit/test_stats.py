@@ -49,7 +49,7 @@ def test_wilson_interval_of_all_successes_is_below_one_and_shrinks_with_n() -> N
 def test_wilson_interval_refuses_impossible_counts() -> None:
     with pytest.raises(ValueError, match="at least one trial"):
         wilson_interval(0, 0)
-    with pytest.raises(ValueError, match="within 0..3"):
+    with pytest.raises(ValueError, match=r"within 0\.\.3"):
         wilson_interval(4, 3)
 
 

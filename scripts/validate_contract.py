@@ -22,6 +22,7 @@ from pathlib import Path
 from agent_platform.errors import AgentPlatformError, ConfigError
 from agent_platform.evidence.contract import format_summary, validate_contract, write_report
 from agent_platform.evidence.contract_model import load_contract
+from agent_platform.evidence.layout import SUBSYSTEMS
 from agent_platform.evidence.reproduce import add_to_report, reproduce
 
 
@@ -58,6 +59,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.only is not None and not args.reproduce:
         print("validate_contract: error: --only needs --reproduce", file=sys.stderr)
+        return 2
+    if args.only is not None and args.only not in SUBSYSTEMS:
+        print(
+            f"validate_contract: error: --only {args.only!r}: allowed: {', '.join(SUBSYSTEMS)}",
+            file=sys.stderr,
+        )
         return 2
     try:
         contract = load_contract(args.contract)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from agent_platform.errors import EvidenceError
-from agent_platform.evidence.contract_model import Contract, meets
+from agent_platform.evidence.contract_model import Contract
 from agent_platform.evidence.files import write_text_atomic
 from agent_platform.evidence.formats import NOT_MEASURED
 from agent_platform.evidence.layout import WORKLOADS
@@ -110,12 +110,10 @@ def _row_backend(entry: dict[str, Any]) -> str:
     return ", ".join(f"{k} {v}" for k, v in backend.items())
 
 
-def _verdict(entry: dict[str, Any], value: Any, item: Any) -> str:
+def _verdict(entry: dict[str, Any]) -> str:
     verdict = entry.get("verdict")
     if verdict is None:
-        verdict = (
-            "NOT_MEASURED" if value == NOT_MEASURED else ("PASS" if meets(value, item) else "FAIL")
-        )
+        return "not judged"
     shown = {"PASS": "pass"}.get(str(verdict), str(verdict))
     swapped = entry.get("met_on_substitute") or entry.get("measured_on_substitute")
     return f"{shown} (on {swapped})" if swapped else shown
@@ -144,7 +142,7 @@ def render_table(gate: dict[str, Any], contract: Contract) -> str:
         target = f"{item.op} {item.value:g} {item.unit}".rstrip()
         lines.append(
             f"| {item.subsystem} | {item.figure} | {target} | {value} | {n} | {interval} "
-            f"| {_verdict(entry, value, item)} | {_row_backend(entry)} "
+            f"| {_verdict(entry)} | {_row_backend(entry)} "
             f"| {_row_scale(gate, item.subsystem)} | {_row_providers(gate, item.subsystem)} |"
         )
     return "\n".join(lines)

@@ -106,7 +106,12 @@ def evidence_command(scale: str, only: str | None) -> list[str]:
         )
     if only is None:
         return [uv, "run", "--frozen", "agent-platform", "gate", "--no-validate", "--scale", scale]
-    config = json.dumps({"resources": {"evidence": {"config": {"scale": scale}}}})
+    config = json.dumps(
+        {
+            "resources": {"evidence": {"config": {"scale": scale}}},
+            "execution": {"config": {"in_process": {}}},
+        }
+    )
     selection = _SELECTION.get(only, f"group:{only}")
     return [uv, "run", "--frozen", "dagster", "asset", "materialize", "-m", "jobs.definitions",
             "--select", selection, "--config-json", config]  # fmt: skip

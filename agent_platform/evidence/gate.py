@@ -6,6 +6,11 @@ hashes, git commit, backends, machine, times, workload sizes). A workload that d
 this run, or whose files changed since it wrote them, leaves its figures ``NOT_MEASURED`` and
 its subsystem not passing. The overall status is PASS only when every subsystem passes and
 the commit is known.
+
+Each threshold is judged by :mod:`agent_platform.evidence.judge` (a rate by its Wilson bound
+and its n, every figure with its kind and the backend it ran on); the gate states what the
+files support, it does not by itself show the files were measured rather than written: that
+is what ``validate_contract.py --reproduce`` checks by measuring again.
 """
 
 from __future__ import annotations

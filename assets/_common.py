@@ -9,39 +9,11 @@ from dagster import AssetExecutionContext, MetadataValue
 
 from agent_platform.evidence.layout import workload
 from agent_platform.evidence.manifest import WorkloadManifest, record_workload
+from agent_platform.evidence.sizes import SIZES
 from agent_platform.stats import summarize
 from jobs.resources import EvidenceResource
 
 __all__ = ["SIZES", "finish", "latency_markdown", "markdown_table", "sizes_for"]
-
-# Workload sizes: "full" is what `agent-platform gate` runs; "reduced" is for runs against
-# shared servers. The sizes a run used are recorded in its manifest and the gate. Both scales
-# replay the whole 30-day month, so the monthly cap's first refusal (and with it the alert
-# lead time) is observed at either scale.
-SIZES: dict[str, dict[str, dict[str, int]]] = {
-    "full": {
-        "state_fabric": {"rounds": 4, "sessions": 60, "gets_per_round": 500, "saves_per_round": 80},
-        "router_decisions": {"decisions": 60},
-        "router_failover": {"requests": 200},
-        "notifications": {"notifications": 40},
-        "finops": {"days": 30},
-        "budget_concurrency": {"workers": 64},
-        "orchestration": {"warmup": 1, "repeats": 2},
-        "packages": {},
-        "residency": {},
-    },
-    "reduced": {
-        "state_fabric": {"rounds": 2, "sessions": 20, "gets_per_round": 400, "saves_per_round": 40},
-        "router_decisions": {"decisions": 60},
-        "router_failover": {"requests": 100},
-        "notifications": {"notifications": 12},
-        "finops": {"days": 30},
-        "budget_concurrency": {"workers": 64},
-        "orchestration": {"warmup": 1, "repeats": 1},
-        "packages": {},
-        "residency": {},
-    },
-}
 
 
 def sizes_for(evidence: EvidenceResource, name: str) -> dict[str, int]:

@@ -7,10 +7,17 @@ scanner finds no forbidden pattern, every cross-file check holds, the gate JSON 
 the checkout's own commit on a clean tree (generated paths aside), the gate lists every file of
 every workload manifest of its run with the matching SHA-256, and the whole gate document
 equals the one :func:`~agent_platform.evidence.gate.compute_gate` recomputes from the files
-(only the gate's time stamps and machine description are exempt), thresholds included. The
-generated performance table must equal the gate's; the document's copy is checked when it names
-the gate's run. Each check is recorded in the validation report
+(only the gate's time stamps and machine description are exempt), thresholds included, and
+each run holds to what it declares (:mod:`agent_platform.evidence.declared`: the sizes of the
+scale it names, its declared sample counts, timestamps inside its window). The generated
+performance table must equal the gate's; the document's copy is checked when it names the
+gate's run. Each check is recorded in the validation report
 (``evidence/validation/phase1_contract_validation.json``).
+
+What this does not do is measure: files, manifests and gate rewritten together and
+consistently pass every check here. ``scripts/validate_contract.py --reproduce`` re-runs the
+workloads of the gate's commit and compares the figures
+(:mod:`agent_platform.evidence.reproduce`).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from typing import Any
 from agent_platform.errors import AgentPlatformError, EvidenceError
 from agent_platform.evidence.contract_model import Contract, Deliverable, load_contract
 from agent_platform.evidence.crossfile import run_cross_check
+from agent_platform.evidence.declared import check_declared
 from agent_platform.evidence.files import (
     UNKNOWN_COMMIT,
     count_lines,
@@ -219,6 +227,8 @@ def _check_gate(report: ValidationReport, root: Path, contract: Contract) -> Non
     report.add("gate:commit", "gate", ok, f"gate measured {recorded}, checkout is at {head}")
     _check_worktree(report, root)
     _check_hashes(report, root, gate)
+    for finding in check_declared(root, gate, contract.gate_evidence.clock_slack_seconds):
+        report.add(finding.id, "declared", finding.passed, finding.detail)
     run = _obj(gate.get("run"))
     fresh = compute_gate(
         GateRun(root, root, str(run.get("run_id", "")), str(run.get("started_at", ""))), contract

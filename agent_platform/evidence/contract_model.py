@@ -32,7 +32,9 @@ __all__ = [
     "CrossFileCheck",
     "Deliverable",
     "ForbiddenPatterns",
+    "Reproduction",
     "Threshold",
+    "Tolerance",
     "load_contract",
     "meets",
 ]
@@ -116,7 +118,10 @@ class Threshold(_Frozen):
     recorded seeds and config and must reproduce exactly; ``timed`` ones are measured on a
     machine and must pass again within the contract's tolerance. ``written_for`` names the
     backends the seed wrote the threshold for (e.g. ``redis``, ``postgresql``): met on a
-    substitute backend, the figure is labelled so.
+    substitute backend, the figure is labelled so. ``statistic`` says how the figure is
+    judged (:mod:`agent_platform.evidence.judge`): a ``rate`` by its Wilson interval's bound
+    with its ``n``, a ``percentile`` on its value with its ``n`` reported, a ``count`` or a
+    ``value`` on the value itself.
     """
 
     subsystem: str
@@ -127,15 +132,54 @@ class Threshold(_Frozen):
     seed: str
     kind: Literal["deterministic", "timed"] | None = None
     written_for: tuple[str, ...] = ()
+    statistic: Literal["rate", "percentile", "count", "value"] = "value"
 
     def describe(self) -> str:
         return f"{self.figure} {self.op} {self.value:g} {self.unit}".rstrip()
 
 
 class GateSpec(_Frozen):
+    """Where the gate JSON lives, what it must say, and how much clock slack a sample's
+    timestamp may have outside its workload's recorded window."""
+
     path: str
     required_status: Literal["PASS"]
     validation_report: str
+    clock_slack_seconds: float = Field(default=2.0, ge=0)
+
+
+class Tolerance(_Frozen):
+    """How far a timed figure may move on reproduction: within a ``factor`` of the recorded
+    value (``recorded / factor <= reproduced <= recorded * factor``) or within an ``absolute``
+    difference."""
+
+    factor: float | None = Field(default=None, gt=1)
+    absolute: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> Tolerance:
+        if (self.factor is None) == (self.absolute is None):
+            raise ValueError("a tolerance gives exactly one of 'factor' or 'absolute'")
+        return self
+
+    def holds(self, recorded: float, reproduced: float) -> bool:
+        if self.factor is not None:
+            return recorded / self.factor <= reproduced <= recorded * self.factor
+        return abs(reproduced - recorded) <= (self.absolute or 0.0)
+
+    def describe(self) -> str:
+        return f"within a factor {self.factor:g}" if self.factor else f"within ±{self.absolute:g}"
+
+
+class Reproduction(_Frozen):
+    """How ``validate_contract.py --reproduce`` judges a re-run: deterministic figures (and
+    every judged figure's ``n``) must be equal; a timed figure must pass its threshold again and
+    lie within the tolerance of its unit (``timed_tolerance`` keyed by the threshold's unit,
+    ``""`` for ratios)."""
+
+    description: str = ""
+    timed_tolerance: dict[str, Tolerance]
+    timeout_seconds: int = Field(default=900, ge=60)
 
 
 class Contract(_Frozen):
@@ -148,6 +192,7 @@ class Contract(_Frozen):
     cross_file_checks: list[CrossFileCheck]
     metric_thresholds: list[Threshold]
     gate_evidence: GateSpec
+    reproduction: Reproduction | None = None
 
     def thresholds_for(self, subsystem: str) -> list[Threshold]:
         return [t for t in self.metric_thresholds if t.subsystem == subsystem]

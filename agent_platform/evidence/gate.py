@@ -6,6 +6,11 @@ hashes, git commit, backends, machine, times, workload sizes). A workload that d
 this run, or whose files changed since it wrote them, leaves its figures ``NOT_MEASURED`` and
 its subsystem not passing. The overall status is PASS only when every subsystem passes and
 the commit is known.
+
+Each threshold is judged by :mod:`agent_platform.evidence.judge` (a rate by its Wilson bound
+and its n, every figure with its kind and the backend it ran on); the gate states what the
+files support, it does not by itself show the files were measured rather than written: that
+is what ``validate_contract.py --reproduce`` checks by measuring again.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from agent_platform.errors import EvidenceError
-from agent_platform.evidence.contract_model import Contract, meets
+from agent_platform.evidence.contract_model import Contract
 from agent_platform.evidence.figures import Figures, workload_consistency, workload_figures
 from agent_platform.evidence.files import (
     UNKNOWN_COMMIT,
@@ -29,6 +34,7 @@ from agent_platform.evidence.files import (
     write_text_atomic,
 )
 from agent_platform.evidence.formats import NOT_MEASURED
+from agent_platform.evidence.judge import judge
 from agent_platform.evidence.layout import GATE_PATH, SUBSYSTEMS, WORKLOADS, EvidenceLayout
 from agent_platform.evidence.manifest import WorkloadManifest, read_manifest, staleness
 from agent_platform.evidence.scanner import scan
@@ -111,31 +117,43 @@ def subsystem_verdict(
     name: str,
     manifests: dict[str, WorkloadManifest | None],
 ) -> dict[str, Any]:
-    """Figures, thresholds, failures and status of one subsystem for ``run_id``."""
+    """Figures, judged thresholds, failures and status of one subsystem for ``run_id``.
+
+    ``judged`` holds, per threshold, what :func:`agent_platform.evidence.judge.judge` says:
+    value, kind, statistic, n (and k and the Wilson interval for a rate), verdict, the backend
+    of the workload that measured it and, where it applies, the substitute it was met on.
+    """
     figures: Figures = {}
+    made_by: dict[str, dict[str, Any]] = {}
     notes: list[str] = []
     evidence: list[str] = []
     for work in (w for w in WORKLOADS if w.subsystem == name):
         evidence.extend(work.files)
-        reason = staleness(lay, manifests[work.name], run_id)
-        if reason is not None:
+        manifest = manifests[work.name]
+        reason = staleness(lay, manifest, run_id)
+        if reason is not None or manifest is None:
             notes.append(f"{work.name}: {reason}")
             continue
         try:
-            figures.update(workload_figures(lay, work.name))
+            produced = workload_figures(lay, work.name)
             notes.extend(f"{work.name}: {p}" for p in workload_consistency(lay, work.name))
         except EvidenceError as exc:
             notes.append(f"{work.name}: {exc}")
+            continue
+        figures.update(produced)
+        made_by.update(dict.fromkeys(produced, manifest.backends))
     thresholds = contract.thresholds_for(name)
+    judged = {t.figure: judge(t, figures, made_by.get(t.figure, {})) for t in thresholds}
     for item in thresholds:
         figures.setdefault(item.figure, NOT_MEASURED)
-    failed = [t.figure for t in thresholds if not meets(figures[t.figure], t)]
-    unmeasured = any(figures[t.figure] == NOT_MEASURED for t in thresholds)
+    failed = [f for f, entry in judged.items() if entry["verdict"] != "PASS"]
+    unmeasured = any(entry["verdict"] == NOT_MEASURED for entry in judged.values())
     status = "NOT_MEASURED" if unmeasured else ("FAIL" if failed or notes else "PASS")
     return {
         "status": status,
         "figures": dict(sorted(figures.items())),
         "thresholds": {t.figure: f"{t.op} {t.value:g}" for t in thresholds},
+        "judged": judged,
         "failed": failed,
         "notes": notes,
         "evidence": evidence,

@@ -1,4 +1,4 @@
-"""Where each evidence file lives, which workload writes it and which subsystem it proves.
+"""Where each evidence file lives, which workload writes it and which subsystem it measures.
 
 The one table of evidence paths: the Dagster assets write to these paths, the gate reads them,
 the validator checks them. Paths are relative to an evidence root (the project root in a real

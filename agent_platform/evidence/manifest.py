@@ -2,9 +2,12 @@
 
 Each evidence asset finishes by writing ``evidence/manifests/<workload>.json``: the run id,
 start and end times, the SHA-256 of every file it wrote, the workload sizes and the backends
-it ran on. The gate only counts a workload as measured when its manifest belongs to the gate's
-own run and every hash still matches, so a file left over from an earlier run (or edited
-since) can never be reported as a measurement of this one.
+it ran on, and what the workload declares about itself (``declared``). The gate only counts a
+workload as measured when its manifest belongs to the gate's own run and every hash still
+matches, so a file left over from an earlier run, or edited after its workload wrote it, is
+reported as not measured. A file rewritten *together with* its manifest is not caught by the
+hashes: the validator's declared-facts checks (:mod:`agent_platform.evidence.declared`) and, in
+the end, re-measuring (``validate_contract.py --reproduce``) are what catch that.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from agent_platform.errors import EvidenceError
-from agent_platform.evidence.contract_model import Contract, meets
+from agent_platform.evidence.contract_model import Contract
 from agent_platform.evidence.files import write_text_atomic
 from agent_platform.evidence.formats import NOT_MEASURED
 from agent_platform.evidence.layout import WORKLOADS
@@ -26,11 +26,14 @@ __all__ = [
     "BEGIN",
     "DOC_PATH",
     "END",
+    "PUBLISHED_BACKENDS",
     "TABLE_PATH",
     "block_run_id",
+    "production_backends",
     "read_block",
     "render_table",
     "rewrite_block",
+    "update_document",
     "write_table",
 ]
 
@@ -39,6 +42,9 @@ END = "<!-- perf-table:end -->"
 DOC_PATH = "docs/architecture/phase1_architecture.md"
 TABLE_PATH = "evidence/performance_table.md"
 _RUN_ID = re.compile(r"^Run `([^`]+)`")
+_BACKENDS = re.compile(r"; backends: (.*?); gate \*\*")
+PUBLISHED_BACKENDS: dict[str, str] = {"database": "postgresql", "cache": "redis"}
+"""The backends a run must have used for its table to be published in the document."""
 
 
 def _scale(gate: dict[str, Any]) -> str:
@@ -90,24 +96,53 @@ def _provenance(gate: dict[str, Any]) -> str:
     )
 
 
+def _n_and_interval(entry: dict[str, Any]) -> tuple[str, str]:
+    n = entry.get("n")
+    interval = entry.get("interval")
+    shown = f"{interval[0]:.4f}–{interval[1]:.4f}" if isinstance(interval, list) else "–"
+    return ("not recorded" if n is None else str(n)), shown
+
+
+def _row_backend(entry: dict[str, Any]) -> str:
+    backend = entry.get("backend")
+    if not isinstance(backend, dict) or not backend:
+        return "not recorded"
+    return ", ".join(f"{k} {v}" for k, v in backend.items())
+
+
+def _verdict(entry: dict[str, Any]) -> str:
+    verdict = entry.get("verdict")
+    if verdict is None:
+        return "not judged"
+    shown = {"PASS": "pass"}.get(str(verdict), str(verdict))
+    swapped = entry.get("met_on_substitute") or entry.get("measured_on_substitute")
+    return f"{shown} (on {swapped})" if swapped else shown
+
+
 def render_table(gate: dict[str, Any], contract: Contract) -> str:
-    """The Markdown block for ``gate``: provenance line, then one row per contract threshold."""
+    """The Markdown block for ``gate``: provenance line, then one row per contract threshold.
+
+    Each row gives the sample size and, for a rate, its Wilson 95 % interval, the backend the
+    figure was measured on, and says when a threshold written for another backend was met on
+    a substitute (``pass (on sqlite for postgresql)``).
+    """
     lines = [
         _provenance(gate),
         "",
-        "| Subsystem | Figure | Target | Measured | Verdict | Scale | Simulated providers |",
-        "|---|---|---|---|---|---|---|",
+        "| Subsystem | Figure | Target | Measured | n | 95 % interval | Verdict | Backend "
+        "| Scale | Simulated providers |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     subsystems = gate.get("subsystems") or {}
     for item in contract.metric_thresholds:
         sub = subsystems.get(item.subsystem) or {}
         value = (sub.get("figures") or {}).get(item.figure, NOT_MEASURED)
-        verdict = (
-            "NOT_MEASURED" if value == NOT_MEASURED else ("pass" if meets(value, item) else "FAIL")
-        )
+        entry = (sub.get("judged") or {}).get(item.figure) or {}
+        n, interval = _n_and_interval(entry)
         target = f"{item.op} {item.value:g} {item.unit}".rstrip()
         lines.append(
-            f"| {item.subsystem} | {item.figure} | {target} | {value} | {verdict} "
+            f"| {item.subsystem} | {item.figure} | {target} | {value} | {n} | {interval} "
+            f"| {_verdict(entry)} | {_row_backend(entry)} "
             f"| {_row_scale(gate, item.subsystem)} | {_row_providers(gate, item.subsystem)} |"
         )
     return "\n".join(lines)
@@ -135,11 +170,50 @@ def block_run_id(block: str) -> str | None:
     return match.group(1) if match else None
 
 
+def production_backends(gate: dict[str, Any]) -> str | None:
+    """Why ``gate`` may not be published in the architecture document (None when it may).
+
+    The document's table states the seed's targets, written for PostgreSQL and Redis: only a
+    run whose every workload used PostgreSQL as its database and Redis as its cache may fill it.
+    """
+    backends = gate.get("backends") or {}
+    wrong = [
+        f"{key} {backends.get(key, 'not recorded')!r} (needs {wanted!r})"
+        for key, wanted in PUBLISHED_BACKENDS.items()
+        if backends.get(key) != wanted
+    ]
+    if not wrong:
+        return None
+    return "the gate's run did not use PostgreSQL + Redis: " + ", ".join(wrong)
+
+
+def _block_backends(block: str) -> dict[str, Any]:
+    match = _BACKENDS.search(block.split("\n", 1)[0])
+    pairs = [part.split(" ", 1) for part in match.group(1).split(", ")] if match else []
+    return {"backends": {p[0]: p[1] for p in pairs if len(p) == 2}}
+
+
 def rewrite_block(document: Path, block: str) -> None:
-    """Replace the text between the markers of ``document`` with ``block``."""
+    """Replace the text between the markers of ``document`` with ``block``.
+
+    Refused (:class:`EvidenceError`) unless the block's provenance line names a run on
+    PostgreSQL + Redis (see :func:`production_backends`): a table from SQLite and the
+    in-process cache must never stand in the document for the seed's targets.
+    """
+    refusal = production_backends(_block_backends(block))
+    if refusal is not None:
+        raise EvidenceError(f"{document}: refusing to publish the performance table: {refusal}")
     text = document.read_text(encoding="utf-8")
     start, end = text.find(BEGIN), text.find(END)
     if start < 0 or end < start:
         raise EvidenceError(f"{document}: the performance-table markers are missing")
     updated = text[: start + len(BEGIN)] + "\n" + block + "\n" + text[end:]
     write_text_atomic(document, updated)
+
+
+def update_document(document: Path, gate: dict[str, Any], contract: Contract) -> None:
+    """Publish ``gate``'s table in ``document``; refused unless it ran on PostgreSQL + Redis."""
+    refusal = production_backends(gate)
+    if refusal is not None:
+        raise EvidenceError(f"{document}: refusing to publish the performance table: {refusal}")
+    rewrite_block(document, render_table(gate, contract))

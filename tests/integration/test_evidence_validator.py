@@ -62,19 +62,21 @@ def _honest_rows() -> EvidenceRows:
     return EvidenceRows(
         latency=[
             state.LatencySample(T, op, 0.5 + i / 100, 1, "hit" if i % 20 else "miss")
-            for i in range(40)
+            for i in range(600)
             for op in ("get", "save", "ledger_append")
         ],
         decisions=[
             router.RoutingDecision(T, "coding", "anthropic", "anthropic", "{}", 0.3, True)
-            for _ in range(20)
+            for _ in range(60)
         ],
-        failover=failover_outcomes(T, tried=("anthropic", "openai"), final="openai", error=""),
+        failover=failover_outcomes(
+            T, tried=("anthropic", "openai"), final="openai", error="", count=400
+        ),
         deliveries=[
             notifications.DeliveryRow(
                 T, "hook", f"c{i}", "delivered", 3.0, 1, f"n{i}", "webhook", 12.0
             )
-            for i in range(30)
+            for i in range(800)
         ],
         budget_days=[
             finops.BudgetDay(f"2026-06-{d:02d}", 1, 400.0, 450.0, 400.0 * d, 12000.0, 10, 0)
@@ -134,7 +136,12 @@ def build_project(tmp_path: Path) -> tuple[Path, Path]:
     subprocess.run([*git, "add", "."], check=True)
     subprocess.run([*git, "commit", "-q", "-m", "fixture"], check=True)
     write_evidence_tree(
-        EvidenceLayout(root), _honest_rows(), run_id=RUN, at=T, backends={"database": "sqlite"}
+        EvidenceLayout(root),
+        _honest_rows(),
+        run_id=RUN,
+        at=T,
+        backends={"database": "sqlite"},
+        scale="full",
     )
     from agent_platform.evidence.contract_model import load_contract
 

@@ -41,7 +41,7 @@ def _tamper(root: Path, edit: Edit) -> None:
 
 
 def _claim_full_scale(gate: dict[str, Any]) -> None:
-    gate["workload_sizes"]["finops"] = {"scale": "full", "days": 30}
+    gate["workload_sizes"]["finops"] = {"scale": "full", "days": 31}
 
 
 def _claim_real_providers(gate: dict[str, Any]) -> None:
@@ -112,7 +112,7 @@ def test_the_reviewers_combined_tampering_is_rejected_with_every_lie_named(
         _tamper(root, edit)
     checks = {c.id: c for c in validate_contract(contract, root).checks}
     document = checks["gate:document"].detail
-    assert "workload_sizes.finops.days: not recomputed from the files" in document
+    assert "workload_sizes.finops.days: gate says 31, recomputed 30" in document
     assert (
         "backends.providers_simulated: not recomputed from the files (gate says False)" in document
     )
@@ -186,7 +186,7 @@ def test_the_document_block_of_this_run_must_equal_the_gates_table(
     root, contract = project
     block = _rendered(root, contract)
     assert block.startswith(f"Run `{RUN}` at commit `")
-    assert "scale: not recorded; simulated providers: not recorded" in block.splitlines()[0]
+    assert "scale: full; simulated providers: not recorded" in block.splitlines()[0]
     _doc_with_block(root, block)
     checks = {c.id: c for c in validate_contract(contract, root).checks}
     assert (checks["doc:table"].outcome, checks["doc:table"].passed) == ("PASS", True)

@@ -22,6 +22,7 @@ from agent_platform.evidence.formats import (
 )
 from agent_platform.evidence.layout import WORKLOADS, EvidenceLayout
 from agent_platform.evidence.manifest import record_workload
+from agent_platform.evidence.sizes import expected_sizes
 
 __all__ = ["EvidenceRows", "failover_outcomes", "write_evidence_tree"]
 
@@ -69,9 +70,18 @@ def failover_outcomes(
 
 
 def write_evidence_tree(
-    lay: EvidenceLayout, rows: EvidenceRows, *, run_id: str, at: str, backends: dict[str, Any]
+    lay: EvidenceLayout,
+    rows: EvidenceRows,
+    *,
+    run_id: str,
+    at: str,
+    backends: dict[str, Any],
+    scale: str | None = None,
 ) -> None:
-    """Write every measured file from ``rows`` and record every workload as run ``run_id``."""
+    """Write every measured file from ``rows`` and record every workload as run ``run_id``.
+
+    With ``scale``, each manifest records that scale's sizes (as a real run does); without,
+    none (for tests of the threshold checks, which do not look at sizes)."""
     state.write(lay.path(paths.STATE_LATENCY), rows.latency, at)
     router.write_decisions(
         lay.path(paths.ROUTING_ACCURACY), lay.path(paths.ROUTER_LATENCY), rows.decisions, at
@@ -98,6 +108,6 @@ def write_evidence_tree(
             started_at=at,
             finished_at=at,
             files=work.files,
-            workload_sizes={},
+            workload_sizes=(expected_sizes(scale, work.name) or {}) if scale else {},
             backends=backends,
         )

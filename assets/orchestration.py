@@ -79,7 +79,10 @@ def orchestration_runs(
             "database": database.backend,
             "providers_simulated": all(r.simulated for r in outcome.runs),
         },
-        declared={"samples": {paths.ORCHESTRATION_RUNS: runs, paths.GUARD_CORPUS: cases}},
+        declared={
+            "samples": {paths.ORCHESTRATION_RUNS: runs, paths.GUARD_CORPUS: cases},
+            "config": {**sizes, **outcome.declared_config()},
+        },
     )
     return MaterializeResult(metadata=_metadata(outcome))
 

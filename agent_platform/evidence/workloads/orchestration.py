@@ -49,6 +49,14 @@ class OrchestrationOutcome:
     def measured_runs(self) -> int:
         return sum(not r.warmup for r in self.runs)
 
+    def declared_config(self) -> dict[str, object]:
+        """What the run measured, for the manifest: scenarios, and the corpus's case counts."""
+        violating = sum(c.expected_rule is not None for c in self.guard)
+        return {
+            "scenarios": sorted({r.scenario for r in self.runs}),
+            "guard_corpus": {"violations": violating, "clean": len(self.guard) - violating},
+        }
+
 
 def expected_violations(paths: list[Path]) -> dict[str, str | None]:
     """The policy rule each scenario script expects the guard to catch (None: none)."""

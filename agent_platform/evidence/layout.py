@@ -27,8 +27,10 @@ ROUTER_FAILOVER = "metrics/quality/router_failover.csv"
 DELIVERY_LOG = "notifications/delivery_log.csv"
 BUDGET_REPORT = "metrics/cost/budget_report.csv"
 BUDGET_ALERTS = "metrics/cost/budget_alerts.csv"
+BUDGET_WINDOWS = "metrics/cost/budget_windows.csv"
 BUDGET_CONCURRENCY = "metrics/cost/budget_concurrency.csv"
 ORCHESTRATION_RUNS = "metrics/performance/orchestration_runs.csv"
+GUARD_CORPUS = "metrics/quality/guard_corpus.csv"
 PKG_REPORT_MD = "evidence/pkg_reality_report.md"
 PKG_REPORT_JSON = "evidence/pkg_reality_report.json"
 RESIDENCY_CSV = "metrics/compliance/vendor_region_distribution.csv"
@@ -52,9 +54,9 @@ WORKLOADS: tuple[Workload, ...] = (
     Workload("router_decisions", "router", (ROUTING_ACCURACY, ROUTER_LATENCY)),
     Workload("router_failover", "router", (ROUTER_FAILOVER,)),
     Workload("notifications", "notifications", (DELIVERY_LOG,)),
-    Workload("finops", "finops", (BUDGET_REPORT, BUDGET_ALERTS)),
+    Workload("finops", "finops", (BUDGET_REPORT, BUDGET_ALERTS, BUDGET_WINDOWS)),
     Workload("budget_concurrency", "finops", (BUDGET_CONCURRENCY,)),
-    Workload("orchestration", "orchestration", (ORCHESTRATION_RUNS,)),
+    Workload("orchestration", "orchestration", (ORCHESTRATION_RUNS, GUARD_CORPUS)),
     Workload("packages", "packages", (PKG_REPORT_MD, PKG_REPORT_JSON)),
     Workload("residency", "residency", (RESIDENCY_CSV,)),
 )

@@ -19,10 +19,21 @@ from pathlib import PurePosixPath, PureWindowsPath
 
 from agent_platform.schemas.policy import AgentPolicy
 
-__all__ = ["Finding", "check_file_path", "check_python_source", "check_text_secrets"]
+__all__ = [
+    "Finding",
+    "check_file_path",
+    "check_python_source",
+    "check_text_placeholders",
+    "check_text_secrets",
+    "credential_like",
+]
 
 _STUB_DECORATORS = {"overload", "abstractmethod", "abc.abstractmethod", "typing.overload"}
 _PATH_WRITERS = {"write_text", "write_bytes", "open", "mkdir", "touch", "unlink", "rmdir"}
+_OPENERS = ("open", "io.open", "builtins.open")
+_GETATTR = ("getattr", "builtins.getattr")
+# Characters that split an identifier-like value into words ("user:profile:v1", "sort_key").
+_WORD_SEPARATORS = re.compile(r"[\s:/._,\-]+")
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,38 @@ def check_text_secrets(text: str, policy: AgentPolicy) -> list[Finding]:
             line = text.count("\n", 0, match.start()) + 1
             findings.append(Finding("hardcoded_secret", f"{pattern.name} literal", line))
     return findings
+
+
+def check_text_placeholders(text: str, policy: AgentPolicy) -> list[Finding]:
+    """Placeholder markers anywhere in a non-Python file (a shell script, a config, a README).
+
+    Such files have no syntax tree to separate prose from data, so every line counts.
+    """
+    regex = _marker_regex(policy)
+    findings = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = regex.search(line)
+        if match is not None:
+            findings.append(Finding("placeholder_marker", f"marker {match.group(0)!r}", number))
+    return findings
+
+
+def credential_like(text: str, min_length: int) -> bool:
+    """Whether a literal looks generated rather than written: a run of at least ``min_length``
+    characters without whitespace or word separators, mixing letters and digits.
+
+    Values assigned to key-like names are often identifiers (``"user:profile:v1"``,
+    ``"created_at_descending_order"``) whose entropy alone looks random; words split on
+    separators are what tells them apart from a key.
+    """
+    for run in _WORD_SEPARATORS.split(text):
+        if (
+            len(run) >= min_length
+            and any(c.isdigit() for c in run)
+            and any(c.isalpha() for c in run)
+        ):
+            return True
+    return False
 
 
 def check_python_source(source: str, policy: AgentPolicy) -> list[Finding]:
@@ -154,23 +197,46 @@ class _Visitor(ast.NodeVisitor):
         if dotted is not None:
             resolved = self._resolve(dotted)
             self._check_name(resolved, node, kind="call")
-            if resolved in ("open", "io.open", "builtins.open") and node.args:
-                self._check_path_arg(node.args[0], node)
+            if resolved in _OPENERS:
+                self._check_path_arg(_file_argument(node), node)
+            if resolved in _GETATTR:
+                self._check_getattr(node)
         if isinstance(node.func, ast.Attribute) and node.func.attr in _PATH_WRITERS:
-            target = node.func.value
-            if (
-                isinstance(target, ast.Call)
-                and _dotted(target.func) in ("Path", "pathlib.Path")
-                and target.args
-            ):
-                self._check_path_arg(target.args[0], node)
+            self._check_path_arg(node.func.value, node)
+        for keyword in node.keywords:
+            if keyword.arg is not None:
+                self._check_secret(keyword.arg, keyword.value, node)
         self.generic_visit(node)
 
-    def _check_path_arg(self, arg: ast.expr, node: ast.AST) -> None:
-        if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-            finding = check_file_path(arg.value)
+    def _check_getattr(self, node: ast.Call) -> None:
+        """``getattr(os, "system")`` is ``os.system``: the attribute is named by a constant."""
+        if len(node.args) < 2:
+            return
+        owner, attr = _dotted(node.args[0]), node.args[1]
+        if owner and isinstance(attr, ast.Constant) and isinstance(attr.value, str):
+            self._check_name(f"{self._resolve(owner)}.{attr.value}", node, kind="call")
+
+    def _check_path_arg(self, arg: ast.expr | None, node: ast.AST) -> None:
+        path = self._constant_path(arg)
+        if path is not None:
+            finding = check_file_path(path)
             if finding is not None:
-                self._add(finding.rule, f"file access to {arg.value!r}", node)
+                self._add(finding.rule, f"file access to {path!r}", node)
+
+    def _constant_path(self, expr: ast.expr | None) -> str | None:
+        """The path a constant expression names: a string, ``Path("...")`` or a ``/`` join of
+        those (``Path("/etc") / "cron.d"``); None when any part is computed at run time."""
+        if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
+            return expr.value
+        if isinstance(expr, ast.Call) and expr.args:
+            name = _dotted(expr.func)
+            if name is not None and self._resolve(name) in ("Path", "pathlib.Path"):
+                return self._constant_path(expr.args[0])
+        if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Div):
+            left, right = self._constant_path(expr.left), self._constant_path(expr.right)
+            if left is not None and right is not None:
+                return f"{left.rstrip('/')}/{right}" if left else right
+        return None
 
     # placeholders and secrets in literals --------------------------------------------------
     def visit_Constant(self, node: ast.Constant) -> None:
@@ -183,27 +249,35 @@ class _Visitor(ast.NodeVisitor):
 
     def visit_Assign(self, node: ast.Assign) -> None:
         for target in node.targets:
-            self._check_secret_assignment(target, node.value, node)
+            self._check_secret((_dotted(target) or "").rsplit(".", 1)[-1], node.value, node)
         self.generic_visit(node)
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
         if node.value is not None:
-            self._check_secret_assignment(node.target, node.value, node)
+            name = (_dotted(node.target) or "").rsplit(".", 1)[-1]
+            self._check_secret(name, node.value, node)
         self.generic_visit(node)
 
-    def _check_secret_assignment(self, target: ast.expr, value: ast.expr, node: ast.AST) -> None:
-        name = _dotted(target) or ""
-        leaf = name.rsplit(".", 1)[-1]
+    def visit_Dict(self, node: ast.Dict) -> None:
+        """``{"api_key": "..."}`` names the value as surely as ``api_key = "..."`` does."""
+        for key, value in zip(node.keys, node.values, strict=True):
+            if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                self._check_secret(key.value, value, node)
+        self.generic_visit(node)
+
+    def _check_secret(self, name: str, value: ast.expr, node: ast.AST) -> None:
+        """A generated-looking literal bound to a key-like name (variable, dict key, keyword)."""
         if not (isinstance(value, ast.Constant) and isinstance(value.value, str)):
             return
         text = value.value
         policy = self.policy.secrets
         if (
-            self.sensitive.search(leaf)
+            self.sensitive.search(name)
             and len(text) >= policy.min_length
             and _entropy(text) >= policy.min_entropy_bits_per_char
+            and credential_like(text, policy.min_length)
         ):
-            self._add("hardcoded_secret", f"high-entropy literal assigned to {leaf}", node)
+            self._add("hardcoded_secret", f"high-entropy literal assigned to {name}", node)
 
     # stubs ---------------------------------------------------------------------------------
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
@@ -242,6 +316,13 @@ class _Visitor(ast.NodeVisitor):
             body = body[1:]
         if not body or all(_is_stub_statement(s) for s in body):
             self._add("stub_body", f"function {node.name}() has only a stub body", node)
+
+
+def _file_argument(node: ast.Call) -> ast.expr | None:
+    """The file ``open()`` is given, positionally or as ``file=``."""
+    if node.args:
+        return node.args[0]
+    return next((k.value for k in node.keywords if k.arg == "file"), None)
 
 
 def _is_stub_statement(stmt: ast.stmt) -> bool:

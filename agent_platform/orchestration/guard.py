@@ -22,6 +22,7 @@ from agent_platform.orchestration.code_checks import (
     Finding,
     check_file_path,
     check_python_source,
+    check_text_placeholders,
     check_text_secrets,
 )
 from agent_platform.orchestration.types import (
@@ -199,7 +200,9 @@ class PolicyGuard:
             return (finding,)
         findings: list[Finding] = check_text_secrets(source, self.policy)
         if path.endswith(".py"):
-            findings.extend(f for f in check_python_source(source, self.policy))
+            findings.extend(check_python_source(source, self.policy))
+        else:
+            findings.extend(check_text_placeholders(source, self.policy))
         findings.extend(self._injection_findings(source))
         return tuple(_dedupe(findings))
 

@@ -3,7 +3,9 @@
 The evidence job calls :func:`run_scenarios` (or :func:`run_scenarios_sync` from synchronous
 code): every scenario runs through the real graph, guard, QA sandbox, checkpointer and ledger,
 then is replayed from its ledger. Model answers are scripted (labelled ``simulated``); every
-figure (node order, loops, violations, latency) is measured in that call.
+figure (node order, loops, violations, latency) is measured in that call. The replay's verdict
+is kept with each run (``replay_ok`` and, when it failed, ``replay_detail``): a replay that
+cannot reproduce the run is a finding, never an exception that hides the other runs.
 """
 
 from __future__ import annotations
@@ -19,12 +21,12 @@ from sqlalchemy.engine import Engine
 
 from agent_platform.config import project_root
 from agent_platform.db import create_engine_for
-from agent_platform.errors import ConfigError
+from agent_platform.errors import ConfigError, LedgerError
 from agent_platform.events import EventSink
 from agent_platform.orchestration.checkpointing import open_checkpointer
 from agent_platform.orchestration.guard import RegistryChecker
 from agent_platform.orchestration.llm import LLMClient
-from agent_platform.orchestration.replay import replay_run
+from agent_platform.orchestration.replay import ReplayResult, replay_run
 from agent_platform.orchestration.router_wiring import simulated_models
 from agent_platform.orchestration.runner import AgentRunner, RunResult
 from agent_platform.orchestration.scripted import ScriptedResponse, TaskFile, load_task_file
@@ -62,6 +64,7 @@ class ScenarioFigures:
     cost_eur: float
     replay_ok: bool
     simulated: bool
+    replay_detail: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,8 +95,22 @@ async def _client(
         yield models.llm
 
 
+async def _replay(engine: Engine, run_id: str) -> tuple[bool, str]:
+    """Whether the run's replay from its ledger matched, and why not when it did not."""
+    try:
+        replay: ReplayResult = await replay_run(engine, run_id)
+    except LedgerError as exc:
+        return False, f"replay failed: {exc}"
+    if replay.ok:
+        return True, ""
+    reasons = list(replay.mismatches)
+    if not replay.ledger_ok:
+        reasons.append(f"ledger: {replay.ledger_detail}")
+    return False, "; ".join(reasons)
+
+
 def _figures(
-    path: Path, task_file: TaskFile, result: RunResult, replay_ok: bool
+    path: Path, task_file: TaskFile, result: RunResult, replay: tuple[bool, str]
 ) -> ScenarioFigures:
     expect = task_file.simulation.expect if task_file.simulation else None
     decision = "approved" if result.approved else "rejected"
@@ -118,8 +135,9 @@ def _figures(
         violation_rules=rules,
         run_latency_ms=result.latency_ms,
         cost_eur=result.cost_eur,
-        replay_ok=replay_ok,
+        replay_ok=replay[0],
         simulated=True,
+        replay_detail=replay[1],
     )
 
 
@@ -155,8 +173,8 @@ async def run_scenarios(
                         events=events,
                     )
                     result = await runner.run(task_file.task())
-                replay = await replay_run(engine, result.run_id)
-                figures.append(_figures(path, task_file, result, replay.ok))
+                replay = await _replay(engine, result.run_id)
+                figures.append(_figures(path, task_file, result, replay))
     finally:
         engine.dispose()
     return figures

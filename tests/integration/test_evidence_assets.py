@@ -90,6 +90,10 @@ def test_assets_materialize_on_postgres_and_redis(
         "date,phase,daily_spend_eur,daily_cap_eur,monthly_spend_eur,monthly_cap_eur"
     )
     assert len(rows) == 1 + 3
+    windows = (tmp_path / paths.BUDGET_WINDOWS).read_text().splitlines()
+    assert len(windows) == 1 + 3 + 1  # three days and their month, read back from Redis
+    finops = workload_figures(lay, "finops")
+    assert finops["commits_over_reserve"] != 0 and finops["budget_breaches"] != NOT_MEASURED
     log = (tmp_path / paths.DELIVERY_LOG).read_text().splitlines()
     assert len(log) > 25 and all(line.split(",")[2] for line in log[1:])
     burst = workload_figures(lay, "budget_concurrency")
@@ -102,3 +106,4 @@ def test_assets_materialize_on_postgres_and_redis(
     graph = workload_figures(lay, "orchestration")
     assert graph["cold_start_ms"] != NOT_MEASURED
     assert graph["graph_loop_latency_p95_ms"] == NOT_MEASURED  # only the warm-up ran
+    assert (graph["policy_violations_missed"], graph["guard_false_positives"]) == (0, 0)

@@ -8,6 +8,7 @@ from agent_platform.evidence.figures import workload_figures
 from agent_platform.evidence.formats import (
     concurrency,
     finops,
+    guard,
     notifications,
     orchestration,
     router,
@@ -83,6 +84,11 @@ def _bad_rows() -> EvidenceRows:
             "execution_seconds": 600,
         },
         residency_row="openai,us,api.openai.com,false,not EU",
+        budget_windows=[finops.BudgetWindow("day:2026-06-01", 450.0, 460.0, 0.0)],
+        guard_cases=[
+            guard.GuardCase(T, "missed", "bundle", "forbidden_call", ()),
+            guard.GuardCase(T, "flagged", "bundle", None, ("stub_body",)),
+        ],
     )
 
 

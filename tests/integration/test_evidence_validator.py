@@ -18,6 +18,7 @@ from agent_platform.evidence.contract import format_summary, validate_contract
 from agent_platform.evidence.formats import (
     concurrency,
     finops,
+    guard,
     notifications,
     orchestration,
     router,
@@ -106,6 +107,7 @@ def _honest_rows() -> EvidenceRows:
                 True,
                 40.0,
                 True,
+                replay_matched=True,
             )
         ],
         package_markdown="# Package report\n",
@@ -120,6 +122,14 @@ def _honest_rows() -> EvidenceRows:
             "runs": [{"packages": [{"name": f"p{i}", "verified": True} for i in range(3)]}],
         },
         residency_row="openai,eu,eu.api.openai.com,true,compliant",
+        budget_windows=[
+            *(finops.BudgetWindow(f"day:2026-06-{d:02d}", 450.0, 400.0, 0.0) for d in range(1, 26)),
+            finops.BudgetWindow("month:2026-06", 12000.0, 10000.0, 0.0),
+        ],
+        guard_cases=[
+            guard.GuardCase(T, "caught", "bundle", "forbidden_call", ("forbidden_call",)),
+            guard.GuardCase(T, "clean", "bundle", None, ()),
+        ],
     )
 
 

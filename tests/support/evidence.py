@@ -7,7 +7,7 @@ rows in an :class:`EvidenceRows`; :func:`write_evidence_tree` writes them the on
 """
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from agent_platform.evidence import layout as paths
@@ -15,6 +15,7 @@ from agent_platform.evidence.formats import (
     compliance,
     concurrency,
     finops,
+    guard,
     notifications,
     orchestration,
     router,
@@ -43,6 +44,8 @@ class EvidenceRows:
     package_markdown: str
     package_summary: dict[str, Any]
     residency_row: str
+    budget_windows: list[finops.BudgetWindow] = field(default_factory=list)
+    guard_cases: list[guard.GuardCase] = field(default_factory=list)
 
 
 def failover_outcomes(
@@ -90,10 +93,12 @@ def write_evidence_tree(
     notifications.write(lay.path(paths.DELIVERY_LOG), rows.deliveries)
     finops.write_report(lay.path(paths.BUDGET_REPORT), rows.budget_days)
     finops.write_alerts(lay.path(paths.BUDGET_ALERTS), rows.alerts)
+    finops.write_windows(lay.path(paths.BUDGET_WINDOWS), rows.budget_windows)
     concurrency.write(
         lay.path(paths.BUDGET_CONCURRENCY), rows.reservations, rows.store_total_eur, at
     )
     orchestration.write(lay.path(paths.ORCHESTRATION_RUNS), rows.scenarios)
+    guard.write(lay.path(paths.GUARD_CORPUS), rows.guard_cases)
     lay.path(paths.PKG_REPORT_MD).parent.mkdir(parents=True, exist_ok=True)
     lay.path(paths.PKG_REPORT_MD).write_text(rows.package_markdown)
     lay.path(paths.PKG_REPORT_JSON).write_text(json.dumps(rows.package_summary))

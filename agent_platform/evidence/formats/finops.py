@@ -1,9 +1,17 @@
 """FinOps evidence: the daily budget report and the alerts the budget raised.
 
 - ``metrics/cost/budget_report.csv``: one row per simulated day of the replayed month; the
-  spend columns are read back from the real :class:`FinOpsBudget`, the caps from the policy.
-  A breach is a day whose daily spend exceeds the daily cap or whose month-to-date spend
-  exceeds the monthly cap.
+  spend columns are read back from the real :class:`FinOpsBudget`, the caps from the policy;
+  ``over_reserve`` and ``under_reserve`` count the day's commits whose real cost was above or
+  below what the request had held; ``over_near_cap`` those above their hold whose reservation
+  left less than one more such hold free under the daily or monthly cap, and ``past_cap`` the
+  commits that took a window's committed spend past its cap (the replay's own count, which the
+  store's window table below must agree with).
+- ``metrics/cost/budget_windows.csv``: every daily and monthly window of the month as the
+  budget store holds it after the replay (committed and still-reserved EUR) against the
+  policy's cap. ``budget_breaches`` is the number of windows whose committed spend exceeds
+  the cap (by more than half a cent), so it counts what the store says was spent, not what the
+  replay believes it allowed.
 - ``metrics/cost/budget_alerts.csv``: the monthly window's alerts as the budget persisted them
   (``forecast``, ``threshold_80``, ``threshold_100``) with their simulated timestamps (the
   forecast row also carries the breach time it projected), plus one ``cap_exhausted`` row: the
@@ -34,15 +42,21 @@ __all__ = [
     "ALERT_COLUMNS",
     "CAP_EXHAUSTED",
     "REPORT_COLUMNS",
+    "WINDOW_COLUMNS",
     "AlertRow",
     "BudgetDay",
+    "BudgetWindow",
     "alert_figures",
     "consistency",
     "lead_time_label",
     "report_caps",
     "report_figures",
+    "window_consistency",
+    "window_figures",
+    "windows_path",
     "write_alerts",
     "write_report",
+    "write_windows",
 ]
 
 REPORT_COLUMNS = (
@@ -54,7 +68,13 @@ REPORT_COLUMNS = (
     "monthly_cap_eur",
     "requests",
     "rejected",
+    "over_reserve",
+    "under_reserve",
+    "over_near_cap",
+    "past_cap",
 )
+WINDOW_COLUMNS = ("window", "kind", "cap_eur", "committed_eur", "reserved_eur", "breached")
+WINDOWS_FILE = "budget_windows.csv"
 ALERT_COLUMNS = (
     "timestamp",
     "kind",
@@ -82,6 +102,24 @@ class BudgetDay:
     monthly_cap_eur: float
     requests: int
     rejected: int
+    over_reserve: int = 0
+    under_reserve: int = 0
+    over_near_cap: int = 0
+    past_cap: int = 0
+
+
+@dataclass(frozen=True)
+class BudgetWindow:
+    """One money window as the budget store holds it, against the policy's cap."""
+
+    window: str
+    cap_eur: float
+    committed_eur: float
+    reserved_eur: float
+
+    @property
+    def breached(self) -> bool:
+        return self.committed_eur > self.cap_eur + EPSILON_EUR
 
 
 @dataclass(frozen=True)
@@ -112,6 +150,10 @@ def write_report(path: Path, days: Sequence[BudgetDay]) -> int:
                 "monthly_cap_eur": _eur(d.monthly_cap_eur),
                 "requests": d.requests,
                 "rejected": d.rejected,
+                "over_reserve": d.over_reserve,
+                "under_reserve": d.under_reserve,
+                "over_near_cap": d.over_near_cap,
+                "past_cap": d.past_cap,
             }
             for d in days
         ),
@@ -136,30 +178,103 @@ def write_alerts(path: Path, alerts: Sequence[AlertRow]) -> int:
     )
 
 
-def report_figures(path: Path) -> dict[str, float | int | str]:
-    """Breaches (days over a cap), days covered, total spend and rejected requests."""
-    rows = read_csv(path, REPORT_COLUMNS)
-    breaches = 0
-    for line, row in enumerate(rows, start=2):
-        daily = parse_float(path, line, "daily_spend_eur", row["daily_spend_eur"])
-        monthly = parse_float(path, line, "monthly_spend_eur", row["monthly_spend_eur"])
-        if daily > parse_float(path, line, "daily_cap_eur", row["daily_cap_eur"]) + EPSILON_EUR or (
-            monthly
-            > parse_float(path, line, "monthly_cap_eur", row["monthly_cap_eur"]) + EPSILON_EUR
-        ):
-            breaches += 1
-    if not rows:
-        return {"budget_breaches": NOT_MEASURED, "days_replayed": 0}
-    last = rows[-1]
+def write_windows(path: Path, windows: Sequence[BudgetWindow]) -> int:
+    return write_csv(
+        path,
+        WINDOW_COLUMNS,
+        (
+            {
+                "window": w.window,
+                "kind": w.window.split(":", 1)[0],
+                "cap_eur": _eur(w.cap_eur),
+                "committed_eur": f"{w.committed_eur:.6f}",
+                "reserved_eur": f"{w.reserved_eur:.6f}",
+                "breached": w.breached,
+            }
+            for w in windows
+        ),
+    )
+
+
+def windows_path(report: Path) -> Path:
+    """The window table written beside ``report`` (both live in ``metrics/cost/``)."""
+    return report.with_name(WINDOWS_FILE)
+
+
+def _windows(path: Path) -> list[BudgetWindow]:
+    return [
+        _windows_row(path, line, row)
+        for line, row in enumerate(read_csv(path, WINDOW_COLUMNS), start=2)
+    ]
+
+
+def window_figures(path: Path) -> dict[str, float | int | str]:
+    """Breaches per window kind, recomputed from committed and cap (never from ``breached``);
+    ``NOT_MEASURED`` when the table is absent or empty."""
+    windows = _windows(path) if path.exists() else []
+    if not windows:
+        return {"budget_breaches": NOT_MEASURED, "budget_windows": 0}
+    days = [w for w in windows if w.window.startswith("day:")]
+    months = [w for w in windows if w.window.startswith("month:")]
+    worst = max((w.committed_eur - w.cap_eur for w in windows), default=0.0)
     return {
-        "budget_breaches": breaches,
+        "budget_breaches": sum(w.breached for w in windows),
+        "budget_windows": len(windows),
+        "daily_breaches": sum(w.breached for w in days),
+        "monthly_breaches": sum(w.breached for w in months),
+        "worst_overrun_eur": round(max(worst, 0.0), 6),
+        "reserved_left_eur": round(sum(w.reserved_eur for w in windows), 6),
+    }
+
+
+def window_consistency(path: Path) -> list[str]:
+    """The stated ``breached`` flag of each window must follow from committed and cap."""
+    problems: list[str] = []
+    if not path.exists():
+        return problems
+    for line, row in enumerate(read_csv(path, WINDOW_COLUMNS), start=2):
+        window = _windows_row(path, line, row)
+        if row["breached"] != str(window.breached).lower():
+            problems.append(
+                f"{path.name}: row {line}: breached={row['breached']} but committed "
+                f"{window.committed_eur} vs cap {window.cap_eur} says {window.breached}"
+            )
+    return problems
+
+
+def _windows_row(path: Path, line: int, row: dict[str, str]) -> BudgetWindow:
+    return BudgetWindow(
+        row["window"],
+        parse_float(path, line, "cap_eur", row["cap_eur"]),
+        parse_float(path, line, "committed_eur", row["committed_eur"]),
+        parse_float(path, line, "reserved_eur", row["reserved_eur"]),
+    )
+
+
+def report_figures(path: Path) -> dict[str, float | int | str]:
+    """Days covered, total spend, rejected requests, commits above and below their hold, and
+    the breaches of the window table beside the report (see :func:`window_figures`)."""
+    rows = read_csv(path, REPORT_COLUMNS)
+    out = window_figures(windows_path(path))
+    if not rows:
+        return {**out, "days_replayed": 0}
+    last = rows[-1]
+
+    def total(column: str) -> int:
+        return sum(parse_int(path, i, column, r[column]) for i, r in enumerate(rows, 2))
+
+    return {
+        **out,
+        "commits_over_reserve": total("over_reserve"),
+        "commits_under_reserve": total("under_reserve"),
+        "commits_over_near_cap": total("over_near_cap"),
+        "commits_past_cap": total("past_cap"),
+        "commits": total("requests") - total("rejected"),
         "days_replayed": len(rows),
         "month_spend_eur": parse_float(
             path, len(rows) + 1, "monthly_spend_eur", last["monthly_spend_eur"]
         ),
-        "requests_rejected": sum(
-            parse_int(path, i, "rejected", r["rejected"]) for i, r in enumerate(rows, 2)
-        ),
+        "requests_rejected": total("rejected"),
     }
 
 
@@ -226,8 +341,9 @@ def lead_time_label(basis: float | int | str) -> str:
 
 
 def consistency(path: Path) -> list[str]:
-    """Month-to-date spend must be the running sum of the daily spend (within a cent)."""
-    problems = []
+    """Month-to-date spend must be the running sum of the daily spend (within a cent), and the
+    window table beside the report must state its breaches as they follow from its numbers."""
+    problems = window_consistency(windows_path(path))
     running = 0.0
     for line, row in enumerate(read_csv(path, REPORT_COLUMNS), start=2):
         running += parse_float(path, line, "daily_spend_eur", row["daily_spend_eur"])

@@ -13,15 +13,22 @@ neither are counted apart as ``unscripted_runs`` and never count as conforming.
 ``warmup=true`` marks the run made first in a fresh process: it pays the one-off start-up
 costs (importing litellm, starting the provider simulator and the sandbox interpreter, the
 checkpointer's first connection), so its latency is reported apart, as ``cold_start_ms``. The
-loop latency figures come from the measured runs after it; conformance and the policy
-violations count every run, the warm-up included.
+loop latency figures come from the measured runs after it (``graph_loop_latency_p95_ms__n``
+is how many); conformance and the planted violations count every run, the warm-up included.
+
+``replay_matched`` says whether the run's audit replay from its ledger reproduced every step's
+state hash, the final one and a valid hash chain; ``replay_mismatches`` counts the runs whose
+replay did not (``replay_detail`` says why). The scenario scripts' planted violations are
+counted as ``scenario_violations_caught``/``_missed``; the guard's own coverage comes from the
+guard corpus written beside this file (:mod:`~agent_platform.evidence.formats.guard`), whose
+figures :func:`figures` adds.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from agent_platform.evidence.csvio import (
     fmt_ms,
@@ -32,10 +39,19 @@ from agent_platform.evidence.csvio import (
     round_ratio,
     write_csv,
 )
-from agent_platform.evidence.formats import NOT_MEASURED
+from agent_platform.evidence.formats import NOT_MEASURED, guard
+from agent_platform.evidence.layout import GUARD_CORPUS, ORCHESTRATION_RUNS
 from agent_platform.stats import percentile
 
-__all__ = ["COLUMNS", "UNSCRIPTED", "ScenarioRun", "consistency", "figures", "write"]
+__all__ = [
+    "COLUMNS",
+    "UNSCRIPTED",
+    "ScenarioRun",
+    "consistency",
+    "figures",
+    "guard_corpus_path",
+    "write",
+]
 
 UNSCRIPTED = "*"
 
@@ -53,6 +69,8 @@ COLUMNS = (
     "latency_per_loop_ms",
     "simulated",
     "warmup",
+    "replay_matched",
+    "replay_detail",
 )
 
 
@@ -70,6 +88,8 @@ class ScenarioRun:
     run_latency_ms: float
     simulated: bool
     warmup: bool = False
+    replay_matched: bool = False
+    replay_detail: str = ""
 
     @property
     def coder_passes(self) -> int:
@@ -95,6 +115,8 @@ def write(path: Path, runs: Sequence[ScenarioRun]) -> int:
                 "latency_per_loop_ms": fmt_ms(round_ms(r.run_latency_ms) / r.coder_passes),
                 "simulated": r.simulated,
                 "warmup": r.warmup,
+                "replay_matched": r.replay_matched,
+                "replay_detail": r.replay_detail,
             }
             for r in runs
         ),
@@ -116,8 +138,23 @@ def _conforms(row: dict[str, str]) -> bool:
     ] in (UNSCRIPTED, row["decision"])
 
 
-def figures(path: Path) -> dict[str, float | int | str]:
-    """Loop latency p95, scenarios matching their script, violations caught and missed."""
+def guard_corpus_path(runs: Path) -> Path:
+    """The guard corpus file of the evidence root ``runs`` (the runs file) belongs to."""
+    root = runs
+    for _ in PurePosixPath(ORCHESTRATION_RUNS).parts:
+        root = root.parent
+    return root / GUARD_CORPUS
+
+
+def figures(path: Path, guard_path: Path | None = None) -> dict[str, float | int | str]:
+    """Scenario figures (loop latency p95 with its n, conformance, replays, planted violations)
+    and the guard corpus figures (``guard_path``, default: the one of the same evidence root)."""
+    out = _scenario_figures(path)
+    out.update(guard.figures(guard_path or guard_corpus_path(path)))
+    return out
+
+
+def _scenario_figures(path: Path) -> dict[str, float | int | str]:
     rows = read_csv(path, COLUMNS)
     warm = {i for i, r in enumerate(rows, 2) if parse_bool(path, i, "warmup", r["warmup"])}
     per_loop = [_per_loop(path, i, r) for i, r in enumerate(rows, start=2) if i not in warm]
@@ -131,6 +168,7 @@ def figures(path: Path) -> dict[str, float | int | str]:
         return {
             "graph_loop_latency_p95_ms": NOT_MEASURED,
             "scenario_conformance": NOT_MEASURED,
+            "replay_mismatches": NOT_MEASURED,
             "cold_start_ms": cold_start,
         }
     scripted = [r for r in rows if _is_scripted(r)]
@@ -141,24 +179,31 @@ def figures(path: Path) -> dict[str, float | int | str]:
         if parse_bool(path, i, "violation_expected", r["violation_expected"])
     ]
     caught = sum(r["violation_caught"] == "true" for r in expected)
+    matched = sum(parse_bool(path, i, "replay_matched", r["replay_matched"]) for i, r in enumerate(rows, 2))
     return {
         "graph_loop_latency_p95_ms": round_ms(percentile(per_loop, 95)),
+        "graph_loop_latency_p95_ms__n": len(per_loop),
         "cold_start_ms": cold_start,
         "measured_runs": len(per_loop),
         "scenario_conformance": round_ratio(conforming / len(scripted))
         if scripted
         else NOT_MEASURED,
+        "scenario_conformance__k": conforming,
+        "scenario_conformance__n": len(scripted),
         "unscripted_runs": len(rows) - len(scripted),
-        "policy_violations_caught": caught,
-        "policy_violations_missed": len(expected) - caught,
+        "replay_mismatches": len(rows) - matched,
+        "replays": len(rows),
+        "scenario_violations_caught": caught,
+        "scenario_violations_missed": len(expected) - caught,
         "scenarios_run": len(rows),
         "refinement_loops_taken": sum(int(r["loops"] or 0) for r in rows),
     }
 
 
-def consistency(path: Path) -> list[str]:
-    """``latency_per_loop_ms`` must be the run latency over the coder passes of its row."""
-    problems = []
+def consistency(path: Path, guard_path: Path | None = None) -> list[str]:
+    """``latency_per_loop_ms`` must be the run latency over the coder passes of its row, and
+    the guard corpus's outcomes must follow from its rules."""
+    problems = guard.consistency(guard_path or guard_corpus_path(path))
     for line, row in enumerate(read_csv(path, COLUMNS), start=2):
         stated = parse_float(path, line, "latency_per_loop_ms", row["latency_per_loop_ms"])
         if abs(stated - _per_loop(path, line, row)) > 10**-4:

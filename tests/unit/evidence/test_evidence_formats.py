@@ -5,7 +5,14 @@ from pathlib import Path
 import pytest
 
 from agent_platform.errors import EvidenceError
-from agent_platform.evidence.formats import NOT_MEASURED, concurrency, finops, orchestration, state
+from agent_platform.evidence.formats import (
+    NOT_MEASURED,
+    concurrency,
+    finops,
+    guard,
+    orchestration,
+    state,
+)
 from agent_platform.evidence.formats.router import (
     RoutingDecision,
     accuracy_figures,
@@ -81,6 +88,14 @@ def test_budget_breaches_and_lead_time(tmp_path: Path) -> None:
             finops.AlertRow("2026-06-03T10:00:00Z", finops.CAP_EXHAUSTED, 11999, 12000, ""),
         ],
     )
+    finops.write_windows(
+        finops.windows_path(report),
+        [
+            finops.BudgetWindow("day:2026-06-01", 450.0, 400.0, 0.0),
+            finops.BudgetWindow("day:2026-06-02", 450.0, 451.0, 0.0),
+            finops.BudgetWindow("month:2026-06", 12000.0, 851.0, 0.0),
+        ],
+    )
     assert finops.report_figures(report)["budget_breaches"] == 1
     assert finops.alert_figures(alerts)["alert_lead_time_hours"] == 48.0
     assert finops.report_caps(report) == {(1, 450.0, 12000.0)}
@@ -137,13 +152,15 @@ def test_the_warm_up_run_is_reported_apart_from_the_loop_latency(tmp_path: Path)
             "t", "s", nodes, nodes, 0, "approved", "approved", False, False, latency, True, warmup
         )
 
+    corpus = tmp_path / "g.csv"
+    guard.write(corpus, [])
     orchestration.write(path, [run(26000.0, True), run(300.0, False), run(310.0, False)])
-    figures = orchestration.figures(path)
+    figures = orchestration.figures(path, corpus)
     assert figures["cold_start_ms"] == 26000.0
     assert figures["graph_loop_latency_p95_ms"] < 311.0
-    assert figures["measured_runs"] == 2
+    assert figures["graph_loop_latency_p95_ms__n"] == figures["measured_runs"] == 2
     orchestration.write(path, [run(26000.0, True)])
-    assert orchestration.figures(path)["graph_loop_latency_p95_ms"] == NOT_MEASURED
+    assert orchestration.figures(path, corpus)["graph_loop_latency_p95_ms"] == NOT_MEASURED
 
 
 def _burst(path: Path, held: int, store_total: float) -> None:

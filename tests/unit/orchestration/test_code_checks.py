@@ -7,7 +7,9 @@ import pytest
 from agent_platform.orchestration.code_checks import (
     check_file_path,
     check_python_source,
+    check_text_placeholders,
     check_text_secrets,
+    credential_like,
 )
 from agent_platform.schemas.policy import load_agent_policy
 
@@ -102,3 +104,80 @@ def test_secret_formats_and_high_entropy_assignments():
 
 def test_a_syntax_error_is_a_finding():
     assert _rules("def f(:\n") == ["syntax_error"]
+
+
+# Fixes found by the guard corpus (agent_platform/evidence/workloads/guard_corpus/): each
+# source below was a violation the guard missed, or a clean change it flagged.
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import os\n\nrun = getattr(os, 'system')\n",
+        "import os as o\n\ngetattr(o, 'popen')('ls')\n",
+        "import asyncio\n\nasyncio.create_subprocess_shell('ls')\n",
+        "from asyncio import create_subprocess_exec\n",
+    ],
+)
+def test_getattr_with_a_constant_name_and_asyncio_subprocesses_are_forbidden_calls(source):
+    assert "forbidden_call" in _rules(source)
+
+
+def test_getattr_with_a_computed_name_or_a_harmless_attribute_is_not_a_finding():
+    assert _rules("import os\n\ndef f(name):\n    return getattr(os, name)\n") == []
+    assert _rules("import os\n\nSEP = getattr(os, 'sep')\n") == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "SETTINGS = {'region': 'eu', 'api_key': 'Zq8vN3xK7pL2mR9tW4yB'}\n",
+        "connect(host='db', password='hT9kq2Lz8wP4xVb7')\n",
+        "apikey = 'Zq8vN3xK7pL2mR9tW4yB'\n",
+        "db_pwd = 'hT9kq2Lz8wP4xVb7'\n",
+    ],
+)
+def test_secrets_in_dict_literals_keywords_and_short_key_names(source):
+    assert _rules(source) == ["hardcoded_secret"]
+
+
+def test_identifier_like_values_of_key_names_are_not_secrets():
+    source = (
+        "cache_key = 'user:profile:v1:summary'\n"
+        "sort_key = 'created_at_descending_order'\n"
+        "OPTIONS = {'token_type': 'bearer_with_refresh_rotation'}\n"
+    )
+    assert _rules(source) == []
+    assert credential_like("hT9kq2Lz8wP4xVb7", 16)
+    assert not credential_like("created_at_descending_order", 16)
+    assert not credential_like("abcdefghijklmnopqrstu", 16)  # letters only: a word, not a key
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from pathlib import Path\n\n(Path('/etc') / 'cron.d' / 'job').write_text('x')\n",
+        "open(file='../../outside.log', mode='a')\n",
+        "import pathlib\n\npathlib.Path('../up').mkdir()\n",
+    ],
+)
+def test_path_joins_and_keyword_files_outside_the_workspace(source):
+    assert "write_outside_workspace" in _rules(source)
+
+
+def test_relative_path_joins_and_computed_paths_are_fine():
+    source = (
+        "from pathlib import Path\n\n"
+        "def f(folder):\n"
+        "    (Path('out') / 'rows.txt').write_text('x')\n"
+        "    (Path(folder) / '..' / 'x').write_text('y')\n"
+    )
+    assert _rules(source) == []
+
+
+def test_markers_in_non_python_files_are_found_line_by_line():
+    script = "#!/bin/sh\nset -eu\n# FIXME: sign it\ncp a b\n"
+    assert [(f.rule, f.line) for f in check_text_placeholders(script, POLICY)] == [
+        ("placeholder_marker", 3)
+    ]
+    assert check_text_placeholders("Sizes from S to XXXL.\n", POLICY) == []

@@ -157,15 +157,14 @@ def _failed(
     """A run that did not complete: its gate is computed in staging, nothing is promoted."""
     output: Output = args.output
     staging = request.evidence_root
-    for step, error in outcome.failed_steps.items():
-        output.say(f"  step {step} failed: {error}")
     gate = _staged_gate(staging, request.run_id)
     _print_gate(output, staging, gate)
     output.say(
         f"this run did not complete ({outcome.status}): the previous evidence in {root} is "
         f"untouched; this run's partial files: {staging} (launcher log: {request.log_path})"
     )
-    output.result(_summary(request.run_id, gate, elapsed, promoted=False, staging=staging))
+    summary = _summary(request.run_id, gate, elapsed, promoted=False, staging=staging)
+    output.result({**summary, "failed_steps": outcome.failed_steps})
     return 1
 
 

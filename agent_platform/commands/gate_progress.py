@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 __all__ = ["PLAIN_EVERY_S", "GateProgress"]
@@ -35,7 +36,7 @@ class GateProgress:
         every_s: float = PLAIN_EVERY_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._console = Console(file=stream, highlight=False)
+        self._console = Console(file=stream, highlight=False, soft_wrap=True)
         self._live = stream.isatty() if live is None else live
         self._every = every_s
         self._clock = clock
@@ -73,12 +74,14 @@ class GateProgress:
         now = self._clock()
         took, self._step_begun = now - self._step_begun, now
         self.done += 1
-        step = str(event.get("step"))
+        step = escape(str(event.get("step")))
         if event.get("ok"):
             self._say(f"  [green]✓[/] {step} ({took:.1f} s)")
         else:
             self.failed.append(step)
-            self._say(f"  [red]✗[/] {step} ({took:.1f} s): {event.get('error') or 'failed'}")
+            self._say(
+                f"  [red]✗[/] {step} ({took:.1f} s): {escape(str(event.get('error') or 'failed'))}"
+            )
 
     def _say(self, text: str) -> None:
         self._last_line = self._clock()

@@ -91,7 +91,7 @@ def _outcome(finished: dict[str, Any] | None) -> str:
 
 def _summary(row: tuple[str, int, datetime, datetime], events: list[tuple[str, Any]]) -> RunSummary:
     ledger, count, first, last = row
-    started = next((p for k, p in events if k == "run_started"), {})
+    started: dict[str, Any] = next((p for k, p in events if k == "run_started"), {})
     finished = next((p for k, p in reversed(events) if k == "run_finished"), None)
     task = (started.get("task") or {}).get("title") or "-"
     cost = finished.get("cost_eur") if finished else None

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from agent_platform.cli import main
+from agent_platform.commands.run import _resolve_run_id
 from agent_platform.db import create_engine_for
 from agent_platform.migrate import upgrade
 from agent_platform.orchestration.recorder import RunRecorder, ledger_name
@@ -93,3 +94,20 @@ def test_the_catalog_reads_runs_on_postgresql(pg_url: str) -> None:
     finally:
         engine.dispose()
     assert [(r.run_id, r.outcome) for r in runs] == [("run-c", "paused"), ("run-b", "rejected")]
+
+
+def test_replay_last_names_the_newest_run_or_says_there_is_none(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["replay", "last"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "agent-platform: error: replay last: the database holds no agent run yet"
+    )
+    url = f"sqlite:///{data_dir / 'agent_platform.sqlite3'}"
+    _three_runs(url)
+    engine = create_engine_for(url)
+    try:
+        assert _resolve_run_id(engine, "last") == "run-c"
+        assert _resolve_run_id(engine, "run-a") == "run-a"
+    finally:
+        engine.dispose()

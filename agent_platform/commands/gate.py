@@ -1,12 +1,22 @@
 """``agent-platform gate``: run the whole ``g1_gate_evidence`` job, then the contract validator.
 
-This is the README's first command. It runs the Dagster job in-process (Dagster is imported
-here lazily, so the library itself stays Dagster-free), shows each step as it starts and ends,
-prints where every evidence file went and the gate verdict, writes the performance table
-rendered from the new gate JSON to ``evidence/performance_table.md`` (generated, untracked),
-and finally runs the validator. The architecture document's copy of the table (a tracked file)
-is rewritten only with ``--update-doc``: its provenance line names the run it shows. The Dagster
-instance lives under ``$DAGSTER_HOME`` or, by default, ``.data/dagster_home`` (git-ignored), so
+This is the README's first command. It checks the configured backends first (one line and
+exit 2 for a bad URL or password), then starts the Dagster launcher of the checkout as a child
+process (:mod:`agent_platform.commands.gate_launch`; the library imports nothing from
+``jobs/``) and shows its progress (:mod:`agent_platform.commands.gate_progress`).
+
+The run writes into a staging folder (:mod:`agent_platform.evidence.staging`); only a run
+whose every step ran is swapped into the evidence root, tree by tree. A failed or interrupted
+run leaves the previous evidence as it was and says where its partial files are; for a failed
+run the gate is still computed in the staging folder, so the verdict names the failing
+figures. Ctrl-C cancels the Dagster run (CANCELED in the instance), prints one
+"interrupted" line and exits 130.
+
+After a completed run it prints where every evidence file went and the gate verdict, and runs
+the validator. The performance table is written beside the gate JSON (generated, untracked);
+the architecture document's copy (a tracked file) is rewritten only with ``--update-doc``.
+The evidence root is ``$AGENT_PLATFORM_EVIDENCE_ROOT`` or the checkout; the Dagster instance
+lives under ``--dagster-home``, ``$DAGSTER_HOME`` or ``.data/dagster_home`` (git-ignored), so
 ``dagster dev`` pointed at the same home shows the run history.
 """
 
@@ -14,32 +24,32 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-import threading
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agent_platform.config import project_root
+from agent_platform.commands._output import Output
+from agent_platform.commands.gate_launch import LaunchOutcome, LaunchRequest, launch
+from agent_platform.commands.gate_progress import GateProgress
+from agent_platform.config import Settings, project_root
 from agent_platform.errors import EvidenceError
 from agent_platform.evidence.contract import format_summary, validate_contract, write_report
 from agent_platform.evidence.contract_model import load_contract
 from agent_platform.evidence.files import utc_now_iso
 from agent_platform.evidence.layout import GATE_PATH
-from agent_platform.evidence.perf_table import (
-    DOC_PATH,
-    TABLE_PATH,
-    render_table,
-    rewrite_block,
-    write_table,
-)
+from agent_platform.evidence.perf_table import DOC_PATH, TABLE_PATH, render_table, rewrite_block
+from agent_platform.evidence.staging import promote, prune, staging_folder
+from agent_platform.preflight import check_backends
 
 __all__ = ["register", "run"]
 
 CONTRACT = "contracts/phase_1_core_architecture.contract.json"
 DOC = DOC_PATH
+EVIDENCE_ROOT_ENV = "AGENT_PLATFORM_EVIDENCE_ROOT"
+LOG_NAME = "launcher.log"
 
 
 def register(subparsers: Any) -> None:
@@ -73,155 +83,156 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def _instance(home: Path | None) -> Any:
-    import os
-
-    from dagster import DagsterInstance
-    from dagster._core.instance.ref import InstanceRef
-
-    folder = home or Path(
+def _dagster_home(option: Path | None) -> Path:
+    folder = option or Path(
         os.environ.get("DAGSTER_HOME") or project_root() / ".data" / "dagster_home"
     )
-    folder.mkdir(parents=True, exist_ok=True)
-    return DagsterInstance.from_ref(InstanceRef.from_dir(str(folder.resolve()))), folder
+    return folder.resolve()
 
 
-def _execute(scale: str, instance: Any, run_id: str, outcome: dict[str, Any]) -> None:
-    root = str(project_root())
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    from jobs.definitions import G1_JOB_NAME, defs
+def _evidence_root() -> Path:
+    configured = os.environ.get(EVIDENCE_ROOT_ENV)
+    return Path(configured).resolve() if configured else project_root()
 
-    job = defs.resolve_job_def(G1_JOB_NAME)
-    config = {
-        "resources": {"evidence": {"config": {"scale": scale}}},
-        "loggers": {"console": {"config": {"log_level": "ERROR"}}},
-    }
-    result = job.execute_in_process(
-        run_config=config, instance=instance, run_id=run_id, raise_on_error=False
+
+def _launch(args: argparse.Namespace, request: LaunchRequest) -> LaunchOutcome:
+    output: Output = args.output
+    output.say(
+        f"g1_gate_evidence: run {request.run_id} (scale {request.scale}, "
+        f"Dagster home {request.dagster_home})"
     )
-    outcome["success"] = result.success
-
-
-def _progress(instance: Any, run_id: str, worker: threading.Thread) -> None:
-    from dagster import DagsterEventType
-    from rich.console import Console
-
-    console = Console()
-    kinds = {
-        DagsterEventType.STEP_START,
-        DagsterEventType.STEP_SUCCESS,
-        DagsterEventType.STEP_FAILURE,
-        DagsterEventType.STEP_SKIPPED,
-        DagsterEventType.ASSET_CHECK_EVALUATION,
-    }
-    seen = 0
-    started: dict[str, float] = {}
-    with console.status("running g1_gate_evidence ...") as status:
-        while worker.is_alive() or seen == 0:
-            entries = instance.all_logs(run_id, of_type=kinds) if instance.has_run(run_id) else []
-            for entry in entries[seen:]:
-                _show(console, entry, started)
-            seen = len(entries)
-            status.update(f"running g1_gate_evidence ... {len(started)} steps started")
-            if not worker.is_alive():
-                break
-            time.sleep(0.5)
-        for entry in (instance.all_logs(run_id, of_type=kinds) if instance.has_run(run_id) else [])[
-            seen:
-        ]:
-            _show(console, entry, started)
-
-
-def _show(console: Any, entry: Any, started: dict[str, float]) -> None:
-    event = entry.dagster_event
-    step = entry.step_key or "?"
-    kind = event.event_type_value
-    if kind == "STEP_START":
-        started[step] = entry.timestamp
-        console.print(f"  [cyan]▶[/] {step}")
-    elif kind in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED"):
-        took = entry.timestamp - started.get(step, entry.timestamp)
-        mark = {
-            "STEP_SUCCESS": "[green]✓[/]",
-            "STEP_FAILURE": "[red]✗[/]",
-            "STEP_SKIPPED": "[yellow]–[/]",
-        }[kind]
-        console.print(f"  {mark} {step} ({took:.1f} s)")
-    elif kind == "ASSET_CHECK_EVALUATION":
-        data = event.event_specific_data
-        verdict = "[green]pass[/]" if data.passed else "[red]FAIL[/]"
-        console.print(f"      check {data.asset_check_key.name}: {verdict}")
+    progress = GateProgress(output.human_stream)
+    try:
+        return launch(request, progress)
+    finally:
+        progress.close()
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the job, print files and verdict, write the table (and the doc's on request), validate."""
-    root = project_root()
-    gate_path = root / GATE_PATH
-    gate_path.unlink(missing_ok=True)  # a gate from an earlier run must never look like this one's
-    (root / TABLE_PATH).unlink(missing_ok=True)
-    instance, home = _instance(args.dagster_home)
+    """Preflight, run the job into staging, promote a complete run, print, validate."""
+    output: Output = args.output
+    check_backends(Settings.from_env())
+    root = _evidence_root()
     run_id = str(uuid.uuid4())
-    outcome: dict[str, Any] = {}
-    print(f"g1_gate_evidence: run {run_id} (scale {args.scale}, Dagster home {home})")
+    prune(root)
+    staging = staging_folder(root, run_id)
+    staging.mkdir(parents=True)
+    request = LaunchRequest(
+        run_id=run_id,
+        scale=args.scale,
+        evidence_root=staging,
+        dagster_home=_dagster_home(args.dagster_home),
+        log_path=staging / LOG_NAME,
+    )
     started = time.perf_counter()
-    worker = threading.Thread(
-        target=_execute, args=(args.scale, instance, run_id, outcome), daemon=True
+    outcome = _launch(args, request)
+    elapsed = time.perf_counter() - started
+    if outcome.interrupted:
+        return _interrupted(output, request, root)
+    output.say(f"job finished in {elapsed:.1f} s: {outcome.status}")
+    if not outcome.succeeded:
+        return _failed(args, request, root, outcome, elapsed)
+    trees = promote(staging, root)
+    output.say(f"evidence of run {run_id} swapped into {root}: {', '.join(trees)}")
+    return _finish(args, root, run_id, elapsed)
+
+
+def _interrupted(output: Output, request: LaunchRequest, root: Path) -> int:
+    text = (
+        f"interrupted: run {request.run_id} canceled in the Dagster instance; the previous "
+        f"evidence in {root} is untouched; this run's partial files: {request.evidence_root}"
     )
-    worker.start()
-    _progress(instance, run_id, worker)
-    worker.join()
-    print(
-        f"job finished in {time.perf_counter() - started:.1f} s: {'success' if outcome.get('success') else 'FAILED'}"
+    print(f"agent-platform: {text}", file=sys.stderr)
+    output.error("interrupted", text, 130)
+    return 130
+
+
+def _failed(
+    args: argparse.Namespace,
+    request: LaunchRequest,
+    root: Path,
+    outcome: LaunchOutcome,
+    elapsed: float,
+) -> int:
+    """A run that did not complete: its gate is computed in staging, nothing is promoted."""
+    output: Output = args.output
+    staging = request.evidence_root
+    gate = _staged_gate(staging, request.run_id)
+    _print_gate(output, staging, gate)
+    output.say(
+        f"this run did not complete ({outcome.status}): the previous evidence in {root} is "
+        f"untouched; this run's partial files: {staging} (launcher log: {request.log_path})"
     )
-    if not gate_path.exists():
-        # A blocking check failed, so Dagster skipped the gate asset: compute the same document
-        # from the same files and manifests, so the verdict says which figures failed.
-        print("the gate asset did not run (a blocking check failed or a step errored);")
-        print("computing the gate from this run's files instead")
-        _write_gate_after_failure(root, instance, run_id)
+    summary = _summary(request.run_id, gate, elapsed, promoted=False, staging=staging)
+    output.result({**summary, "failed_steps": outcome.failed_steps})
+    return 1
+
+
+def _finish(args: argparse.Namespace, root: Path, run_id: str, elapsed: float) -> int:
+    output: Output = args.output
+    gate_path = root / GATE_PATH
+    if not gate_path.is_file():
+        raise EvidenceError(f"{gate_path}: the completed run wrote no gate JSON")
     gate = json.loads(gate_path.read_text(encoding="utf-8"))
-    _print_gate(root, gate)
-    contract_path = root / CONTRACT
+    _print_gate(output, root, gate)
+    contract_path = project_root() / CONTRACT
     contract = load_contract(contract_path)
-    print(f"performance table: {root / TABLE_PATH}")
+    output.say(f"performance table: {root / TABLE_PATH}")
     if args.update_doc:
-        rewrite_block(root / DOC, render_table(gate, contract))
-        print(f"performance table of run {run_id} written into {DOC}")
-    if args.no_validate:
+        rewrite_block(project_root() / DOC, render_table(gate, contract))
+        output.say(f"performance table of run {run_id} written into {DOC}")
+    summary = _summary(run_id, gate, elapsed, promoted=True, staging=None)
+    if args.no_validate or root != project_root():
+        if not args.no_validate:
+            output.say(f"validator skipped: it reads the checkout; the evidence went to {root}")
+        output.result(summary)
         return 0 if gate.get("status") == "PASS" else 1
     report = validate_contract(contract_path, root)
     target = write_report(report, root / contract.gate_evidence.validation_report)
-    print(format_summary(report))
-    print(f"validation report: {target}")
+    output.say(format_summary(report))
+    output.say(f"validation report: {target}")
+    output.result({**summary, "validation": {"passed": report.passed, "report": str(target)}})
     return 0 if report.passed else 1
 
 
-def _write_gate_after_failure(root: Path, instance: Any, run_id: str) -> None:
+def _summary(
+    run_id: str, gate: dict[str, Any], elapsed: float, *, promoted: bool, staging: Path | None
+) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "status": gate.get("status"),
+        "subsystems": {n: s.get("status") for n, s in gate.get("subsystems", {}).items()},
+        "elapsed_s": round(elapsed, 1),
+        "promoted": promoted,
+        "partial_files": str(staging) if staging is not None else None,
+    }
+
+
+def _staged_gate(staging: Path, run_id: str) -> dict[str, Any]:
+    """The gate document of a run that did not complete, from the files it left in staging
+    (the gate asset did not run, or ran on partial evidence)."""
     from agent_platform.evidence.gate import GateRun, compute_gate, write_gate
 
-    stats = instance.get_run_stats(run_id) if instance.has_run(run_id) else None
-    moment = stats.start_time if stats is not None and stats.start_time is not None else None
-    started = (
-        datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        if moment is not None
-        else utc_now_iso()
+    gate_path = staging / GATE_PATH
+    if gate_path.is_file():
+        document: dict[str, Any] = json.loads(gate_path.read_text(encoding="utf-8"))
+        return document
+    run = GateRun(
+        evidence_root=staging, project_root=project_root(), run_id=run_id, started_at=utc_now_iso()
     )
-    run = GateRun(evidence_root=root, project_root=root, run_id=run_id, started_at=started)
-    contract = load_contract(root / CONTRACT)
-    document = compute_gate(run, contract)
-    write_gate(root, document)
-    write_table(root, document, contract)
+    document = compute_gate(run, load_contract(project_root() / CONTRACT))
+    write_gate(staging, document)
+    return document
 
 
-def _print_gate(root: Path, gate: dict[str, Any]) -> None:
+def _print_gate(output: Output, root: Path, gate: dict[str, Any]) -> None:
     if not isinstance(gate.get("subsystems"), dict):
         raise EvidenceError(f"{GATE_PATH}: no subsystems in the gate JSON")
-    print("evidence files:")
+    output.say("evidence files:")
     for rel, digest in gate.get("evidence_files", {}).items():
-        print(f"  {root / rel}  sha256 {digest[:12]}")
-    print(f"gate: {root / GATE_PATH}")
+        output.say(f"  {root / rel}  sha256 {digest[:12]}")
+    output.say(f"gate: {root / GATE_PATH}")
     for name, sub in gate["subsystems"].items():
         failed = f" (failed: {', '.join(sub['failed'])})" if sub.get("failed") else ""
-        print(f"  {name:<14} {sub['status']}{failed}")
-    print(f"G1 verdict: {gate['status']} (commit {gate.get('commit')})")
+        output.say(f"  {name:<14} {sub['status']}{failed}")
+    output.say(f"G1 verdict: {gate['status']} (commit {gate.get('commit')})")

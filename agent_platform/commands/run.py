@@ -33,13 +33,14 @@ from sqlalchemy.engine import Engine
 
 from agent_platform.config import Settings, project_root
 from agent_platform.db import create_engine_for
-from agent_platform.errors import ConfigError
+from agent_platform.errors import ConfigError, InvalidInputError
 from agent_platform.events import EventSink
 from agent_platform.models.endpoints import select_mode
 from agent_platform.notifications import NotificationPublisher, load_notifications_config
 from agent_platform.orchestration.checkpointing import open_checkpointer
 from agent_platform.orchestration.replay import replay_run
 from agent_platform.orchestration.router_wiring import RoutedModels, live_models, simulated_models
+from agent_platform.orchestration.run_catalog import recent_runs
 from agent_platform.orchestration.runner import AgentRunner, RunResult
 from agent_platform.orchestration.scripted import TaskFile, load_task_file
 from agent_platform.orchestration.types import NODE_NAMES
@@ -68,7 +69,7 @@ def register(subparsers: Any) -> None:
     run.add_argument("--supply-chain-config", type=Path, help="registries YAML (default: configs/)")
     run.set_defaults(handler=run_command)
     replay = subparsers.add_parser("replay", help="replay a finished run from its ledger")
-    replay.add_argument("run_id")
+    replay.add_argument("run_id", help="a run id, or 'last' for the newest (runs list shows them)")
     replay.set_defaults(handler=replay_command)
 
 
@@ -270,13 +271,23 @@ def run_command(args: argparse.Namespace) -> int:
     return 0 if result.approved else 4
 
 
+def _resolve_run_id(engine: Engine, run_id: str) -> str:
+    """``run_id`` itself, or for ``last`` the newest run recorded in the database."""
+    if run_id != "last":
+        return run_id
+    newest = recent_runs(engine, limit=1)
+    if not newest:
+        raise InvalidInputError("replay last: the database holds no agent run yet")
+    return newest[0].run_id
+
+
 def replay_command(args: argparse.Namespace) -> int:
     """Replay a finished run from its ledger; exit 0 when state and chain match, else 1."""
     settings = Settings.from_env()
     check_backends(settings, with_redis=False)
     engine = create_engine_for(settings.effective_database_url)
     try:
-        result = asyncio.run(replay_run(engine, args.run_id))
+        result = asyncio.run(replay_run(engine, _resolve_run_id(engine, args.run_id)))
     finally:
         engine.dispose()
     out = args.output

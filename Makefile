@@ -10,7 +10,12 @@ UV ?= uv
 PG_URL ?= postgresql://postgres:postgres@127.0.0.1:5432/agent_platform
 REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: gate gate-services test bootstrap services bench
+# The Dagster instance `agent-platform gate` writes its runs to (its --dagster-home default).
+DAGSTER_HOME_DIR := $(abspath $(or $(DAGSTER_HOME),$(CURDIR)/.data/dagster_home))
+UI_HOST ?= 127.0.0.1
+UI_PORT ?= 3000
+
+.PHONY: gate gate-services test bootstrap services bench ui ui-services
 
 bootstrap:
 	@command -v $(UV) >/dev/null 2>&1 || scripts/install_uv.sh
@@ -27,6 +32,22 @@ gate: bootstrap
 gate-services: bootstrap services
 	@AGENT_PLATFORM_DATABASE_URL=$(PG_URL) AGENT_PLATFORM_REDIS_URL=$(REDIS_URL) \
 		$(UV) run --frozen agent-platform gate --scale reduced
+
+## The Dagster UI and daemon on the instance the gate writes: its runs, their plots, and the
+## schedule and budget sensor, which can be switched on from the UI (the daemon runs them).
+ui: bootstrap
+	@mkdir -p "$(DAGSTER_HOME_DIR)"
+	@echo "Dagster UI on http://$(UI_HOST):$(UI_PORT) (instance $(DAGSTER_HOME_DIR))"
+	@DAGSTER_HOME="$(DAGSTER_HOME_DIR)" $(UV) run --frozen dagster dev -w workspace.yaml \
+		-h $(UI_HOST) -p $(UI_PORT)
+
+## The same against PostgreSQL and Redis, with the sizes `make gate-services` runs.
+ui-services: bootstrap services
+	@mkdir -p "$(DAGSTER_HOME_DIR)"
+	@echo "Dagster UI on http://$(UI_HOST):$(UI_PORT) (instance $(DAGSTER_HOME_DIR), PostgreSQL + Redis)"
+	@DAGSTER_HOME="$(DAGSTER_HOME_DIR)" AGENT_PLATFORM_DATABASE_URL=$(PG_URL) \
+		AGENT_PLATFORM_REDIS_URL=$(REDIS_URL) AGENT_PLATFORM_EVIDENCE_SCALE=reduced \
+		$(UV) run --frozen dagster dev -w workspace.yaml -h $(UI_HOST) -p $(UI_PORT)
 
 ## Everything CI runs: services, migrations, ruff, mypy, pytest.
 test: bootstrap services

@@ -1,5 +1,8 @@
 """The asset-check factory: one check per contract threshold, reading the files back.
 
+Check metadata is typed (the measured figure as a float or int, the threshold's value as a
+float), so the UI plots a check's figure over runs next to its threshold.
+
 A check never trusts the asset's in-memory numbers: it reads the workload's manifest (which
 must belong to the same run), recomputes the figure from the file with the same reader the
 gate and the validator use, and compares it with the threshold in the contract.
@@ -13,6 +16,7 @@ from dagster import (
     AssetChecksDefinition,
     AssetCheckSeverity,
     AssetKey,
+    MetadataValue,
     asset_check,
 )
 
@@ -22,6 +26,7 @@ from agent_platform.evidence.figures import workload_figures
 from agent_platform.evidence.formats import NOT_MEASURED
 from agent_platform.evidence.layout import EvidenceLayout
 from agent_platform.evidence.manifest import read_manifest, staleness
+from assets._common import typed_value
 from jobs.resources import EvidenceResource
 
 __all__ = ["evaluate_threshold", "threshold_checks"]
@@ -39,19 +44,16 @@ def evaluate_threshold(
         except EvidenceError as exc:
             reason = str(exc)
     passed = reason is None and meets(value, threshold)
-    metadata: dict[str, object] = {
-        "figure": threshold.figure,
-        "measured": value if not isinstance(value, bool) else str(value),
-        "threshold": threshold.describe(),
-        "seed requirement": threshold.seed,
+    metadata: dict[str, MetadataValue] = {
+        "figure": MetadataValue.text(threshold.figure),
+        "measured": typed_value(value),
+        "threshold": MetadataValue.text(threshold.describe()),
+        "threshold value": MetadataValue.float(float(threshold.value)),
+        "seed requirement": MetadataValue.text(str(threshold.seed)),
     }
     if reason is not None:
-        metadata["not measured because"] = reason
-    return AssetCheckResult(
-        passed=passed,
-        severity=AssetCheckSeverity.ERROR,
-        metadata=metadata,  # type: ignore[arg-type]
-    )
+        metadata["not measured because"] = MetadataValue.text(reason)
+    return AssetCheckResult(passed=passed, severity=AssetCheckSeverity.ERROR, metadata=metadata)
 
 
 def _one_check(

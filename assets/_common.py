@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, MetadataValue
+from dagster import (
+    AssetExecutionContext,
+    MetadataValue,
+    TableColumn,
+    TableRecord,
+    TableSchema,
+)
 
 from agent_platform.evidence.layout import workload
 from agent_platform.evidence.manifest import WorkloadManifest, record_workload
@@ -13,7 +21,20 @@ from agent_platform.evidence.sizes import SIZES
 from agent_platform.stats import summarize
 from jobs.resources import EvidenceResource
 
-__all__ = ["SIZES", "finish", "latency_markdown", "markdown_table", "sizes_for"]
+__all__ = [
+    "SIZES",
+    "figure_metadata",
+    "finish",
+    "latency_markdown",
+    "latency_table",
+    "markdown_table",
+    "path_metadata",
+    "sizes_for",
+    "typed_table",
+    "typed_value",
+]
+
+Cell = str | int | float | bool | None
 
 
 def sizes_for(evidence: EvidenceResource, name: str) -> dict[str, int]:
@@ -52,16 +73,70 @@ def finish(
     return manifest
 
 
+def typed_value(value: Any) -> MetadataValue:
+    """One metadata value with its Dagster type, so the UI can plot numbers over runs.
+
+    ``bool`` is tested before ``int`` (a ``bool`` is an ``int`` in Python); a non-finite float
+    is shown as text, since it is not a measured value the Plots tab could draw.
+    """
+    if isinstance(value, bool):
+        return MetadataValue.bool(value)
+    if isinstance(value, int):
+        return MetadataValue.int(value)
+    if isinstance(value, float):
+        return (
+            MetadataValue.float(value) if math.isfinite(value) else MetadataValue.text(str(value))
+        )
+    if isinstance(value, Path):
+        return MetadataValue.path(value)
+    return MetadataValue.text(str(value))
+
+
+def figure_metadata(figures: Mapping[str, Any], prefix: str = "") -> dict[str, MetadataValue]:
+    """Every figure as a typed entry named ``prefix + name`` (``NOT_MEASURED`` stays text)."""
+    return {f"{prefix}{name}": typed_value(value) for name, value in figures.items()}
+
+
+def path_metadata(path: str | Path) -> MetadataValue:
+    """A file path entry (shown as a path, copyable, in the UI)."""
+    return MetadataValue.path(str(path))
+
+
+def typed_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> MetadataValue:
+    """A table with a schema: each column typed from its cells (int, float, bool or string).
+
+    A column is numeric only when every non-empty cell is a number or a string that parses as
+    one; a column mixing numbers and words (``"-"``, ``NOT_MEASURED``) stays a string column,
+    so no cell is ever changed into something it did not say.
+    """
+    kinds = [_column_kind([row[i] for row in rows]) for i in range(len(columns))]
+    schema = TableSchema(
+        columns=[
+            TableColumn(name=name, type=kind) for name, kind in zip(columns, kinds, strict=True)
+        ]
+    )
+    records = [
+        TableRecord(
+            {name: _cast(cell, kind) for name, kind, cell in zip(columns, kinds, row, strict=True)}
+        )
+        for row in rows
+    ]
+    return MetadataValue.table(records=records, schema=schema)
+
+
 def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> MetadataValue:
-    """A Markdown table for asset metadata."""
-    head = "| " + " | ".join(columns) + " |"
-    rule = "|" + "|".join("---" for _ in columns) + "|"
-    body = ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return MetadataValue.md("\n".join([head, rule, *body]))
+    """The former Markdown table helper, now a typed table (see :func:`typed_table`)."""
+    return typed_table(columns, rows)
 
 
-def latency_markdown(groups: Mapping[str, Sequence[float]]) -> MetadataValue:
-    """p50/p95/p99/max per group plus a coarse text histogram of each distribution."""
+LATENCY_COLUMNS = ("operation", "n", "p50_ms", "p95_ms", "p99_ms", "max_ms")
+
+
+def latency_table(groups: Mapping[str, Sequence[float]]) -> MetadataValue:
+    """n, p50, p95, p99 and max (ms) per operation, as a typed table; empty groups are left out.
+
+    The distributions themselves are drawn as charts (:mod:`agent_platform.evidence.charts`).
+    """
     rows = []
     for name, values in groups.items():
         if values:
@@ -70,25 +145,55 @@ def latency_markdown(groups: Mapping[str, Sequence[float]]) -> MetadataValue:
                 (
                     name,
                     int(stats["count"]),
-                    f"{stats['p50']:.3f}",
-                    f"{stats['p95']:.3f}",
-                    f"{stats['p99']:.3f}",
-                    f"{stats['max']:.3f}",
-                    _histogram(values),
+                    *(round(float(stats[k]), 4) for k in ("p50", "p95", "p99", "max")),
                 )
             )
-    return markdown_table(
-        ("operation", "n", "p50 ms", "p95 ms", "p99 ms", "max ms", "distribution"), rows
-    )
+    return typed_table(LATENCY_COLUMNS, rows)
 
 
-def _histogram(values: Sequence[float], bins: int = 8) -> str:
-    low, high = min(values), max(values)
-    if high <= low:
-        return "█" * bins
-    counts = [0] * bins
-    for value in values:
-        counts[min(bins - 1, int((value - low) / (high - low) * bins))] += 1
-    blocks = " ▁▂▃▄▅▆▇█"
-    top = max(counts)
-    return "".join(blocks[round(c / top * 8)] for c in counts)
+def latency_markdown(groups: Mapping[str, Sequence[float]]) -> MetadataValue:
+    """The former Markdown latency helper, now :func:`latency_table`."""
+    return latency_table(groups)
+
+
+def _number(cell: Any) -> float | int | None:
+    if isinstance(cell, bool):
+        return None
+    if isinstance(cell, int | float):
+        return cell
+    if isinstance(cell, str):
+        try:
+            return int(cell)
+        except ValueError:
+            pass
+        try:
+            value = float(cell)
+        except ValueError:
+            return None
+        return value if math.isfinite(value) else None
+    return None
+
+
+def _column_kind(cells: Sequence[Any]) -> str:
+    present = [c for c in cells if c is not None and c != ""]
+    if not present:
+        return "string"
+    if all(isinstance(c, bool) for c in present):
+        return "bool"
+    numbers = [_number(c) for c in present]
+    if any(n is None for n in numbers):
+        return "string"
+    return "int" if all(isinstance(n, int) for n in numbers) else "float"
+
+
+def _cast(cell: Any, kind: str) -> Cell:
+    if cell is None or cell == "":
+        return None
+    if kind == "bool":
+        return bool(cell)
+    number = _number(cell)
+    if kind == "int" and number is not None:
+        return int(number)
+    if kind == "float" and number is not None:
+        return float(number)
+    return str(cell)

@@ -8,6 +8,8 @@ that was skipped in this run leaves its subsystem ``NOT_MEASURED`` and the gate 
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from dagster import (
     AssetCheckResult,
@@ -16,17 +18,17 @@ from dagster import (
     AssetKey,
     AssetsDefinition,
     MaterializeResult,
+    MetadataValue,
     asset,
     asset_check,
 )
 
 from agent_platform.evidence.gate import GateRun, compute_gate, write_gate
-from agent_platform.evidence.layout import GATE_PATH
 from agent_platform.evidence.perf_table import write_table
-from assets._common import markdown_table
+from assets._common import figure_metadata, path_metadata, typed_table
 from jobs.resources import EvidenceResource
 
-__all__ = ["GATE_KEY", "build_gate_asset", "gate_status_check"]
+__all__ = ["GATE_KEY", "build_gate_asset", "gate_metadata", "gate_status_check"]
 
 GATE_KEY = AssetKey(["g1_architecture_gate"])
 
@@ -35,6 +37,31 @@ def _run_started(context: AssetExecutionContext) -> str:
     stats = context.instance.get_run_stats(context.run.run_id)
     moment = stats.start_time if stats.start_time is not None else datetime.now(UTC).timestamp()
     return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def gate_metadata(document: dict[str, Any], path: Path) -> dict[str, MetadataValue]:
+    """The gate's metadata, typed: every figure of every subsystem as a float or int entry
+    named ``subsystem.figure`` (so the UI's Plots tab draws each over runs), the counts as
+    ints, the verdict per subsystem as a table with a schema, the gate JSON as a path."""
+    subsystems = document["subsystems"]
+    rows = [
+        (name, sub["status"], ", ".join(sub["failed"]) or "-", "; ".join(sub["notes"]) or "-")
+        for name, sub in subsystems.items()
+    ]
+    metadata: dict[str, MetadataValue] = {
+        "path": path_metadata(path),
+        "status": MetadataValue.text(document["status"]),
+        "commit": MetadataValue.text(document["commit"]),
+        "subsystems passing": MetadataValue.int(
+            sum(s["status"] == "PASS" for s in subsystems.values())
+        ),
+        "quality_gates_passed": MetadataValue.int(document["quality_gates_passed"]),
+        "quality_gates_failed": MetadataValue.int(document["quality_gates_failed"]),
+        "subsystems": typed_table(("subsystem", "status", "failed", "notes"), rows),
+    }
+    for name, sub in subsystems.items():
+        metadata.update(figure_metadata(sub["figures"], prefix=f"{name}."))
+    return metadata
 
 
 def build_gate_asset(evidence_keys: Sequence[AssetKey]) -> AssetsDefinition:
@@ -60,18 +87,7 @@ def build_gate_asset(evidence_keys: Sequence[AssetKey]) -> AssetsDefinition:
         path = write_gate(run.evidence_root, document)
         write_table(run.evidence_root, document, contract)
         context.log.info(f"gate {document['status']}: wrote {path}")
-        rows = [
-            (name, sub["status"], ", ".join(sub["failed"]) or "-", "; ".join(sub["notes"]) or "-")
-            for name, sub in document["subsystems"].items()
-        ]
-        return MaterializeResult(
-            metadata={
-                "path": GATE_PATH,
-                "status": document["status"],
-                "commit": document["commit"],
-                "subsystems": markdown_table(("subsystem", "status", "failed", "notes"), rows),
-            }
-        )
+        return MaterializeResult(metadata=gate_metadata(document, path))
 
     return g1_architecture_gate
 
@@ -84,5 +100,9 @@ def gate_status_check(evidence: EvidenceResource) -> AssetCheckResult:
     return AssetCheckResult(
         passed=document["status"] == "PASS",
         severity=AssetCheckSeverity.ERROR,
-        metadata={"status": document["status"], "not passing": str(failing or "none")},
+        metadata={
+            "status": MetadataValue.text(document["status"]),
+            "subsystems not passing": MetadataValue.int(len(failing)),
+            "not passing": MetadataValue.text(str(failing or "none")),
+        },
     )

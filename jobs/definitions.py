@@ -24,6 +24,7 @@ from assets.finops import budget_report, finops_checks
 from assets.gate import build_gate_asset, gate_status_check
 from assets.notifications import notification_checks, notification_delivery_log
 from assets.orchestration import orchestration_checks, orchestration_runs
+from assets.report import g1_evidence_report
 from assets.router import model_routing_accuracy, router_checks, router_failover
 from assets.state_fabric import state_cache_latency, state_checks
 from assets.supply_chain import (
@@ -103,7 +104,7 @@ g1_gate_evidence = define_asset_job(
 CHECKS = _checks()
 
 defs = Definitions(
-    assets=[*EVIDENCE_ASSETS, gate_asset],
+    assets=[*EVIDENCE_ASSETS, gate_asset, g1_evidence_report],
     asset_checks=CHECKS,
     jobs=[g1_gate_evidence],
     schedules=[build_daily_schedule(g1_gate_evidence)],

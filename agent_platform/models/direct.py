@@ -5,12 +5,15 @@ calculator, response metadata and a background thread that runs its success call
 more CPU than the HTTP exchange itself, and that thread competing with the event loop's thread
 for the GIL while the call waited on Redis. For OpenAI-compatible and Anthropic endpoints this
 module posts the request :mod:`~agent_platform.models.wire` built from litellm's own provider
-config over one long-lived ``httpx.AsyncClient`` (its connection pool keeps connections alive
-between calls) and reads the answer itself. No retries: one call is one HTTP request, and
-failover is the router's job.
+config over one long-lived pooled ``httpx.AsyncHTTPTransport`` (the connection pool inside every
+``httpx.AsyncClient``; connections stay alive between calls) and reads the answer itself. The
+request goes to the transport rather than through a client: a client's per-request work
+(cookies, auth flow, redirects, event hooks, URL merging) cost about 0.3 ms of CPU per call in
+the profile and none of it applies to a single POST with fixed headers and no redirects. No
+retries: one call is one HTTP request, and failover is the router's job.
 
-A client's connections belong to the event loop that opened them, so there is one client per
-running loop: a call made under another loop (a new ``asyncio.run``) gets a new client.
+A pool's connections belong to the event loop that opened them, so there is one pool per running
+loop: a call made under another loop (a new ``asyncio.run``) gets a new pool.
 """
 
 from __future__ import annotations
@@ -29,27 +32,28 @@ _POOL = httpx.Limits(max_connections=256, max_keepalive_connections=64, keepaliv
 
 
 class DirectCaller:
-    """Calls providers over a pooled ``httpx.AsyncClient``; every call bounded by ``timeout_s``."""
+    """Calls providers over a pooled httpx transport; every call bounded by ``timeout_s``."""
 
     def __init__(self, timeout_s: float) -> None:
         self.timeout_s = timeout_s
-        self._timeout = httpx.Timeout(timeout_s)
-        self._http: httpx.AsyncClient | None = None
+        self._timeouts = {"timeout": httpx.Timeout(timeout_s).as_dict()}
+        self._pool: httpx.AsyncHTTPTransport | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._urls: dict[str, httpx.URL] = {}
 
-    def client(self) -> httpx.AsyncClient:
-        """The pooled client of the running event loop (created on its first call)."""
+    def transport(self) -> httpx.AsyncHTTPTransport:
+        """The connection pool of the running event loop (created on its first call)."""
         loop = asyncio.get_running_loop()
-        if self._http is None or self._loop is not loop:
-            self._http = httpx.AsyncClient(timeout=self._timeout, limits=_POOL, trust_env=False)
+        if self._pool is None or self._loop is not loop:
+            self._pool = httpx.AsyncHTTPTransport(limits=_POOL, retries=0)
             self._loop = loop
-        return self._http
+        return self._pool
 
     async def aclose(self) -> None:
-        """Close the current loop's client and its connections."""
-        http, self._http, self._loop = self._http, None, None
-        if http is not None:
-            await http.aclose()
+        """Close the current loop's pool and its connections."""
+        pool, self._pool, self._loop = self._pool, None, None
+        if pool is not None:
+            await pool.aclose()
 
     async def post(
         self, provider: str, route: WireRoute, prompt: str, max_tokens: int, correlation_id: str
@@ -59,13 +63,16 @@ class DirectCaller:
         Raises:
             ProviderError: timeout, connection failure, a non-2xx status or an unusable body.
         """
-        headers = {**route.headers, "x-correlation-id": correlation_id}
-        content = route.body(prompt, max_tokens)
-        client = self.client()
+        request = httpx.Request(
+            "POST", self._url(route.url), content=route.body(prompt, max_tokens),
+            headers={**route.headers, "x-correlation-id": correlation_id},
+            extensions=self._timeouts,
+        )  # fmt: skip
+        pool = self.transport()
         started = time.perf_counter()
         try:
             async with asyncio.timeout(self.timeout_s):  # the whole call, not each read
-                response = await client.post(route.url, content=content, headers=headers)
+                status, headers, payload = await _exchange(pool, request)
         except (TimeoutError, httpx.TimeoutException) as exc:
             raise ProviderError(provider, "timeout", _describe(exc)) from exc
         except (httpx.TransportError, ConnectionError) as exc:
@@ -73,10 +80,27 @@ class DirectCaller:
         except httpx.HTTPError as exc:  # an answer httpx could not decode
             raise ProviderError(provider, "bad_response", _describe(exc)) from exc
         latency_ms = (time.perf_counter() - started) * 1000.0
-        payload = response.content
-        if not 200 <= response.status_code < 300:
-            raise status_error(provider, response.status_code, response.headers, payload)
+        if not 200 <= status < 300:
+            raise status_error(provider, status, headers, payload)
         return (*read_answer(provider, route.api, payload), latency_ms)
+
+    def _url(self, url: str) -> httpx.URL:
+        parsed = self._urls.get(url)
+        if parsed is None:
+            parsed = self._urls[url] = httpx.URL(url)
+        return parsed
+
+
+async def _exchange(
+    pool: httpx.AsyncHTTPTransport, request: httpx.Request
+) -> tuple[int, httpx.Headers, bytes]:
+    """Send ``request`` and read the whole answer (the connection goes back to the pool)."""
+    response = await pool.handle_async_request(request)
+    try:
+        payload = await response.aread()
+    finally:
+        await response.aclose()
+    return response.status_code, response.headers, payload
 
 
 def _describe(exc: BaseException) -> str:

@@ -12,12 +12,16 @@ Run as ``uv run python -m bench.router`` (``--repeats N``, default 3). Measures,
   drift on a shared machine hits them all alike:
 
   - ``ours``: our full routed call, :meth:`ModelRouter.route` (decide, reserve on Redis, the
-    litellm call, then commit on Redis + the spend row in SQL);
+    adapter's direct provider call, then commit on Redis + the spend row in SQL);
   - ``litellm_router``: ``litellm.Router.acompletion`` on the same model list;
   - ``raw_post``: one ``httpx.AsyncClient.post`` of the same request body to the same URL, the
     JSON answer decoded (connection kept alive): the floor any client pays;
-  - ``litellm_acompletion``: the very ``litellm.acompletion`` call our adapter makes (same
-    keyword arguments), without decision or budget: where the overhead sits.
+  - ``adapter_call``: the adapter's own provider call (``LiteLLMAdapter.complete``: litellm's
+    request format posted on its pooled transport, the answer read), without decision or
+    budget;
+  - ``litellm_acompletion``: the ``litellm.acompletion`` call the adapter makes for a route it
+    cannot call directly (Bedrock), here with the same keyword arguments against the same
+    endpoint, without decision or budget: what litellm's own per-call work costs.
 
   ``routed_call_p95_ratio_vs_litellm_router`` is p95(ours) / p95(litellm_router).
   ``routed_call_overhead_p95_ms`` is the 95th percentile, over the rounds, of
@@ -25,9 +29,14 @@ Run as ``uv run python -m bench.router`` (``--repeats N``, default 3). Measures,
   call adds to a bare POST, budget round trips and litellm included, paired so that a slow
   moment of the machine does not count as overhead. ``routed_call_overhead_p50_ms`` is its median
   and ``routed_call_p95_minus_raw_post_p95_ms`` the unpaired difference of the two p95s. The
-  overhead splits, paired the same way, into ``litellm_acompletion_overhead_*`` (litellm's call
-  minus the raw POST) and ``routing_layer_overhead_*`` (our routed call minus litellm's call:
-  decision, reservation, commit and spend row, the adapter).
+  overhead splits, paired the same way, into ``adapter_call_overhead_*`` (the adapter's call
+  minus the raw POST: negative when its transport is cheaper than an httpx client) and
+  ``budget_and_decision_overhead_*`` (our routed call minus the adapter's call: decision,
+  reservation, commit and spend row). ``litellm_acompletion_overhead_*`` is litellm's call minus
+  the raw POST and ``routing_layer_overhead_*`` our routed call minus litellm's call.
+* ``decide_/reserve_/commit_cpu_ms_mean`` and ``..._section_p50_ms``/``..._section_p95_ms``:
+  the routed call's own sections timed apart (decision; reservation, one Redis script; commit,
+  one Redis script and the spend row in SQL), so the overhead's parts are named beside it.
 * ``<arm>_cpu_ms_mean``: each arm's mean process CPU time per call (all threads of this
   process, the in-process simulator included, Redis's own CPU not), and
   ``routed_call_cpu_ratio_vs_litellm_router``: what the calls cost whatever the machine's load,
@@ -190,10 +199,17 @@ def _arms(router: ModelRouter, sim: ProviderSimulator, client: httpx.AsyncClient
         response = await acompletion(**request)
         assert response.choices[0].message.content
 
+    async def adapter_call() -> None:
+        answer = await adapter.complete(
+            "openai", "gpt-4o", PROMPT, max_tokens=1990, correlation_id="bench"
+        )
+        assert answer.text and answer.simulated
+
     return {
         "ours": ours,
         "litellm_router": theirs,
         "raw_post": raw_post,
+        "adapter_call": adapter_call,
         "litellm_acompletion": litellm_call,
     }
 
@@ -252,8 +268,26 @@ def routed_figures(samples: dict[str, list[float]]) -> dict[str, float]:
         "routed_call_overhead_p50_ms": round(percentile(paired, 50), 3),
         "routed_call_p95_minus_raw_post_p95_ms": round(p95(ours) - p95(raw), 3),
     }
+    figures.update(_split(samples))
+    return figures
+
+
+def _split(samples: dict[str, list[float]]) -> dict[str, float]:
+    """Where the overhead sits, paired per round: the adapter's call against the raw POST and
+    our routed call against the adapter's call; litellm's call against both."""
+    ours, raw = samples["ours"], samples["raw_post"]
+    figures: dict[str, float] = {}
+    adapter = samples.get("adapter_call")
+    if adapter is not None:
+        transport = [call - floor for call, floor in zip(adapter, raw, strict=True)]
+        layer = [mine - call for mine, call in zip(ours, adapter, strict=True)]
+        figures["adapter_call_p95_ms"] = round(p95(adapter), 3)
+        figures["adapter_call_overhead_p95_ms"] = round(p95(transport), 3)
+        figures["adapter_call_overhead_p50_ms"] = round(percentile(transport, 50), 3)
+        figures["budget_and_decision_overhead_p95_ms"] = round(p95(layer), 3)
+        figures["budget_and_decision_overhead_p50_ms"] = round(percentile(layer, 50), 3)
     bare = samples.get("litellm_acompletion")
-    if bare is not None:  # where the overhead sits: litellm itself, or our layer around it
+    if bare is not None:  # litellm's own call, and our routed call against it
         alone = [call - floor for call, floor in zip(bare, raw, strict=True)]
         layer = [mine - call for mine, call in zip(ours, bare, strict=True)]
         figures["litellm_acompletion_p95_ms"] = round(p95(bare), 3)
@@ -348,11 +382,42 @@ def _engine(settings: Settings, workdir: Path) -> Engine:
     return create_engine_for(url)
 
 
+def budget_sections(router: ModelRouter, n: int) -> dict[str, float]:
+    """Process CPU and wall time of the routed call's budget sections, each call apart: the
+    decision, the reservation (one Redis script) and the commit of a served call's usage (one
+    Redis script, then the spend row in SQL). Where the routed call's time beyond the provider
+    call goes."""
+    cpu: dict[str, list[float]] = {"decide": [], "reserve": [], "commit": []}
+    wall: dict[str, list[float]] = {"decide": [], "reserve": [], "commit": []}
+    clock, cpu_clock = time.perf_counter, time.process_time
+    for index in range(n + 50):  # the first 50 warm up
+        marks = [(clock(), cpu_clock())]
+        decision = router.decide("coding", 2000, read_budget=False)
+        marks.append((clock(), cpu_clock()))
+        assert decision.provider is not None and decision.model is not None
+        hold = router.budget.reserve(decision.provider, decision.model, "coding", 2000)
+        marks.append((clock(), cpu_clock()))
+        router.budget.commit(hold, 20, 15)
+        marks.append((clock(), cpu_clock()))
+        if index < 50:
+            continue
+        for step, name in enumerate(("decide", "reserve", "commit")):
+            wall[name].append((marks[step + 1][0] - marks[step][0]) * 1000.0)
+            cpu[name].append((marks[step + 1][1] - marks[step][1]) * 1000.0)
+    figures: dict[str, float] = {}
+    for name in cpu:
+        figures[f"{name}_cpu_ms_mean"] = round(sum(cpu[name]) / n, 4)
+        figures[f"{name}_section_p50_ms"] = round(percentile(wall[name], 50), 4)
+        figures[f"{name}_section_p95_ms"] = round(p95(wall[name]), 4)
+    return figures
+
+
 def _decision_figures(router: ModelRouter, client: redis.Redis, n: int) -> dict[str, float]:
     timed = bench_decision(router, client, n, read_budget=False)
     with_read = bench_decision(router, client, n, read_budget=True)["decision"]
     decisions, pings = timed["decision"], timed["redis_ping"]
     return {
+        **budget_sections(router, n // 2),
         "decision_p95_ms": round(p95(decisions), 4),
         "decision_p50_ms": round(percentile(decisions, 50), 4),
         "decision_with_budget_read_p95_ms": round(p95(with_read), 4),

@@ -14,6 +14,10 @@ host that is called), with these credentials:
 * local: ``AGENT_PLATFORM_LOCAL_LLM_BASE_URL`` (else the residency endpoint); no key needed.
 
 A provider whose credentials are missing in live mode is unavailable (the router skips it).
+
+Every endpoint but Bedrock is ``direct``: the adapter posts litellm's request for it over its own
+pooled HTTP client (:mod:`~agent_platform.models.direct`); Bedrock (AWS request signing) keeps
+``litellm.acompletion``.
 """
 
 from __future__ import annotations
@@ -60,7 +64,11 @@ _PROFILE_PREFIXES = frozenset({"us", "us-gov", "apac", "global", "ca", "jp", "au
 
 @dataclass(frozen=True)
 class Endpoint:
-    """How to reach one provider, and which URL the residency check must judge."""
+    """How to reach one provider, and which URL the residency check must judge.
+
+    ``direct``: called over the adapter's pooled HTTP client with litellm's request format
+    (OpenAI-compatible and Anthropic APIs); otherwise through ``litellm.acompletion``.
+    """
 
     provider: str
     api: str
@@ -72,6 +80,7 @@ class Endpoint:
     unavailable_reason: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     live_models: dict[str, str] = field(default_factory=dict)
+    direct: bool = False
 
     def model_string(self, model: str) -> str:
         """The model id litellm expects (``openai/gpt-4o``, ``bedrock/...``)."""
@@ -114,7 +123,7 @@ def build_endpoints(
             suffix = "" if provider.api == "anthropic" else "/v1"
             endpoints[name] = Endpoint(
                 name, provider.api, prefix, f"{simulator_url}/{name}{suffix}",
-                _SIMULATOR_KEY, configured, True,
+                _SIMULATOR_KEY, configured, True, direct=True,
             )  # fmt: skip
         else:
             endpoints[name] = _live(name, provider.api, configured, env, provider.live_models)
@@ -162,7 +171,7 @@ def _live(
     """The live endpoint: the host called is always the host the residency check judges."""
     if api == "openai_compatible":
         base = env.get(LOCAL_BASE_URL_ENV) or configured
-        return Endpoint(name, api, "openai", base, "local-no-key", base, False)
+        return Endpoint(name, api, "openai", base, "local-no-key", base, False, direct=True)
     if api == "anthropic" and _is_bedrock(configured):
         region = endpoint_host(configured).split(".")[1]
         has_aws = bool(env.get("AWS_ACCESS_KEY_ID") or env.get("AWS_PROFILE"))
@@ -179,5 +188,6 @@ def _live(
     reason = None if key else f"{env_key} is not set"
     prefix = "anthropic" if api == "anthropic" else "openai"
     return Endpoint(
-        name, api, prefix, configured, key, configured, False, reason, {}, dict(live_models)
-    )
+        name, api, prefix, configured, key, configured, False, reason, {}, dict(live_models),
+        direct=True,
+    )  # fmt: skip

@@ -13,6 +13,12 @@ model); ``custom_llm_provider`` is passed, so litellm does not infer the provide
 model string on every call; the whole-call bound is a timeout scope on the caller's task rather
 than a second task (``asyncio.wait_for``). litellm itself keeps one provider client (and its
 connection pool) per endpoint and key across calls, so connections are reused.
+
+A ``direct`` endpoint (every route but Bedrock) skips ``litellm.acompletion``: its request is
+built from litellm's provider config once per (endpoint, model) by :mod:`.wire` and posted over
+the adapter's pooled client (:mod:`.direct`), which maps timeouts, connection failures, 429
+(with Retry-After), other 4xx, 5xx and unusable bodies to the same :class:`ProviderError` kinds
+as the litellm path. An endpoint whose format cannot be templated keeps the litellm call.
 """
 
 from __future__ import annotations
@@ -28,7 +34,9 @@ from typing import Any
 import httpx
 
 from agent_platform.errors import ProviderError
+from agent_platform.models.direct import DirectCaller
 from agent_platform.models.endpoints import Endpoint
+from agent_platform.models.wire import WireRoute, build_route
 
 __all__ = ["Completion", "LiteLLMAdapter", "classify_exception", "provider_exceptions"]
 
@@ -80,12 +88,15 @@ def provider_exceptions() -> tuple[type[BaseException], ...]:
 
 
 class LiteLLMAdapter:
-    """Calls providers through ``litellm.acompletion`` using the given endpoints."""
+    """Calls providers in litellm's formats: ``direct`` endpoints over a pooled HTTP client,
+    the others through ``litellm.acompletion``."""
 
     def __init__(self, endpoints: Mapping[str, Endpoint], *, timeout_s: float) -> None:
         self.endpoints = dict(endpoints)
         self.timeout_s = timeout_s
+        self.direct = DirectCaller(timeout_s)
         self._fixed: dict[tuple[str, str], tuple[Endpoint, dict[str, Any]]] = {}
+        self._routes: dict[tuple[str, str], tuple[Endpoint, WireRoute | None]] = {}
 
     def warm_up(self) -> None:
         """Import litellm now rather than on the first call."""
@@ -108,6 +119,10 @@ class LiteLLMAdapter:
         endpoint = self.endpoints[provider]
         if endpoint.unavailable_reason is not None:
             raise ProviderError(provider, "client_error", endpoint.unavailable_reason)
+        route = self.route(endpoint, model)
+        if route is not None:
+            answer = await self.direct.post(provider, route, prompt, max_tokens, correlation_id)
+            return Completion(*answer, endpoint.simulated)
         litellm = _litellm()
         request = self.request(endpoint, model, prompt, max_tokens, correlation_id)
         errors = provider_exceptions()
@@ -120,6 +135,20 @@ class LiteLLMAdapter:
             raise classify_exception(provider, exc) from exc
         latency_ms = (time.perf_counter() - started) * 1000.0
         return _completion(provider, response, latency_ms, endpoint.simulated)
+
+    def route(self, endpoint: Endpoint, model: str) -> WireRoute | None:
+        """The direct route of ``endpoint`` for ``model`` (None: call through litellm), built
+        once per endpoint object (no network); a replaced endpoint gets its own."""
+        key = (endpoint.provider, model)
+        cached = self._routes.get(key)
+        if cached is not None and cached[0] is endpoint:
+            return cached[1]
+        route = None
+        if endpoint.direct:
+            _litellm()  # imported with the local price map pinned, before its configs load
+            route = build_route(endpoint, model)
+        self._routes[key] = (endpoint, route)
+        return route
 
     def request(
         self, endpoint: Endpoint, model: str, prompt: str, max_tokens: int, correlation_id: str

@@ -73,3 +73,16 @@ def test_rounds_record_each_calls_cpu_time_when_asked() -> None:
     cpu: dict[str, list[float]] = {}
     asyncio.run(time_rounds({"busy": busy}, rounds=4, warmup=0, cpu=cpu))
     assert len(cpu["busy"]) == 4 and min(cpu["busy"]) > 0.0  # a busy call costs CPU
+
+
+def test_the_adapters_call_splits_the_overhead_into_transport_and_budget() -> None:
+    raw = [2.0 + (i % 7) for i in range(100)]
+    adapter = [r - 0.25 for r in raw]  # a transport cheaper than the httpx client
+    ours = [a + 1.0 for a in adapter]  # decision, reservation, commit, spend row
+    theirs = [r + 5.0 for r in raw]
+    samples = {"ours": ours, "litellm_router": theirs, "raw_post": raw, "adapter_call": adapter}
+    figures = routed_figures(samples)
+    assert figures["adapter_call_overhead_p50_ms"] == pytest.approx(-0.25)
+    assert figures["budget_and_decision_overhead_p95_ms"] == pytest.approx(1.0)
+    assert figures["routed_call_overhead_p95_ms"] == pytest.approx(0.75)
+    assert "routing_layer_overhead_p95_ms" not in figures  # no litellm arm in these samples

@@ -5,9 +5,13 @@ command starts this module as a child process from the checkout and reads its pr
 child process also makes Ctrl-C clean: the parent owns the terminal, and the child learns of
 the interrupt from one ``cancel`` line on its stdin (or stdin closing: the parent is gone).
 
-Only Dagster's public API is used: ``DagsterInstance.get()`` (the instance of
-``$DAGSTER_HOME``, set from ``--dagster-home``), ``Definitions.resolve_job_def``,
-``JobDefinition.with_hooks`` and ``JobDefinition.execute_in_process``.
+Only names Dagster exports at its top level are imported (nothing from ``dagster._core``):
+``DagsterInstance.get()`` (the instance of ``$DAGSTER_HOME``, set from ``--dagster-home``),
+``Definitions.resolve_job_def``, ``JobDefinition.with_hooks`` (progress, see
+:mod:`jobs.progress`) and ``JobDefinition.execute_in_process``. Two instance methods outside
+Dagster's ``@public`` list are used, because no public call reports a cancel for a run that
+executes in-process: ``report_run_canceling`` and ``report_run_canceled``, the same calls
+Dagster's own run launchers make when a run is terminated.
 ``execute_in_process`` rather than ``execute_job(reconstructable(...))``: it runs every step
 one after another in this process, so the timed workloads never compete for the CPU with
 each other (the multiprocess executor of ``execute_job`` would run them side by side on a

@@ -5,9 +5,13 @@ command starts this module as a child process from the checkout and reads its pr
 child process also makes Ctrl-C clean: the parent owns the terminal, and the child learns of
 the interrupt from one ``cancel`` line on its stdin (or stdin closing: the parent is gone).
 
-Only Dagster's public API is used: ``DagsterInstance.get()`` (the instance of
-``$DAGSTER_HOME``, set from ``--dagster-home``), ``Definitions.resolve_job_def``,
-``JobDefinition.with_hooks`` and ``JobDefinition.execute_in_process``.
+Only names Dagster exports at its top level are imported (nothing from ``dagster._core``):
+``DagsterInstance.get()`` (the instance of ``$DAGSTER_HOME``, set from ``--dagster-home``),
+``Definitions.resolve_job_def``, ``JobDefinition.with_hooks`` (progress, see
+:mod:`jobs.progress`) and ``JobDefinition.execute_in_process``. Two instance methods outside
+Dagster's ``@public`` list are used, because no public call reports a cancel for a run that
+executes in-process: ``report_run_canceling`` and ``report_run_canceled``, the same calls
+Dagster's own run launchers make when a run is terminated.
 ``execute_in_process`` rather than ``execute_job(reconstructable(...))``: it runs every step
 one after another in this process, so the timed workloads never compete for the CPU with
 each other (the multiprocess executor of ``execute_job`` would run them side by side on a
@@ -69,11 +73,12 @@ def _protocol_stream() -> TextIO:
     return stream
 
 
-def _watch_stdin(instance: DagsterInstance, run_id: str) -> None:
+def _watch_stdin(instance: DagsterInstance, run_id: str, requested: threading.Event) -> None:
     """Wait for ``cancel`` (or EOF); then report the run canceling and interrupt the job."""
     for line in sys.stdin:
         if line.strip() == CANCEL:
             break
+    requested.set()
     run = instance.get_run_by_id(run_id)
     if run is not None and run.status in _FINISHED:
         return
@@ -113,14 +118,29 @@ def _execute(args: argparse.Namespace, instance: DagsterInstance, out: ProgressW
     return _status(instance, args.run_id)
 
 
+def _settle_canceled(instance: DagsterInstance, run_id: str) -> str:
+    """After a cancel request: a run the interrupt caught outside a step (still starting,
+    or canceling) is marked canceled, so the instance never shows it running forever."""
+    run = instance.get_run_by_id(run_id)
+    if run is not None and run.status not in _FINISHED:
+        instance.report_run_canceled(run, message="agent-platform gate was interrupted (Ctrl-C)")
+    return _status(instance, run_id)
+
+
 def run_job(args: argparse.Namespace) -> int:
     out = ProgressWriter(_protocol_stream())
     instance = _instance(args.dagster_home)
-    threading.Thread(target=_watch_stdin, args=(instance, args.run_id), daemon=True).start()
+    requested = threading.Event()
+    watcher = threading.Thread(
+        target=_watch_stdin, args=(instance, args.run_id, requested), daemon=True
+    )
+    watcher.start()
     try:
         status = _execute(args, instance, out)
     except KeyboardInterrupt:
         status = _status(instance, args.run_id)
+    if requested.is_set():
+        status = _settle_canceled(instance, args.run_id)
     out.emit("finished", run_id=args.run_id, status=status)
     return {"SUCCESS": 0, "CANCELED": 130}.get(status, 1)
 

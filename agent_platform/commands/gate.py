@@ -25,9 +25,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +38,7 @@ from agent_platform.commands._output import Output
 from agent_platform.commands.gate_launch import LaunchOutcome, LaunchRequest, launch
 from agent_platform.commands.gate_progress import GateProgress
 from agent_platform.config import Settings, project_root
-from agent_platform.errors import EvidenceError
+from agent_platform.errors import EvidenceError, InvalidInputError
 from agent_platform.evidence.contract import format_summary, validate_contract, write_report
 from agent_platform.evidence.contract_model import load_contract
 from agent_platform.evidence.files import utc_now_iso
@@ -87,6 +90,8 @@ def _dagster_home(option: Path | None) -> Path:
     folder = option or Path(
         os.environ.get("DAGSTER_HOME") or project_root() / ".data" / "dagster_home"
     )
+    if folder.exists() and not folder.is_dir():
+        raise InvalidInputError(f"--dagster-home: {folder} is not a folder")
     return folder.resolve()
 
 
@@ -112,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
     """Preflight, run the job into staging, promote a complete run, print, validate."""
     output: Output = args.output
     check_backends(Settings.from_env())
+    home = _dagster_home(args.dagster_home)
     root = _evidence_root()
     run_id = str(uuid.uuid4())
     prune(root)
@@ -121,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         run_id=run_id,
         scale=args.scale,
         evidence_root=staging,
-        dagster_home=_dagster_home(args.dagster_home),
+        dagster_home=home,
         log_path=staging / LOG_NAME,
     )
     started = time.perf_counter()
@@ -132,9 +138,24 @@ def run(args: argparse.Namespace) -> int:
     output.say(f"job finished in {elapsed:.1f} s: {outcome.status}")
     if not outcome.succeeded:
         return _failed(args, request, root, outcome, elapsed)
-    trees = promote(staging, root)
+    with _interrupts_deferred():
+        trees = promote(staging, root)
     output.say(f"evidence of run {run_id} swapped into {root}: {', '.join(trees)}")
     return _finish(args, root, run_id, elapsed)
+
+
+@contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Hold Ctrl-C while the trees are swapped (a set is never left half old, half new);
+    an interrupt that came meanwhile is raised once the swap is done."""
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 def _interrupted(output: Output, request: LaunchRequest, root: Path) -> int:
@@ -157,6 +178,8 @@ def _failed(
     """A run that did not complete: its gate is computed in staging, nothing is promoted."""
     output: Output = args.output
     staging = request.evidence_root
+    if outcome.status == "UNKNOWN":
+        _launcher_tail(output, request.log_path, outcome.exit_code)
     gate = _staged_gate(staging, request.run_id)
     _print_gate(output, staging, gate)
     output.say(
@@ -166,6 +189,15 @@ def _failed(
     summary = _summary(request.run_id, gate, elapsed, promoted=False, staging=staging)
     output.result({**summary, "failed_steps": outcome.failed_steps})
     return 1
+
+
+def _launcher_tail(output: Output, log: Path, exit_code: int | None, lines: int = 8) -> None:
+    """The launcher ended without reporting a run (it could not start the job): its last
+    lines say why."""
+    output.say(f"the Dagster launcher ended without a run (exit {exit_code}); {log} ends with:")
+    text = log.read_text(encoding="utf-8", errors="replace") if log.is_file() else ""
+    for line in text.strip().splitlines()[-lines:]:
+        output.say(f"  | {line}")
 
 
 def _finish(args: argparse.Namespace, root: Path, run_id: str, elapsed: float) -> int:

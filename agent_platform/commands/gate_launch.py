@@ -14,9 +14,11 @@ marked canceled through ``python -m jobs.launch cancel``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -137,8 +139,10 @@ class _Child:
             return
 
     def kill(self) -> None:
-        """Kill the child and mark its run canceled in the instance from a fresh process."""
-        self.proc.kill()
+        """Kill the child's whole session (its own helpers too) and mark its run canceled in
+        the instance from a fresh process."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
         home = str(self.request.dagster_home)
         subprocess.run(

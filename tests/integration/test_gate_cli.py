@@ -156,3 +156,20 @@ def test_the_launcher_refuses_missing_arguments(command: str) -> None:
         timeout=120,
     )
     assert done.returncode == 2 and "--run-id" in done.stderr
+
+
+def test_a_dagster_home_that_is_a_file_is_exit_2_before_anything_runs(tmp_path: Path) -> None:
+    home = tmp_path / "not_a_folder"
+    home.write_text("x")
+    (tmp_path / "data").mkdir()
+    done = subprocess.run(
+        [sys.executable, "-m", "agent_platform.cli", "gate", "--dagster-home", str(home)],
+        env=_env(tmp_path, tmp_path / "data"),
+        cwd=checkout_root(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"agent-platform: error: --dagster-home: {home} is not a folder"
+    assert not (tmp_path / "evidence_root").exists()

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
+import pytest
+
+from agent_platform.commands._output import Output
+from agent_platform.commands.gate import _launcher_tail
 from agent_platform.commands.gate_progress import GateProgress
 
 
@@ -55,3 +60,17 @@ def test_a_terminal_gets_a_live_bar_instead_of_plain_lines() -> None:
     text = out.getvalue()
     assert "✓ a (30.0 s)" in text
     assert "steps done, current step running" not in text
+
+
+def test_a_launcher_that_ended_without_a_run_shows_the_end_of_its_log(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "launcher.log"
+    log.write_text("\n".join(f"line {n}" for n in range(20)) + "\n")
+    _launcher_tail(Output(False), log, 1, lines=3)
+    assert capsys.readouterr().out.splitlines() == [
+        f"the Dagster launcher ended without a run (exit 1); {log} ends with:",
+        "  | line 17",
+        "  | line 18",
+        "  | line 19",
+    ]

@@ -20,7 +20,7 @@ __all__ = ["SIZES", "finish", "latency_markdown", "markdown_table", "sizes_for"]
 # lead time) is observed at either scale.
 SIZES: dict[str, dict[str, dict[str, int]]] = {
     "full": {
-        "state_fabric": {"rounds": 4, "sessions": 60, "gets_per_round": 500, "saves_per_round": 80},
+        "state_fabric": {"rounds": 3, "sessions": 100, "operations": 2000},
         "router_decisions": {"decisions": 60},
         "router_failover": {"requests": 200},
         "notifications": {"notifications": 40},
@@ -31,7 +31,7 @@ SIZES: dict[str, dict[str, dict[str, int]]] = {
         "residency": {},
     },
     "reduced": {
-        "state_fabric": {"rounds": 2, "sessions": 20, "gets_per_round": 400, "saves_per_round": 40},
+        "state_fabric": {"rounds": 2, "sessions": 40, "operations": 800},
         "router_decisions": {"decisions": 60},
         "router_failover": {"requests": 100},
         "notifications": {"notifications": 12},

@@ -14,6 +14,7 @@ imported only when an SMTP receiver starts.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import email
 import email.policy
@@ -45,15 +46,20 @@ from agent_platform.notifications.ids import utc_now
 
 __all__ = [
     "FAULT_KINDS",
+    "SMTP_FAULT_KINDS",
     "ReceivedEmail",
     "ReceivedRequest",
+    "SmtpFault",
     "SmtpReceiver",
     "WebhookReceiver",
     "verify_signature",
 ]
 
-#: Faults the webhook receiver can inject.
-FAULT_KINDS = ("500", "503", "timeout", "drop", "429", "410", "late")
+#: Faults the webhook receiver can inject (``slow``: answered 200 after ``slow_s``).
+FAULT_KINDS = ("500", "503", "timeout", "drop", "429", "410", "late", "slow")
+#: Faults the SMTP receiver can inject at the end of DATA: a transient ``451``, a permanent
+#: ``554``, a connection ``drop`` without an answer, or a ``timeout`` (no answer for ``hang_s``).
+SMTP_FAULT_KINDS = ("451", "554", "drop", "timeout")
 _MAX_BODY = 10_000_000
 
 
@@ -146,6 +152,7 @@ class WebhookReceiver(StartStopContext):
             missing or wrong signature is a 401 when ``reject_bad_signature``.
         tls_context: a server-side context: serve HTTPS (the receiver installs its own
             ``sni_callback`` on it to record each connection's SNI name).
+        slow_s: how long a ``slow`` fault waits before answering 200.
     """
 
     def __init__(
@@ -159,8 +166,10 @@ class WebhookReceiver(StartStopContext):
         unsigned_paths: Iterable[str] = (),
         port: int = 0,
         tls_context: ssl.SSLContext | None = None,
+        slow_s: float = 1.0,
     ) -> None:
         self.secret = secret
+        self.slow_s = slow_s
         self.unsigned_paths = frozenset(unsigned_paths)
         self.reject_bad_signature = reject_bad_signature
         self.retry_after = retry_after
@@ -368,6 +377,8 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "late":
             owner._pause(owner.hang_s)  # processed, but the answer comes after the client left
             self.close_connection = True
+        elif fault == "slow":
+            owner._pause(owner.slow_s)
         elif status == 200 and owner.delay_s > 0:
             owner._pause(owner.delay_s)
         extra = {"Retry-After": owner.retry_after} if status == 429 else {}
@@ -402,6 +413,15 @@ def _check_kinds(kinds: Iterable[str]) -> None:
 
 
 @dataclass(frozen=True)
+class SmtpFault:
+    """A message the SMTP receiver read to the end of DATA and then faulted (``kind``)."""
+
+    received_at: datetime
+    kind: str
+    message: EmailMessage
+
+
+@dataclass(frozen=True)
 class ReceivedEmail:
     """One message the SMTP receiver accepted."""
 
@@ -428,6 +448,7 @@ class SmtpReceiver(StartStopContext):
     Args:
         tls_context: a server-side context; when given the server offers STARTTLS (or, with
             ``implicit_tls``, speaks TLS from the first byte, as SMTPS does).
+        hang_s: how long a ``timeout`` fault keeps the client waiting before dropping it.
         require_starttls: refuse mail until the client has upgraded (needs ``tls_context``).
         implicit_tls: serve SMTPS with ``tls_context`` instead of offering STARTTLS.
         credentials: ``(username, password)`` the server demands over TLS (AUTH PLAIN/LOGIN).
@@ -444,7 +465,11 @@ class SmtpReceiver(StartStopContext):
         echo_credentials: bool = False,
         port: int | None = None,
         implicit_tls: bool = False,
+        hang_s: float = 2.0,
     ) -> None:
+        self.hang_s = hang_s
+        self._plan = _FaultPlan()
+        self._faults: list[SmtpFault] = []
         if implicit_tls and (tls_context is None or require_starttls):
             raise ValueError("implicit_tls needs a tls_context and no require_starttls")
         self._implicit_tls = implicit_tls
@@ -487,6 +512,31 @@ class SmtpReceiver(StartStopContext):
     def messages(self) -> list[ReceivedEmail]:
         with self._lock:
             return list(self._messages)
+
+    def set_fault_rate(
+        self, rate: float, kinds: Sequence[str] = SMTP_FAULT_KINDS, seed: int = 0
+    ) -> None:
+        """Fault a ``rate`` share of messages at the end of DATA, kinds drawn by ``seed``."""
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"fault rate must be within [0, 1], got {rate}")
+        for kind in kinds:
+            if kind not in SMTP_FAULT_KINDS:
+                allowed = ", ".join(SMTP_FAULT_KINDS)
+                raise ValueError(f"unknown SMTP fault {kind!r}; allowed: {allowed}")
+        with self._lock:
+            self._plan = _FaultPlan(rate=rate, kinds=tuple(kinds), rng=random.Random(seed))
+
+    def _next_fault(self, message: EmailMessage) -> str | None:
+        with self._lock:
+            kind = self._plan.next_fault("smtp")
+            if kind is not None:
+                self._faults.append(SmtpFault(utc_now(), kind, message))
+            return kind
+
+    def faults(self) -> list[SmtpFault]:
+        """Every message faulted so far, in order."""
+        with self._lock:
+            return list(self._faults)
 
     def wait_for(self, count: int, timeout: float = 10.0) -> bool:
         """Wait until ``count`` messages arrived; False if ``timeout`` passes first."""
@@ -531,6 +581,9 @@ class _SmtpHandler:
         raw = envelope.original_content or envelope.content
         data = raw if isinstance(raw, bytes) else str(raw).encode("utf-8")
         parsed = email.message_from_bytes(data, policy=email.policy.default)
+        fault = self._owner._next_fault(parsed)
+        if fault is not None:
+            return await self._fault(server, fault)
         self._owner._add(
             ReceivedEmail(
                 received_at=utc_now(),
@@ -544,6 +597,16 @@ class _SmtpHandler:
             )
         )
         return "250 Message accepted for delivery"
+
+    async def _fault(self, server: Any, kind: str) -> str:
+        if kind == "451":
+            return "451 4.3.0 Temporary failure, try again later"
+        if kind == "554":
+            return "554 5.7.1 Message refused"
+        if kind == "timeout":
+            await asyncio.sleep(self._owner.hang_s)
+        server.transport.close()  # ``drop``, or a ``timeout`` that has waited: no answer
+        return "421 4.4.2 Connection dropped"
 
 
 def _text(value: Any) -> str | None:

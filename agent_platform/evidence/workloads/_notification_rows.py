@@ -1,0 +1,62 @@
+"""Delivery-log rows of one published (notification, destination) pair, from the outbox's
+status and the receivers' captures."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from agent_platform.evidence.formats.notifications import PENDING, DeliveryRow
+from agent_platform.notifications.status import NotificationStatus
+
+__all__ = ["pair_rows"]
+
+
+def _ms_between(start: str | None, end: str | None) -> float:
+    if start is None or end is None:
+        return 0.0
+    parse = datetime.fromisoformat
+    delta = parse(end.replace("Z", "+00:00")) - parse(start.replace("Z", "+00:00"))
+    return max(0.0, delta.total_seconds() * 1000.0)
+
+
+def pair_rows(
+    status: NotificationStatus,
+    destination: str,
+    channel: str,
+    captured: dict[tuple[str, str], str],
+    refused: set[tuple[str, str]],
+    time_scale: float,
+) -> list[DeliveryRow]:
+    """The rows of one published pair: its attempts, or one ``pending`` row."""
+    key = (destination, status.notification_id)
+    delivered_at = {d.destination: d.delivered_at for d in status.destinations}
+    base = DeliveryRow(
+        timestamp=status.created_at or "",
+        destination=destination,
+        correlation_id=captured.get(key, ""),
+        status=PENDING,
+        latency_ms=0.0,
+        attempt=0,
+        notification_id=status.notification_id,
+        channel=channel,
+        end_to_end_ms=0.0,
+        published_correlation_id=status.correlation_id or "",
+        receiver_refused=key in refused,
+        time_scale=time_scale,
+    )
+    attempts = [a for a in status.attempts if a.destination == destination]
+    return [
+        replace(
+            base,
+            timestamp=a.timestamp,
+            status=a.status,
+            latency_ms=a.latency_ms,
+            attempt=a.attempt,
+            end_to_end_ms=_ms_between(
+                status.created_at,
+                (delivered_at.get(destination) if a.status == "delivered" else None) or a.timestamp,
+            ),
+        )
+        for a in attempts
+    ] or [base]

@@ -87,7 +87,9 @@ class NotificationPlan:
             "events": self.events,
             "time_scale": self.time_scale,
             "interval_s": self.interval_s,
-            "fault_mix": asdict(self.faults),
+            "fault_mix": {
+                k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.faults).items()
+            },
             "seed": self.faults.seed,
             "config": {**shipped, "sha256_of_loaded_config": digest},
             "config_changes": "destinations pointed at loopback receivers; 127.0.0.1/32 allowed",

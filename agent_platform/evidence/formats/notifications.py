@@ -6,6 +6,7 @@ attempted, so the file holds every published pair. ``latency_ms`` is the attempt
 duration (the receiver's answer time); ``end_to_end_ms`` is the time from publish to the end
 of that attempt, retries and backoff included.
 
+``receiver_fault`` is the fault the receiver injected into that attempt (blank: none);
 ``receiver_refused`` is true on every row of a pair whose receiver answered one of its
 messages with a permanent refusal (an SMTP 5xx of the fault mix: by RFC 5321 not to be retried,
 so no notifier can deliver that pair); ``time_scale`` is the factor the run compressed time by.
@@ -14,9 +15,12 @@ so no notifier can deliver that pair); ``time_scale`` is the factor the run comp
   the receiver did not refuse permanently (pending pairs count as not delivered);
   ``delivery_success_rate_all_pairs`` is the same over every pair, refusals included, and
   ``receiver_refused_pairs`` counts the refusals.
-- ``delivery_latency_p95_ms`` (``__n``): p95 over the delivered pairs of ``end_to_end_ms``
-  divided by ``time_scale``: the time from publish to delivery in simulated time. The division
-  stretches the unscaled parts too (network, database), so it is an upper bound.
+- ``delivery_latency_p95_ms`` (``__n``): p95 over the delivered pairs of the time from publish
+  to delivery in simulated time: the delivered attempt's ``end_to_end_ms`` with the compressed
+  parts stretched back by ``1 / time_scale``. Compressed are every gap between two attempts of
+  the pair (backoff, ``Retry-After``, an open circuit, the poll; any queueing in a gap is
+  stretched too, so this errs long) and every attempt the receiver held (a ``slow`` answer or a
+  ``timeout``); the rest (publish to first attempt, ordinary answers) is real time.
 - ``correlation_id_coverage`` (``__k``/``__n``): pairs whose receiver captured the correlation
   id over the same pairs as the success rate. ``correlation_id`` is the id the loopback
   receiver actually captured for the pair
@@ -28,7 +32,8 @@ so no notifier can deliver that pair); ``time_scale`` is the factor the run comp
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from agent_platform.errors import EvidenceError
@@ -36,6 +41,7 @@ from agent_platform.evidence.csvio import (
     fmt_ms,
     parse_bool,
     parse_float,
+    parse_int,
     read_csv,
     round_ms,
     round_ratio,
@@ -44,7 +50,16 @@ from agent_platform.evidence.csvio import (
 from agent_platform.evidence.formats import NOT_MEASURED
 from agent_platform.stats import percentile
 
-__all__ = ["COLUMNS", "DELIVERED", "PENDING", "DeliveryRow", "figures", "write"]
+__all__ = [
+    "COLUMNS",
+    "DELIVERED",
+    "HELD_FAULTS",
+    "PENDING",
+    "PERMANENT_FAULTS",
+    "DeliveryRow",
+    "figures",
+    "write",
+]
 
 COLUMNS = (
     "timestamp",
@@ -59,9 +74,15 @@ COLUMNS = (
     "published_correlation_id",
     "receiver_refused",
     "time_scale",
+    "receiver_fault",
 )
 DELIVERED = "delivered"
 PENDING = "pending"
+#: Receiver faults no notifier can get past (not to be retried), and those that hold an
+#: attempt for a compressed time (the receiver waits a scaled time before answering or never
+#: answers until the scaled client timeout).
+PERMANENT_FAULTS = ("554",)
+HELD_FAULTS = ("slow", "timeout")
 
 
 @dataclass(frozen=True)
@@ -84,6 +105,7 @@ class DeliveryRow:
     published_correlation_id: str = ""
     receiver_refused: bool = False
     time_scale: float = 1.0
+    receiver_fault: str = ""
 
 
 def _ms(row: DeliveryRow, value: float) -> str:
@@ -108,6 +130,7 @@ def write(path: Path, rows: Sequence[DeliveryRow]) -> int:
                 "published_correlation_id": r.published_correlation_id,
                 "receiver_refused": r.receiver_refused,
                 "time_scale": repr(float(r.time_scale)),
+                "receiver_fault": r.receiver_fault,
             }
             for r in rows
         ),
@@ -125,25 +148,55 @@ class _Pair:
     delivered: bool = False
     covered: bool = False
     refused: bool = False
-    latency_ms: float | None = None
+    attempts: list[tuple[int, datetime, float, str]] = field(default_factory=list)
+    end_to_end_ms: float = 0.0
+    time_scale: float = 1.0
+
+    def simulated_ms(self) -> float:
+        """Publish to delivery in simulated time (see the module docstring)."""
+        compressed = 0.0
+        ordered = sorted(self.attempts)
+        for (_, start, took, fault), nxt in zip(ordered, [*ordered[1:], None], strict=True):
+            if fault in HELD_FAULTS:
+                compressed += took
+            if nxt is not None:
+                gap = (nxt[1] - start).total_seconds() * 1000.0 - took
+                compressed += max(0.0, gap)
+        return self.end_to_end_ms + compressed * (1.0 / self.time_scale - 1.0)
+
+
+def _add(path: Path, line: int, row: dict[str, str], pair: _Pair) -> None:
+    pair.covered = pair.covered or _carried(row)
+    pair.refused = pair.refused or parse_bool(
+        path, line, "receiver_refused", row["receiver_refused"]
+    )
+    if row["status"] == PENDING:
+        return
+    took = parse_float(path, line, "latency_ms", row["latency_ms"])
+    when = _timestamp(path, line, row["timestamp"])
+    pair.attempts.append(
+        (parse_int(path, line, "attempt", row["attempt"]), when, took, row["receiver_fault"])
+    )
+    if row["status"] == DELIVERED and not pair.delivered:
+        pair.delivered = True
+        pair.time_scale = parse_float(path, line, "time_scale", row["time_scale"])
+        if not 0 < pair.time_scale <= 1:
+            raise EvidenceError(f"{path}: row {line}: time_scale={pair.time_scale} not in (0, 1]")
+        pair.end_to_end_ms = parse_float(path, line, "end_to_end_ms", row["end_to_end_ms"])
+
+
+def _timestamp(path: Path, line: int, raw: str) -> datetime:
+    try:
+        return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise EvidenceError(f"{path}: row {line}: timestamp={raw!r} is not ISO 8601") from exc
 
 
 def _pairs(path: Path) -> tuple[dict[tuple[str, str], _Pair], list[dict[str, str]]]:
     rows = read_csv(path, COLUMNS)
     pairs: dict[tuple[str, str], _Pair] = {}
     for line, row in enumerate(rows, start=2):
-        pair = pairs.setdefault((row["notification_id"], row["destination"]), _Pair())
-        pair.covered = pair.covered or _carried(row)
-        pair.refused = pair.refused or parse_bool(
-            path, line, "receiver_refused", row["receiver_refused"]
-        )
-        if row["status"] == DELIVERED and not pair.delivered:
-            pair.delivered = True
-            scale = parse_float(path, line, "time_scale", row["time_scale"])
-            if not scale > 0:
-                raise EvidenceError(f"{path}: row {line}: time_scale={scale} is not > 0")
-            end_to_end = parse_float(path, line, "end_to_end_ms", row["end_to_end_ms"])
-            pair.latency_ms = end_to_end / scale
+        _add(path, line, row, pairs.setdefault((row["notification_id"], row["destination"]), _Pair()))
     return pairs, rows
 
 
@@ -156,7 +209,7 @@ def figures(path: Path) -> dict[str, float | int | str]:
     delivered ones in simulated time."""
     pairs, rows = _pairs(path)
     eligible = [p for p in pairs.values() if not p.refused]
-    latencies = [p.latency_ms for p in pairs.values() if p.latency_ms is not None]
+    latencies = [p.simulated_ms() for p in pairs.values() if p.delivered]
     out: dict[str, float | int | str] = {}
     out.update(_rate("delivery_success_rate", sum(p.delivered for p in eligible), len(eligible)))
     out.update(

@@ -11,18 +11,25 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from agent_platform.notifications.testing import ReceivedEmail, ReceivedRequest, SmtpFault
 
-__all__ = ["HOOK_PATH", "SLACK_PATH", "captured_email", "captured_http", "refused_email"]
+__all__ = [
+    "HOOK_PATH",
+    "SLACK_PATH",
+    "captured_email",
+    "captured_http",
+    "email_faults",
+    "http_faults",
+]
 
 HOOK_PATH = "/hook"
 SLACK_PATH = "/slack"
 _SUBJECT_ID = re.compile(r"\(correlation id ([^()\s]+)\)")
 _BODY_ID = re.compile(r"^Correlation id: (\S+)$", re.MULTILINE)
 _NOTIFICATION_ID = re.compile(r"^Notification id: (\S+)$", re.MULTILINE)
-_PERMANENT_SMTP = ("554",)
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
@@ -78,15 +85,37 @@ def captured_email(messages: list[ReceivedEmail], name: str) -> dict[tuple[str, 
     return out
 
 
-def refused_email(faults: list[SmtpFault], name: str) -> set[tuple[str, str]]:
-    """(destination, notification id) of every e-mail the receiver refused permanently."""
-    out: set[tuple[str, str]] = set()
-    for fault in faults:
-        if fault.kind not in _PERMANENT_SMTP:
+def http_faults(
+    requests: list[ReceivedRequest], by_correlation: Mapping[str, str], names: Mapping[str, str]
+) -> dict[tuple[str, str], list[str]]:
+    """(destination, notification id) -> the fault the receiver injected into each request of
+    the pair, in arrival order (``""`` for none): request ``k`` is the pair's attempt ``k``."""
+    out: dict[tuple[str, str], list[str]] = {}
+    for request in requests:
+        if request.path not in names:
             continue
+        nid = by_correlation.get(request.headers.get("x-correlation-id", ""), "")
+        out.setdefault((names[request.path], nid), []).append(request.fault or "")
+    return out
+
+
+def email_faults(
+    faults: list[SmtpFault], messages: list[ReceivedEmail], name: str
+) -> dict[tuple[str, str], list[str]]:
+    """(destination, notification id) -> the fault of each message of the pair the SMTP
+    receiver read to the end of DATA, in arrival order (``""`` for one it accepted)."""
+    events: list[tuple[datetime, str, str]] = []
+    for fault in faults:
         part = fault.message.get_body(preferencelist=("plain",))
         text = "" if part is None else str(part.get_content())
         ids = _ids(str(fault.message["Subject"]).strip(), text)
         if ids is not None:
-            out.add((name, ids[0]))
+            events.append((fault.received_at, ids[0], fault.kind))
+    for mail in messages:
+        ids = _ids(mail.subject, mail.body())
+        if ids is not None:
+            events.append((mail.received_at, ids[0], ""))
+    out: dict[tuple[str, str], list[str]] = {}
+    for _, nid, kind in sorted(events, key=lambda e: e[0]):
+        out.setdefault((name, nid), []).append(kind)
     return out

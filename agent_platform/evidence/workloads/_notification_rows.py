@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from agent_platform.evidence.formats.notifications import PENDING, DeliveryRow
+from agent_platform.evidence.formats.notifications import PENDING, PERMANENT_FAULTS, DeliveryRow
 from agent_platform.notifications.status import NotificationStatus
 
 __all__ = ["pair_rows"]
@@ -25,11 +25,15 @@ def pair_rows(
     destination: str,
     channel: str,
     captured: dict[tuple[str, str], str],
-    refused: set[tuple[str, str]],
+    faults: dict[tuple[str, str], list[str]],
     time_scale: float,
 ) -> list[DeliveryRow]:
-    """The rows of one published pair: its attempts, or one ``pending`` row."""
+    """The rows of one published pair: its attempts, or one ``pending`` row.
+
+    ``faults`` holds, per pair, the fault the receiver injected into each attempt in order.
+    """
     key = (destination, status.notification_id)
+    injected = faults.get(key, [])
     delivered_at = {d.destination: d.delivered_at for d in status.destinations}
     base = DeliveryRow(
         timestamp=status.created_at or "",
@@ -42,7 +46,7 @@ def pair_rows(
         channel=channel,
         end_to_end_ms=0.0,
         published_correlation_id=status.correlation_id or "",
-        receiver_refused=key in refused,
+        receiver_refused=any(kind in PERMANENT_FAULTS for kind in injected),
         time_scale=time_scale,
     )
     attempts = [a for a in status.attempts if a.destination == destination]
@@ -53,6 +57,7 @@ def pair_rows(
             status=a.status,
             latency_ms=a.latency_ms,
             attempt=a.attempt,
+            receiver_fault=injected[a.attempt - 1] if a.attempt <= len(injected) else "",
             end_to_end_ms=_ms_between(
                 status.created_at,
                 (delivered_at.get(destination) if a.status == "delivered" else None) or a.timestamp,

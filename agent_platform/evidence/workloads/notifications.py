@@ -36,7 +36,8 @@ from agent_platform.evidence.workloads._notification_capture import (
     SLACK_PATH,
     captured_email,
     captured_http,
-    refused_email,
+    email_faults,
+    http_faults,
 )
 from agent_platform.evidence.workloads._notification_rows import pair_rows
 from agent_platform.notifications import Dispatcher, NotificationPublisher
@@ -209,11 +210,12 @@ def deliver(engine: Engine, shipped: NotificationsConfig, plan: NotificationPlan
         paths = {HOOK_PATH: names["webhook"], SLACK_PATH: names["slack"]}
         captured = captured_http(hooks.requests(), published, paths)
         captured.update(captured_email(smtp.messages(), names["email"]))
-        refused = refused_email(smtp.faults(), names["email"])
+        faults = http_faults(hooks.requests(), published, paths)
+        faults.update(email_faults(smtp.faults(), smtp.messages(), names["email"]))
     rows = [
         row
         for status in statuses
         for channel, name in names.items()
-        for row in pair_rows(status, name, channel, captured, refused, plan.time_scale)
+        for row in pair_rows(status, name, channel, captured, faults, plan.time_scale)
     ]
     return Delivery(rows, len(statuses), len(names))

@@ -8,6 +8,7 @@ from agent_platform.evidence.formats import NOT_MEASURED
 from agent_platform.evidence.formats.notifications import PENDING, DeliveryRow, figures, write
 
 T = "2026-01-01T00:00:00Z"
+LATER = "2026-01-01T00:00:00.020000Z"
 
 
 def row(nid: str, status: str, **extra: object) -> DeliveryRow:
@@ -30,7 +31,7 @@ def row(nid: str, status: str, **extra: object) -> DeliveryRow:
 def test_refused_pairs_leave_the_success_rate_but_not_the_all_pairs_rate(tmp_path: Path) -> None:
     rows = [
         row("a", "retrying", attempt=1),
-        row("a", "delivered", attempt=2, end_to_end_ms=30.0),
+        row("a", "delivered", attempt=2, end_to_end_ms=30.0, timestamp=LATER),
         row("b", "delivered"),
         row("c", "failed", correlation_id="", receiver_refused=True),
         row("d", PENDING, correlation_id="", attempt=0),
@@ -42,9 +43,18 @@ def test_refused_pairs_leave_the_success_rate_but_not_the_all_pairs_rate(tmp_pat
     assert found["delivery_success_rate_all_pairs__n"] == 4
     assert found["receiver_refused_pairs"] == 1 and found["pending_pairs"] == 1
     assert (found["correlation_id_coverage__k"], found["correlation_id_coverage__n"]) == (2, 3)
-    # Latency in simulated time: 30 ms and 10 ms at 1/20 are 600 and 200 ms.
+    # The pair retried: its 18 ms gap (20 ms apart, 2 ms attempt) was compressed 20 times, so
+    # 30 ms measured are 30 + 18 * 19 = 372 ms simulated; the other pair's 10 ms were real.
     assert found["delivery_latency_p95_ms__n"] == 2
-    assert 200.0 < float(found["delivery_latency_p95_ms"]) <= 600.0
+    assert 10.0 < float(found["delivery_latency_p95_ms"]) <= 372.0
+
+
+def test_a_held_attempt_is_stretched_and_an_ordinary_one_is_not(tmp_path: Path) -> None:
+    path = tmp_path / "log.csv"
+    write(path, [row("a", "delivered", latency_ms=100.0, end_to_end_ms=105.0)])
+    assert figures(path)["delivery_latency_p95_ms"] == 105.0
+    write(path, [row("a", "delivered", latency_ms=100.0, end_to_end_ms=105.0, receiver_fault="slow")])
+    assert figures(path)["delivery_latency_p95_ms"] == 105.0 + 100.0 * 19
 
 
 def test_a_wrong_correlation_id_is_not_coverage(tmp_path: Path) -> None:

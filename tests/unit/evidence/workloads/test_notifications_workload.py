@@ -54,6 +54,7 @@ def test_faults_are_retried_refusals_are_not_and_the_receivers_decide(
     assert found["delivery_success_rate__n"] == delivery.published_pairs - refused
     assert found["delivery_success_rate"] == 1.0 and found["correlation_id_coverage"] == 1.0
     assert int(found["attempts"]) > delivery.published_pairs  # faults were retried
+    assert any(r.receiver_fault and r.status == "retrying" for r in delivery.rows)
     refused_pairs = {r.notification_id for r in delivery.rows if r.receiver_refused}
     assert len(refused_pairs) == refused
     for nid in refused_pairs:
@@ -62,7 +63,7 @@ def test_faults_are_retried_refusals_are_not_and_the_receivers_decide(
             key=lambda r: r.attempt,
         )
         # A 554 ends the pair: it is the last attempt, and nothing is retried after it.
-        assert attempts[-1].status == "failed"
+        assert attempts[-1].status == "failed" and attempts[-1].receiver_fault == "554"
         assert all(r.status == "retrying" for r in attempts[:-1])
     declared = plan.declared(shipped)
     assert declared["config"]["retry"]["max_attempts"] == shipped.retry.max_attempts

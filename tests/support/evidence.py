@@ -72,7 +72,7 @@ def write_evidence_tree(
     lay: EvidenceLayout, rows: EvidenceRows, *, run_id: str, at: str, backends: dict[str, Any]
 ) -> None:
     """Write every measured file from ``rows`` and record every workload as run ``run_id``."""
-    state.write(lay.path(paths.STATE_LATENCY), rows.latency, at)
+    state.write(lay.path(paths.STATE_LATENCY), rows.latency, at, ttl_s=60.0)
     router.write_decisions(
         lay.path(paths.ROUTING_ACCURACY), lay.path(paths.ROUTER_LATENCY), rows.decisions, at
     )

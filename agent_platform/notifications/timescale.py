@@ -40,7 +40,9 @@ def scale_config(config: NotificationsConfig, factor: float) -> NotificationsCon
             "poll_interval_s": config.dispatcher.poll_interval_s * f,
         }
     )
-    destinations = [d.model_copy(update={"timeout_s": d.timeout_s * f}) for d in config.destinations]
+    destinations = [
+        d.model_copy(update={"timeout_s": d.timeout_s * f}) for d in config.destinations
+    ]
     return config.model_copy(
         update={
             "retry": retry,

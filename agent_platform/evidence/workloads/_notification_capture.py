@@ -19,6 +19,7 @@ from agent_platform.notifications.testing import ReceivedEmail, ReceivedRequest,
 __all__ = [
     "HOOK_PATH",
     "SLACK_PATH",
+    "ReceiverEvents",
     "captured_email",
     "captured_http",
     "email_faults",
@@ -85,25 +86,30 @@ def captured_email(messages: list[ReceivedEmail], name: str) -> dict[tuple[str, 
     return out
 
 
+ReceiverEvents = dict[tuple[str, str], list[tuple[datetime, str]]]
+
+
 def http_faults(
     requests: list[ReceivedRequest], by_correlation: Mapping[str, str], names: Mapping[str, str]
-) -> dict[tuple[str, str], list[str]]:
-    """(destination, notification id) -> the fault the receiver injected into each request of
-    the pair, in arrival order (``""`` for none): request ``k`` is the pair's attempt ``k``."""
-    out: dict[tuple[str, str], list[str]] = {}
+) -> ReceiverEvents:
+    """(destination, notification id) -> when each request of the pair arrived and the fault
+    the receiver injected into it (``""`` for none)."""
+    out: ReceiverEvents = {}
     for request in requests:
         if request.path not in names:
             continue
         nid = by_correlation.get(request.headers.get("x-correlation-id", ""), "")
-        out.setdefault((names[request.path], nid), []).append(request.fault or "")
+        out.setdefault((names[request.path], nid), []).append(
+            (request.received_at, request.fault or "")
+        )
     return out
 
 
 def email_faults(
     faults: list[SmtpFault], messages: list[ReceivedEmail], name: str
-) -> dict[tuple[str, str], list[str]]:
-    """(destination, notification id) -> the fault of each message of the pair the SMTP
-    receiver read to the end of DATA, in arrival order (``""`` for one it accepted)."""
+) -> ReceiverEvents:
+    """(destination, notification id) -> when each message of the pair reached the end of
+    DATA and the fault the SMTP receiver injected into it (``""`` for one it accepted)."""
     events: list[tuple[datetime, str, str]] = []
     for fault in faults:
         part = fault.message.get_body(preferencelist=("plain",))
@@ -115,7 +121,7 @@ def email_faults(
         ids = _ids(mail.subject, mail.body())
         if ids is not None:
             events.append((mail.received_at, ids[0], ""))
-    out: dict[tuple[str, str], list[str]] = {}
-    for _, nid, kind in sorted(events, key=lambda e: e[0]):
-        out.setdefault((name, nid), []).append(kind)
+    out: ReceiverEvents = {}
+    for when, nid, kind in sorted(events, key=lambda e: e[0]):
+        out.setdefault((name, nid), []).append((when, kind))
     return out

@@ -4,9 +4,10 @@ status and the receivers' captures."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from agent_platform.evidence.formats.notifications import PENDING, PERMANENT_FAULTS, DeliveryRow
+from agent_platform.evidence.workloads._notification_capture import ReceiverEvents
 from agent_platform.notifications.status import NotificationStatus
 
 __all__ = ["pair_rows"]
@@ -20,17 +21,27 @@ def _ms_between(start: str | None, end: str | None) -> float:
     return max(0.0, delta.total_seconds() * 1000.0)
 
 
+def _fault_during(events: list[tuple[datetime, str]], started: str, latency_ms: float) -> str:
+    """The fault of the receiver event that fell within the attempt (5 ms of clock slack)."""
+    start = datetime.fromisoformat(started.replace("Z", "+00:00"))
+    end = start + timedelta(milliseconds=latency_ms + 5.0)
+    start -= timedelta(milliseconds=5.0)
+    inside = [kind for when, kind in events if start <= when <= end]
+    return inside[0] if inside else ""
+
+
 def pair_rows(
     status: NotificationStatus,
     destination: str,
     channel: str,
     captured: dict[tuple[str, str], str],
-    faults: dict[tuple[str, str], list[str]],
+    faults: ReceiverEvents,
     time_scale: float,
 ) -> list[DeliveryRow]:
     """The rows of one published pair: its attempts, or one ``pending`` row.
 
-    ``faults`` holds, per pair, the fault the receiver injected into each attempt in order.
+    ``faults`` holds, per pair, what the receiver saw (when, and the fault it injected); an
+    attempt's fault is the one the receiver saw during that attempt.
     """
     key = (destination, status.notification_id)
     injected = faults.get(key, [])
@@ -46,7 +57,7 @@ def pair_rows(
         channel=channel,
         end_to_end_ms=0.0,
         published_correlation_id=status.correlation_id or "",
-        receiver_refused=any(kind in PERMANENT_FAULTS for kind in injected),
+        receiver_refused=any(kind in PERMANENT_FAULTS for _, kind in injected),
         time_scale=time_scale,
     )
     attempts = [a for a in status.attempts if a.destination == destination]
@@ -57,7 +68,7 @@ def pair_rows(
             status=a.status,
             latency_ms=a.latency_ms,
             attempt=a.attempt,
-            receiver_fault=injected[a.attempt - 1] if a.attempt <= len(injected) else "",
+            receiver_fault=_fault_during(injected, a.timestamp, a.latency_ms),
             end_to_end_ms=_ms_between(
                 status.created_at,
                 (delivered_at.get(destination) if a.status == "delivered" else None) or a.timestamp,

@@ -4,7 +4,14 @@ The driver is :mod:`agent_platform.evidence.workloads.budget_concurrency`; this 
 a scratch database and the configured Redis, writes the CSV and records the manifest.
 """
 
-from dagster import AssetChecksDefinition, AssetExecutionContext, AssetKey, MaterializeResult, asset
+from dagster import (
+    AssetChecksDefinition,
+    AssetExecutionContext,
+    AssetKey,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 
 from agent_platform.evidence import layout as paths
 from agent_platform.evidence.contract_model import Contract
@@ -35,12 +42,14 @@ def _measure(
             redis.purge(prefix)
 
 
-def _summary(result: BurstResult) -> list[tuple[object, ...]]:
+def _summary(result: BurstResult) -> MetadataValue:
     attempts, held = result.attempts, sum(a.outcome == "held" for a in result.attempts)
     cap = attempts[0].cap_eur if attempts else 0.0
     spent = attempts[0].spent_before_eur if attempts else 0.0
     total = result.store_total_eur
-    return [(len(attempts), held, len(attempts) - held, f"{spent:.4f}", f"{total:.4f}", cap)]
+    header = ("workers", "held", "refused", "spent before EUR", "after EUR", "cap EUR")
+    row = (len(attempts), held, len(attempts) - held, f"{spent:.4f}", f"{total:.4f}", cap)
+    return markdown_table(header, [row])
 
 
 @asset(
@@ -57,8 +66,7 @@ def budget_concurrency(
     started, sizes = utc_now_iso(), sizes_for(evidence, "budget_concurrency")
     result = _measure(database, redis, context.run.run_id[:8], sizes["workers"])
     finished = utc_now_iso()
-    path = evidence.layout().path(paths.BUDGET_CONCURRENCY)
-    write(path, result.attempts, result.store_total_eur, finished)
+    write(evidence.layout().path(paths.BUDGET_CONCURRENCY), *result.written(), finished)
     declared = {"samples": {paths.BUDGET_CONCURRENCY: len(result.attempts)}, "seed": None}
     finish(
         context,
@@ -74,13 +82,7 @@ def budget_concurrency(
         },
         declared={**declared, "burst": BURST.declared(sizes["workers"])},
     )
-    header = ("workers", "held", "refused", "spent before EUR", "after EUR", "cap EUR")
-    return MaterializeResult(
-        metadata={
-            "path": paths.BUDGET_CONCURRENCY,
-            "burst": markdown_table(header, _summary(result)),
-        }
-    )
+    return MaterializeResult(metadata={"path": paths.BUDGET_CONCURRENCY, "burst": _summary(result)})
 
 
 def concurrency_checks(contract: Contract) -> list[AssetChecksDefinition]:

@@ -5,6 +5,8 @@ scratch database and the configured cache, writes the CSV and records the manife
 pattern it ran (sessions, Zipf exponent, write share, TTL, seed) and the samples it wrote.
 """
 
+from typing import Any
+
 from dagster import AssetChecksDefinition, AssetExecutionContext, AssetKey, MaterializeResult, asset
 
 from agent_platform.evidence import layout as paths
@@ -43,6 +45,16 @@ def _latencies(run: StateFabricRun) -> dict[str, list[float]]:
     return {op: [s.latency_ms for s in run.samples if s.operation == op] for op in ops}
 
 
+def _metadata(run: StateFabricRun, rows: int, backends: dict[str, str]) -> dict[str, Any]:
+    return {
+        "path": paths.STATE_LATENCY,
+        "rows": rows,
+        "latency distribution": latency_markdown(_latencies(run)),
+        "access pattern": str(run.pattern.declared()),
+        "backends": str(backends),
+    }
+
+
 @asset(
     key=STATE_KEY,
     group_name="state_fabric",
@@ -60,11 +72,8 @@ def state_cache_latency(
     finished = utc_now_iso()
     rows = write(evidence.layout().path(paths.STATE_LATENCY), run.samples, finished, pattern.ttl_s)
     backends = {"database": database.backend, "cache": redis.backend}
-    declared: dict[str, object] = {
-        "samples": {paths.STATE_LATENCY: len(run.samples)},
-        "seed": pattern.seed,
-    }
-    declared["pattern"] = pattern.declared()
+    samples = {paths.STATE_LATENCY: len(run.samples)}
+    declared = {"samples": samples, "seed": pattern.seed, "pattern": pattern.declared()}
     finish(
         context,
         evidence,
@@ -75,15 +84,7 @@ def state_cache_latency(
         backends=backends,
         declared=declared,
     )
-    return MaterializeResult(
-        metadata={
-            "path": paths.STATE_LATENCY,
-            "rows": rows,
-            "latency distribution": latency_markdown(_latencies(run)),
-            "access pattern": str(pattern.declared()),
-            "backends": str(backends),
-        }
-    )
+    return MaterializeResult(metadata=_metadata(run, rows, backends))
 
 
 def state_checks(contract: Contract) -> list[AssetChecksDefinition]:

@@ -75,20 +75,7 @@ def write(
 ) -> int:
     """Write samples, per-round and whole-run statistics, hit ratios and the TTL; returns the
     row count."""
-    rows: list[dict[str, object]] = [
-        {
-            "timestamp": s.timestamp,
-            "operation": s.operation,
-            "latency_ms": fmt_ms(s.latency_ms),
-            "percentile": "sample",
-            "round": s.round,
-            "outcome": s.outcome,
-            "session": s.session,
-            "started_s": f"{s.started_s:.6f}",
-            "ended_s": f"{s.ended_s:.6f}",
-        }
-        for s in samples
-    ]
+    rows = _sample_rows(samples)
     groups = grouped(((s.operation, str(s.round)), s.latency_ms) for s in samples)
     groups.update(grouped(((s.operation, "all"), s.latency_ms) for s in samples))
     for (operation, round_label), label, value in group_stats(groups):
@@ -114,6 +101,23 @@ def write(
     if ttl_s is not None:
         rows.append({"timestamp": finished_at, "percentile": "ttl_s", "value": repr(float(ttl_s))})
     return write_csv(path, COLUMNS, rows)
+
+
+def _sample_rows(samples: Sequence[LatencySample]) -> list[dict[str, object]]:
+    return [
+        {
+            "timestamp": s.timestamp,
+            "operation": s.operation,
+            "latency_ms": fmt_ms(s.latency_ms),
+            "percentile": "sample",
+            "round": s.round,
+            "outcome": s.outcome,
+            "session": s.session,
+            "started_s": f"{s.started_s:.6f}",
+            "ended_s": f"{s.ended_s:.6f}",
+        }
+        for s in samples
+    ]
 
 
 def _hit_ratios(samples: Sequence[LatencySample]) -> dict[str, float]:

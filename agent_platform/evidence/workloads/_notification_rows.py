@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from agent_platform.evidence.formats.notifications import PENDING, PERMANENT_FAULTS, DeliveryRow
 from agent_platform.evidence.workloads._notification_capture import ReceiverEvents
-from agent_platform.notifications.status import NotificationStatus
+from agent_platform.notifications.status import AttemptRecord, NotificationStatus
 
 __all__ = ["pair_rows"]
 
@@ -61,18 +61,28 @@ def pair_rows(
         time_scale=time_scale,
     )
     attempts = [a for a in status.attempts if a.destination == destination]
-    return [
-        replace(
-            base,
-            timestamp=a.timestamp,
-            status=a.status,
-            latency_ms=a.latency_ms,
-            attempt=a.attempt,
-            receiver_fault=_fault_during(injected, a.timestamp, a.latency_ms),
-            end_to_end_ms=_ms_between(
-                status.created_at,
-                (delivered_at.get(destination) if a.status == "delivered" else None) or a.timestamp,
-            ),
-        )
-        for a in attempts
-    ] or [base]
+    delivered = delivered_at.get(destination)
+    return [_attempt_row(base, a, status.created_at, delivered, injected) for a in attempts] or [
+        base
+    ]
+
+
+def _attempt_row(
+    base: DeliveryRow,
+    attempt: AttemptRecord,
+    created_at: str | None,
+    delivered_at: str | None,
+    injected: list[tuple[datetime, str]],
+) -> DeliveryRow:
+    """``base`` filled in with one attempt; its end-to-end time ends at the delivery when the
+    attempt delivered, else at the attempt's start."""
+    ended = (delivered_at if attempt.status == "delivered" else None) or attempt.timestamp
+    return replace(
+        base,
+        timestamp=attempt.timestamp,
+        status=attempt.status,
+        latency_ms=attempt.latency_ms,
+        attempt=attempt.attempt,
+        receiver_fault=_fault_during(injected, attempt.timestamp, attempt.latency_ms),
+        end_to_end_ms=_ms_between(created_at, ended),
+    )

@@ -64,6 +64,10 @@ class BurstResult:
     store_total_eur: float
     store_backend: str
 
+    def written(self) -> tuple[list[ReservationAttempt], float]:
+        """What the evidence file holds: every attempt and the store's total."""
+        return self.attempts, self.store_total_eur
+
 
 class _Race:
     def __init__(

@@ -1,6 +1,7 @@
 """``agent-platform workload state-fabric``: a measured run of the state fabric.
 
-Runs the state-fabric workload (:mod:`agent_platform.state.workload`) against the configured
+Runs the state-fabric workload (:mod:`agent_platform.evidence.workloads.state_fabric`, the
+same driver the evidence job runs, on one round of its declared access pattern) against the configured
 backends (embedded default: SQLite + in-process cache; with the environment set: PostgreSQL +
 Redis), with the ledger anchored as the environment configures it, and shows what it measured
 as a table; ``--json`` writes the figures as one JSON document instead (the table then goes to
@@ -11,15 +12,22 @@ from __future__ import annotations
 
 import argparse
 import math
+import time
+import uuid
 from typing import Any
 
 from rich.table import Table
 
 from agent_platform.commands._output import Output
 from agent_platform.config import Settings
-from agent_platform.state.backends import open_backends
+from agent_platform.evidence.workloads.state_fabric import (
+    AccessPattern,
+    StateFabricRun,
+    run_state_fabric,
+)
+from agent_platform.state.backends import Backends, open_backends
 from agent_platform.state.ledger_replay import LedgerAnchor
-from agent_platform.state.workload import WorkloadPlan, run_state_fabric_workload
+from agent_platform.stats import summarize
 
 __all__ = ["register"]
 
@@ -30,7 +38,7 @@ def register(subparsers: Any) -> None:
     fabric = kinds.add_parser("state-fabric", help="saves, skewed gets, ledger appends, verify")
     fabric.add_argument("--iterations", type=int, default=2000, help="operations (default 2000)")
     fabric.add_argument("--sessions", type=int, default=200, help="distinct sessions (default 200)")
-    fabric.set_defaults(handler=run_state_fabric)
+    fabric.set_defaults(handler=run_state_fabric_command)
 
 
 def _ms(summary: dict[str, float] | None, key: str) -> str:
@@ -69,13 +77,56 @@ def _table(result: dict[str, Any]) -> Table:
     return table
 
 
-def run_state_fabric(args: argparse.Namespace) -> int:
+def _figures(run: StateFabricRun, backends: Backends, workload_s: float) -> dict[str, Any]:
+    """The run's measured figures, then the ledger's and the state's verification."""
+    by_op = {
+        op: [s.latency_ms for s in run.samples if s.operation == op]
+        for op in ("get", "save", "ledger_append")
+    }
+    stats = run.repository.stats()
+    started = time.perf_counter()
+    checkpoint = run.ledger.checkpoint() if run.ledger.anchor is not None else None
+    verification = run.ledger.verify()
+    integrity_started = time.perf_counter()
+    integrity = run.repository.verify_integrity()
+    return {
+        "backends": backends.describe(),
+        "pattern": run.pattern.declared(),
+        "workload_s": workload_s,
+        "get_ms": summarize(by_op["get"]) if by_op["get"] else None,
+        "save_ms": summarize(by_op["save"]) if by_op["save"] else None,
+        "hits": stats.hits,
+        "misses": stats.misses,
+        "hit_ratio": stats.hit_ratio,
+        "fallbacks": stats.fallbacks,
+        "cache_errors": stats.cache_errors,
+        "ledger": run.ledger.name,
+        "ledger_appends": len(by_op["ledger_append"]),
+        "ledger_append_ms": summarize(by_op["ledger_append"]) if by_op["ledger_append"] else None,
+        "ledger_verify_ok": verification.ok,
+        "ledger_verify_entries": verification.entries_checked,
+        "ledger_verify_s": verification.elapsed_s,
+        "ledger_first_bad_seq": verification.first_bad_seq,
+        "ledger_reason": verification.reason,
+        "ledger_checkpoint_seq": checkpoint.seq if checkpoint is not None else None,
+        "ledger_checkpoint_s": integrity_started - started,
+        "state_integrity_ok": integrity.ok,
+        "state_integrity_checked": integrity.checked,
+        "state_integrity_s": time.perf_counter() - integrity_started,
+    }
+
+
+def run_state_fabric_command(args: argparse.Namespace) -> int:
     output: Output = args.output
-    plan = WorkloadPlan(iterations=args.iterations, sessions=args.sessions)
+    pattern = AccessPattern(sessions=args.sessions, operations=args.iterations)
     anchor = LedgerAnchor.from_env()
     backends = open_backends(Settings.from_env())
     try:
-        result = run_state_fabric_workload(backends, plan, anchor=anchor)
+        started = time.perf_counter()
+        run = run_state_fabric(
+            backends.engine, backends.cache, pattern, tag=uuid.uuid4().hex[:10], anchor=anchor
+        )
+        result = _figures(run, backends, time.perf_counter() - started)
     finally:
         backends.close()
     if anchor.generated_key is not None:

@@ -17,10 +17,10 @@ __all__ = ["SCALES", "SIZES", "expected_sizes"]
 # the alert lead time) is observed at either scale.
 SIZES: dict[str, dict[str, dict[str, int]]] = {
     "full": {
-        "state_fabric": {"rounds": 4, "sessions": 60, "gets_per_round": 500, "saves_per_round": 80},
+        "state_fabric": {"rounds": 3, "sessions": 100, "operations": 2000},
         "router_decisions": {"decisions": 60},
         "router_failover": {"requests": 200},
-        "notifications": {"notifications": 40},
+        "notifications": {"notifications": 400},
         "finops": {"days": 30},
         "budget_concurrency": {"workers": 64},
         "orchestration": {"warmup": 1, "repeats": 8},
@@ -28,10 +28,10 @@ SIZES: dict[str, dict[str, dict[str, int]]] = {
         "residency": {},
     },
     "reduced": {
-        "state_fabric": {"rounds": 2, "sessions": 20, "gets_per_round": 400, "saves_per_round": 40},
+        "state_fabric": {"rounds": 2, "sessions": 40, "operations": 800},
         "router_decisions": {"decisions": 60},
         "router_failover": {"requests": 100},
-        "notifications": {"notifications": 12},
+        "notifications": {"notifications": 40},
         "finops": {"days": 30},
         "budget_concurrency": {"workers": 64},
         "orchestration": {"warmup": 1, "repeats": 2},

@@ -22,7 +22,7 @@ import socket
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from types import TracebackType
 
@@ -57,6 +57,7 @@ from agent_platform.notifications.outcome import AttemptOutcome, OutcomeKind
 from agent_platform.notifications.render import OutboundMessage
 from agent_platform.notifications.retry import AttemptStatus, decide
 from agent_platform.notifications.ssrf import AddressPolicy, Resolver
+from agent_platform.notifications.timescale import check_time_scale, scale_config
 from agent_platform.notifications.wakeup import Waker
 from agent_platform.schemas.notifications import NotificationsConfig
 
@@ -99,6 +100,9 @@ class Dispatcher:
         smtp_factory: opens the SMTP connection to the checked address (default: pinned smtplib).
         channels: ready-made channels by destination name, replacing those built from config.
         rng: the jitter source (seed it for reproducible schedules).
+        time_scale: compress time by this factor in (0, 1]: every duration of ``config`` and
+            each receiver's ``Retry-After`` are multiplied by it (:mod:`.timescale`); attempts,
+            thresholds and sizes stay as configured.
     """
 
     def __init__(
@@ -114,8 +118,12 @@ class Dispatcher:
         smtp_factory: SmtpFactory | None = None,
         channels: Mapping[str, Channel] | None = None,
         rng: random.Random | None = None,
+        time_scale: float = 1.0,
     ) -> None:
         self._engine = engine
+        self.time_scale = check_time_scale(time_scale)
+        if self.time_scale != 1.0:
+            config = scale_config(config, self.time_scale)
         self._config = config
         destinations = resolve_destinations(config, environ, config_file=config_file)
         policy = AddressPolicy(config.security.allow_hosts, config.security.allow_cidrs)
@@ -383,6 +391,8 @@ class Dispatcher:
     ) -> AttemptWrite:
         attempt = int(row["attempts"]) + 1
         finished = started + timedelta(milliseconds=latency_ms)
+        if outcome.retry_after_s is not None and self.time_scale != 1.0:
+            outcome = replace(outcome, retry_after_s=outcome.retry_after_s * self.time_scale)
         decision = decide(outcome, attempt, finished, self._config.retry, self._rng)
         circuit = None
         if outcome.kind is OutcomeKind.DELIVERED:

@@ -15,8 +15,6 @@ imported only when an SMTP receiver starts.
 from __future__ import annotations
 
 import contextlib
-import email
-import email.policy
 import functools
 import json
 import random
@@ -26,9 +24,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
@@ -37,23 +34,31 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from agent_platform._loopback import (
     BackgroundServer,
     StartStopContext,
-    free_port,
     serve_in_background,
 )
+from agent_platform.notifications._receiver_common import FaultPlan, wait_until
 from agent_platform.notifications._receiver_http import parse_request, response_bytes
+from agent_platform.notifications._receiver_smtp import (
+    SMTP_FAULT_KINDS,
+    ReceivedEmail,
+    SmtpFault,
+    SmtpReceiver,
+)
 from agent_platform.notifications.ids import utc_now
 
 __all__ = [
     "FAULT_KINDS",
+    "SMTP_FAULT_KINDS",
     "ReceivedEmail",
     "ReceivedRequest",
+    "SmtpFault",
     "SmtpReceiver",
     "WebhookReceiver",
     "verify_signature",
 ]
 
-#: Faults the webhook receiver can inject.
-FAULT_KINDS = ("500", "503", "timeout", "drop", "429", "410", "late")
+#: Faults the webhook receiver can inject (``slow``: answered 200 after ``slow_s``).
+FAULT_KINDS = ("500", "503", "timeout", "drop", "429", "410", "late", "slow")
 _MAX_BODY = 10_000_000
 
 
@@ -114,24 +119,6 @@ class ReceivedRequest:
         return self.headers.get("x-correlation-id")
 
 
-@dataclass
-class _FaultPlan:
-    queued: deque[str] = field(default_factory=deque)
-    sticky: dict[str, str] = field(default_factory=dict)
-    rate: float = 0.0
-    kinds: tuple[str, ...] = ("500", "drop", "timeout")
-    rng: random.Random = field(default_factory=lambda: random.Random(0))
-
-    def next_fault(self, path: str) -> str | None:
-        if path in self.sticky:
-            return self.sticky[path]
-        if self.queued:
-            return self.queued.popleft()
-        if self.rate > 0 and self.rng.random() < self.rate:
-            return self.rng.choice(self.kinds)
-        return None
-
-
 class WebhookReceiver(StartStopContext):
     """A threaded HTTP receiver on 127.0.0.1 that records requests and injects faults.
 
@@ -146,6 +133,7 @@ class WebhookReceiver(StartStopContext):
             missing or wrong signature is a 401 when ``reject_bad_signature``.
         tls_context: a server-side context: serve HTTPS (the receiver installs its own
             ``sni_callback`` on it to record each connection's SNI name).
+        slow_s: how long a ``slow`` fault waits before answering 200.
     """
 
     def __init__(
@@ -159,8 +147,10 @@ class WebhookReceiver(StartStopContext):
         unsigned_paths: Iterable[str] = (),
         port: int = 0,
         tls_context: ssl.SSLContext | None = None,
+        slow_s: float = 1.0,
     ) -> None:
         self.secret = secret
+        self.slow_s = slow_s
         self.unsigned_paths = frozenset(unsigned_paths)
         self.reject_bad_signature = reject_bad_signature
         self.retry_after = retry_after
@@ -168,7 +158,7 @@ class WebhookReceiver(StartStopContext):
         self.delay_s = delay_s
         self._port = port
         self._tls_context = tls_context
-        self._plan = _FaultPlan()
+        self._plan = FaultPlan()
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._requests: list[ReceivedRequest] = []
@@ -260,7 +250,7 @@ class WebhookReceiver(StartStopContext):
     ) -> bool:
         """Wait until ``predicate(requests)`` holds; False if ``timeout`` passes first."""
         with self._changed:
-            return _wait_until(self._changed, lambda: predicate(list(self._requests)), timeout)
+            return wait_until(self._changed, lambda: predicate(list(self._requests)), timeout)
 
     def wait_for_delivered_ids(self, count: int, timeout: float = 10.0) -> bool:
         """Wait until ``count`` distinct ``webhook-id`` values (or requests) were accepted."""
@@ -273,20 +263,6 @@ class WebhookReceiver(StartStopContext):
 
     def _pause(self, seconds: float) -> None:
         self._stopping.wait(seconds)
-
-
-def _wait_until(changed: threading.Condition, ready: Callable[[], bool], timeout: float) -> bool:
-    """With ``changed`` held, wait until ``ready()``; False once ``timeout`` s pass first.
-
-    Re-checks at least every 0.1 s, so a change made without a notify is still seen.
-    """
-    deadline = time.monotonic() + timeout
-    while not ready():
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return False
-        changed.wait(min(remaining, 0.1))
-    return True
 
 
 def _remember_sni(
@@ -368,6 +344,8 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "late":
             owner._pause(owner.hang_s)  # processed, but the answer comes after the client left
             self.close_connection = True
+        elif fault == "slow":
+            owner._pause(owner.slow_s)
         elif status == 200 and owner.delay_s > 0:
             owner._pause(owner.delay_s)
         extra = {"Retry-After": owner.retry_after} if status == 429 else {}
@@ -399,154 +377,3 @@ def _check_kinds(kinds: Iterable[str]) -> None:
     for kind in kinds:
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; allowed: {', '.join(FAULT_KINDS)}")
-
-
-@dataclass(frozen=True)
-class ReceivedEmail:
-    """One message the SMTP receiver accepted."""
-
-    received_at: datetime
-    mail_from: str
-    rcpt_tos: list[str]
-    message: EmailMessage
-    tls: bool
-    auth_user: str | None = None
-
-    @property
-    def subject(self) -> str:
-        return str(self.message["Subject"]).strip()
-
-    def body(self, subtype: str = "plain") -> str:
-        """The ``text/plain`` (or ``text/html``) part's content."""
-        part = self.message.get_body(preferencelist=(subtype,))
-        return "" if part is None else str(part.get_content())
-
-
-class SmtpReceiver(StartStopContext):
-    """An aiosmtpd SMTP server on 127.0.0.1 that records every message.
-
-    Args:
-        tls_context: a server-side context; when given the server offers STARTTLS (or, with
-            ``implicit_tls``, speaks TLS from the first byte, as SMTPS does).
-        require_starttls: refuse mail until the client has upgraded (needs ``tls_context``).
-        implicit_tls: serve SMTPS with ``tls_context`` instead of offering STARTTLS.
-        credentials: ``(username, password)`` the server demands over TLS (AUTH PLAIN/LOGIN).
-        echo_credentials: answer a failed AUTH with a reply that repeats the login and password
-            it was given (as careless servers do), to prove the client never stores such text.
-    """
-
-    def __init__(
-        self,
-        *,
-        tls_context: ssl.SSLContext | None = None,
-        require_starttls: bool = False,
-        credentials: tuple[str, str] | None = None,
-        echo_credentials: bool = False,
-        port: int | None = None,
-        implicit_tls: bool = False,
-    ) -> None:
-        if implicit_tls and (tls_context is None or require_starttls):
-            raise ValueError("implicit_tls needs a tls_context and no require_starttls")
-        self._implicit_tls = implicit_tls
-        self._credentials = credentials
-        self._echo_credentials = echo_credentials
-        self.port = port or free_port()
-        self._tls_context = tls_context
-        self._require_starttls = require_starttls
-        self._lock = threading.Condition()
-        self._messages: list[ReceivedEmail] = []
-        self._controller: Any = None
-
-    def start(self) -> Self:
-        from aiosmtpd.controller import Controller
-
-        kwargs: dict[str, Any] = {}
-        if self._implicit_tls:
-            kwargs = {"ssl_context": self._tls_context}
-        elif self._tls_context is not None:
-            kwargs = {"tls_context": self._tls_context, "require_starttls": self._require_starttls}
-        if self._credentials is not None:
-            kwargs["authenticator"] = _Authenticator(*self._credentials, self._echo_credentials)
-            kwargs["auth_required"] = True
-        self._controller = Controller(
-            _SmtpHandler(self), hostname="127.0.0.1", port=self.port, **kwargs
-        )
-        self._controller.start()
-        return self
-
-    def stop(self) -> None:
-        if self._controller is not None:
-            self._controller.stop()
-            self._controller = None
-
-    def _add(self, message: ReceivedEmail) -> None:
-        with self._lock:
-            self._messages.append(message)
-            self._lock.notify_all()
-
-    def messages(self) -> list[ReceivedEmail]:
-        with self._lock:
-            return list(self._messages)
-
-    def wait_for(self, count: int, timeout: float = 10.0) -> bool:
-        """Wait until ``count`` messages arrived; False if ``timeout`` passes first."""
-        with self._lock:
-            return _wait_until(self._lock, lambda: len(self._messages) >= count, timeout)
-
-
-class _Authenticator:
-    """Accepts exactly one username/password pair (AUTH PLAIN or LOGIN)."""
-
-    def __init__(self, username: str, password: str, echo: bool = False) -> None:
-        self._expected = (username.encode(), password.encode())
-        self._echo = echo
-
-    def __call__(
-        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
-    ) -> Any:
-        from aiosmtpd.smtp import AuthResult, LoginPassword
-
-        ok = (
-            isinstance(auth_data, LoginPassword)
-            and (
-                auth_data.login,
-                auth_data.password,
-            )
-            == self._expected
-        )
-        message = None
-        if not ok and self._echo and isinstance(auth_data, LoginPassword):
-            given = f"{_text(auth_data.login)}:{_text(auth_data.password)}"
-            message = f"535 5.7.8 credentials rejected: {given}"
-        return AuthResult(
-            success=ok, handled=False, message=message, auth_data=auth_data.login if ok else None
-        )
-
-
-class _SmtpHandler:
-    def __init__(self, owner: SmtpReceiver) -> None:
-        self._owner = owner
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        raw = envelope.original_content or envelope.content
-        data = raw if isinstance(raw, bytes) else str(raw).encode("utf-8")
-        parsed = email.message_from_bytes(data, policy=email.policy.default)
-        self._owner._add(
-            ReceivedEmail(
-                received_at=utc_now(),
-                mail_from=str(envelope.mail_from),
-                rcpt_tos=list(envelope.rcpt_tos),
-                message=parsed,
-                # STARTTLS sets ``session.ssl``; SMTPS is TLS from the start, seen on the transport.
-                tls=session.ssl is not None
-                or server.transport.get_extra_info("ssl_object") is not None,
-                auth_user=_text(session.auth_data),
-            )
-        )
-        return "250 Message accepted for delivery"
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -62,7 +62,11 @@ def _contract(root: Path) -> Path:
 def _honest_rows() -> EvidenceRows:
     return EvidenceRows(
         latency=[
-            state.LatencySample(T, op, 0.5 + i / 100, 1, "hit" if i % 20 else "miss")
+            # Two sessions, each read first at i = 0 and 1 (misses), then hits: what an ideal
+            # cache does on this trace, so hit_ratio_vs_ideal is 1.
+            state.LatencySample(
+                T, op, 0.5 + i / 100, 1, "hit" if i >= 2 else "miss", f"s{i % 2}", i, i + 0.01
+            )
             for i in range(600)
             for op in ("get", "save", "ledger_append")
         ],

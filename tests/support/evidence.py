@@ -85,7 +85,7 @@ def write_evidence_tree(
 
     With ``scale``, each manifest records that scale's sizes (as a real run does); without,
     none (for tests of the threshold checks, which do not look at sizes)."""
-    state.write(lay.path(paths.STATE_LATENCY), rows.latency, at)
+    state.write(lay.path(paths.STATE_LATENCY), rows.latency, at, ttl_s=60.0)
     router.write_decisions(
         lay.path(paths.ROUTING_ACCURACY), lay.path(paths.ROUTER_LATENCY), rows.decisions, at
     )

@@ -13,7 +13,6 @@ MODULES = [
     "agent_platform.state.ledger_replay",
     "agent_platform.state.consumers",
     "agent_platform.state.backends",
-    "agent_platform.state.workload",
 ]
 
 

@@ -2,7 +2,10 @@
 
 from typing import Any
 
+import pytest
+
 from agent_platform.config import project_root
+from agent_platform.evidence import reproduce
 from agent_platform.evidence.contract_model import load_contract
 from agent_platform.evidence.reproduce import compare, evidence_command, recorded_scale
 
@@ -65,12 +68,16 @@ def test_a_gate_without_judged_entries_cannot_be_reproduced_against() -> None:
     assert not any(c.passed for c in found)
 
 
-def test_the_recorded_scale_and_the_command_run_in_the_scratch_checkout() -> None:
+def test_the_recorded_scale_and_the_command_run_in_the_scratch_checkout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(reproduce.shutil, "which", lambda name: f"/opt/bin/{name}")
     assert (
         recorded_scale({"workload_sizes": {"a": {"scale": "reduced"}, "b": {"scale": "reduced"}}})
         == "reduced"
     )
     full = evidence_command("full", None)
+    assert full[0] == "/opt/bin/uv"
     assert full[1:] == [
         "run",
         "--frozen",

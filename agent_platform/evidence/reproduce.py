@@ -32,12 +32,23 @@ from pathlib import Path
 from typing import Any
 
 from agent_platform.errors import ConfigError, EvidenceError
+from agent_platform.evidence.contract import ValidationReport
 from agent_platform.evidence.contract_model import Contract, Threshold
 from agent_platform.evidence.gate import subsystem_verdict
 from agent_platform.evidence.layout import SUBSYSTEMS, WORKLOADS, EvidenceLayout
 from agent_platform.evidence.manifest import WorkloadManifest, read_manifest
 
-__all__ = ["Comparison", "Reproduction", "compare", "evidence_command", "reproduce", "run_evidence"]
+__all__ = [
+    "Comparison",
+    "Reproduction",
+    "add_to_report",
+    "compare",
+    "evidence_command",
+    "recorded_scale",
+    "reproduce",
+    "run_evidence",
+    "scratch_checkout",
+]
 
 _SELECTION: dict[str, str] = {
     "packages": "key:pkg_reality_report",
@@ -269,7 +280,7 @@ def _timed_problems(
     return problems
 
 
-def add_to_report(report: Any, outcome: Reproduction) -> None:
+def add_to_report(report: ValidationReport, outcome: Reproduction) -> None:
     """Record the reproduction in a validation report: one check per compared figure."""
     report.add(
         "reproduce:run",

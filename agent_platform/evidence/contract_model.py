@@ -173,7 +173,7 @@ class Tolerance(_Frozen):
 
 class Reproduction(_Frozen):
     """How ``validate_contract.py --reproduce`` judges a re-run: deterministic figures (and
-    every judged figure's ``n``) must be equal; a timed figure must pass its threshold again and
+    their ``n``) must be equal; a timed figure must pass its threshold again and
     lie within the tolerance of its unit (``timed_tolerance`` keyed by the threshold's unit,
     ``""`` for ratios)."""
 

@@ -34,7 +34,7 @@ def _verdicts(recorded: dict[str, Any], fresh: dict[str, Any]) -> dict[str, str]
 
 
 def test_equal_deterministic_and_close_timed_figures_reproduce() -> None:
-    fresh = _judged(get_latency_p95_ms=_entry(0.09), save_latency_p95_ms=_entry(2.0, n=80))
+    fresh = _judged(get_latency_p95_ms=_entry(0.09), save_latency_p95_ms=_entry(2.0, n=81))
     assert _verdicts(_judged(), fresh) == {}
 
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent_platform.config import DATA_DIR_ENV, HOME_ENV
 from agent_platform.errors import ConfigError, EvidenceError
 from agent_platform.evidence.contract import ValidationReport
 from agent_platform.evidence.contract_model import Contract, Threshold
@@ -59,12 +60,15 @@ _SELECTION: dict[str, str] = {
 """Dagster selections of subsystems whose assets share a group; others select ``group:<name>``."""
 
 _ISOLATED_ENV = (
-    "AGENT_PLATFORM_HOME",
+    HOME_ENV,
+    DATA_DIR_ENV,
     "AGENT_PLATFORM_EVIDENCE_ROOT",
     "VIRTUAL_ENV",
     "DAGSTER_HOME",
 )
-"""Variables that would point the scratch run at another tree; backend URLs are kept."""
+"""Variables that would point the scratch run at another tree or data folder (the embedded
+SQLite file then lives in the scratch checkout); backend URLs are kept, so the re-run uses the
+same PostgreSQL and Redis as the recorded one."""
 
 
 @dataclass(frozen=True)

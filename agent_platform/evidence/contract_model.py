@@ -165,7 +165,7 @@ class Tolerance(_Frozen):
     def holds(self, recorded: float, reproduced: float) -> bool:
         if self.factor is not None:
             return recorded / self.factor <= reproduced <= recorded * self.factor
-        return abs(reproduced - recorded) <= (self.absolute or 0.0)
+        return abs(reproduced - recorded) <= (self.absolute or 0.0) + 1e-12  # float rounding
 
     def describe(self) -> str:
         return f"within a factor {self.factor:g}" if self.factor else f"within ±{self.absolute:g}"
@@ -173,7 +173,7 @@ class Tolerance(_Frozen):
 
 class Reproduction(_Frozen):
     """How ``validate_contract.py --reproduce`` judges a re-run: deterministic figures (and
-    every judged figure's ``n``) must be equal; a timed figure must pass its threshold again and
+    their ``n``) must be equal; a timed figure must pass its threshold again and
     lie within the tolerance of its unit (``timed_tolerance`` keyed by the threshold's unit,
     ``""`` for ratios)."""
 

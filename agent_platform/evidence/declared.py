@@ -4,9 +4,9 @@ A hash ties a file to its manifest, but a manifest can be rewritten together wit
 These checks hold the files to what the run says it was:
 
 - ``sizes``: every manifest records the scale it ran at, all manifests of the gate's run name
-  the same scale, and each one's ``workload_sizes`` equal that scale's row of
-  :data:`agent_platform.evidence.sizes.SIZES` (so a reduced run's files cannot stand under a
-  gate that says full);
+  the same scale, and each one's ``workload_sizes`` hold that scale's row of
+  :data:`agent_platform.evidence.sizes.SIZES` key for key (a workload may record more about
+  its run beside them), so a reduced run's files cannot stand under a gate that says full;
 - ``samples``: where a workload declares ``declared.samples`` ({file: rows}), each CSV holds
   exactly that many sample rows: rows with ``percentile == "sample"`` when the file has a
   ``percentile`` column, every data row otherwise;
@@ -96,12 +96,11 @@ def _sizes(manifests: list[WorkloadManifest]) -> Finding:
         bad.append(f"the workloads ran at different scales {sorted(scales)}")
     for manifest in manifests:
         scale = str(manifest.workload_sizes.get("scale"))
-        wanted = expected_sizes(scale, manifest.workload)
-        if scale in SIZES and wanted != manifest.workload_sizes:
-            bad.append(
-                f"{manifest.workload}: sizes {manifest.workload_sizes} are not scale "
-                f"{scale}'s {wanted}"
-            )
+        wanted = expected_sizes(scale, manifest.workload) or {}
+        differ = {k: manifest.workload_sizes.get(k) for k, v in wanted.items()
+                  if manifest.workload_sizes.get(k) != v}  # fmt: skip
+        if scale in SIZES and differ:
+            bad.append(f"{manifest.workload}: sizes {differ} are not scale {scale}'s {wanted}")
         elif scale not in SIZES and "scale" in manifest.workload_sizes:
             bad.append(f"{manifest.workload}: unknown scale {scale!r}; known: {sorted(SIZES)}")
     detail = "; ".join(bad) or f"{len(manifests)} workloads at scale {', '.join(sorted(scales))}"

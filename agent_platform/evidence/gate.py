@@ -123,25 +123,8 @@ def subsystem_verdict(
     value, kind, statistic, n (and k and the Wilson interval for a rate), verdict, the backend
     of the workload that measured it and, where it applies, the substitute it was met on.
     """
-    figures: Figures = {}
-    made_by: dict[str, dict[str, Any]] = {}
-    notes: list[str] = []
-    evidence: list[str] = []
-    for work in (w for w in WORKLOADS if w.subsystem == name):
-        evidence.extend(work.files)
-        manifest = manifests[work.name]
-        reason = staleness(lay, manifest, run_id)
-        if reason is not None or manifest is None:
-            notes.append(f"{work.name}: {reason}")
-            continue
-        try:
-            produced = workload_figures(lay, work.name)
-            notes.extend(f"{work.name}: {p}" for p in workload_consistency(lay, work.name))
-        except EvidenceError as exc:
-            notes.append(f"{work.name}: {exc}")
-            continue
-        figures.update(produced)
-        made_by.update(dict.fromkeys(produced, manifest.backends))
+    figures, made_by, notes = _collect(lay, run_id, name, manifests)
+    evidence = [rel for w in WORKLOADS if w.subsystem == name for rel in w.files]
     thresholds = contract.thresholds_for(name)
     judged = {t.figure: judge(t, figures, made_by.get(t.figure, {})) for t in thresholds}
     for item in thresholds:
@@ -158,6 +141,31 @@ def subsystem_verdict(
         "notes": notes,
         "evidence": evidence,
     }
+
+
+def _collect(
+    lay: EvidenceLayout, run_id: str, name: str, manifests: dict[str, WorkloadManifest | None]
+) -> tuple[Figures, dict[str, dict[str, Any]], list[str]]:
+    """The subsystem's figures, the backends of the workload that made each, and notes on
+    workloads that did not measure in this run (or whose files do not recompute)."""
+    figures: Figures = {}
+    made_by: dict[str, dict[str, Any]] = {}
+    notes: list[str] = []
+    for work in (w for w in WORKLOADS if w.subsystem == name):
+        manifest = manifests[work.name]
+        reason = staleness(lay, manifest, run_id)
+        if reason is not None or manifest is None:
+            notes.append(f"{work.name}: {reason}")
+            continue
+        try:
+            produced = workload_figures(lay, work.name)
+            notes.extend(f"{work.name}: {p}" for p in workload_consistency(lay, work.name))
+        except EvidenceError as exc:
+            notes.append(f"{work.name}: {exc}")
+            continue
+        figures.update(produced)
+        made_by.update(dict.fromkeys(produced, manifest.backends))
+    return figures, made_by, notes
 
 
 def _provider_traffic(manifests: dict[str, WorkloadManifest | None], run_id: str) -> dict[str, str]:

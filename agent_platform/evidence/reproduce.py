@@ -9,10 +9,12 @@ subsystem, ``dagster asset materialize`` of that subsystem's assets), recomputes
 from the files it wrote with the same readers the gate uses, and compares them figure by
 figure with the gate (:func:`compare`):
 
-- a ``deterministic`` figure (it follows from the recorded seeds and config) must be equal;
+- a ``deterministic`` figure (it follows from the recorded seeds and config) must be equal,
+  and so must its ``n``;
 - a ``timed`` figure must pass its threshold again and lie within the contract's
-  ``reproduction.timed_tolerance`` for its unit;
-- every judged figure's ``n`` and the backend it ran on must be equal.
+  ``reproduction.timed_tolerance`` for its unit (its ``n`` may move when timing decides which
+  trials count, e.g. requests whose first attempt timed out);
+- every figure must have been measured on the same backends.
 
 The worktree is removed afterwards, whatever happened.
 """
@@ -31,13 +33,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent_platform.config import DATA_DIR_ENV, HOME_ENV
 from agent_platform.errors import ConfigError, EvidenceError
+from agent_platform.evidence.contract import ValidationReport
 from agent_platform.evidence.contract_model import Contract, Threshold
 from agent_platform.evidence.gate import subsystem_verdict
 from agent_platform.evidence.layout import SUBSYSTEMS, WORKLOADS, EvidenceLayout
 from agent_platform.evidence.manifest import WorkloadManifest, read_manifest
 
-__all__ = ["Comparison", "Reproduction", "compare", "evidence_command", "reproduce", "run_evidence"]
+__all__ = [
+    "Comparison",
+    "Reproduction",
+    "add_to_report",
+    "compare",
+    "evidence_command",
+    "recorded_scale",
+    "reproduce",
+    "run_evidence",
+    "scratch_checkout",
+]
 
 _SELECTION: dict[str, str] = {
     "packages": "key:pkg_reality_report",
@@ -46,12 +60,15 @@ _SELECTION: dict[str, str] = {
 """Dagster selections of subsystems whose assets share a group; others select ``group:<name>``."""
 
 _ISOLATED_ENV = (
-    "AGENT_PLATFORM_HOME",
+    HOME_ENV,
+    DATA_DIR_ENV,
     "AGENT_PLATFORM_EVIDENCE_ROOT",
     "VIRTUAL_ENV",
     "DAGSTER_HOME",
 )
-"""Variables that would point the scratch run at another tree; backend URLs are kept."""
+"""Variables that would point the scratch run at another tree or data folder (the embedded
+SQLite file then lives in the scratch checkout); backend URLs are kept, so the re-run uses the
+same PostgreSQL and Redis as the recorded one."""
 
 
 @dataclass(frozen=True)
@@ -238,9 +255,10 @@ def _compare_one(
         return Comparison(item.subsystem, item.figure, kind, None, fresh.get("value"), False,
                           "the gate has no judged entry for this figure")  # fmt: skip
     was, now = recorded.get("value"), fresh.get("value")
+    same = ("n", "backend") if kind == "deterministic" else ("backend",)
     problems = [
         f"{key} {recorded.get(key)!r} vs {fresh.get(key)!r}"
-        for key in ("n", "backend")
+        for key in same
         if recorded.get(key) != fresh.get(key)
     ]
     if kind == "deterministic" and was != now:
@@ -269,7 +287,7 @@ def _timed_problems(
     return problems
 
 
-def add_to_report(report: Any, outcome: Reproduction) -> None:
+def add_to_report(report: ValidationReport, outcome: Reproduction) -> None:
     """Record the reproduction in a validation report: one check per compared figure."""
     report.add(
         "reproduce:run",

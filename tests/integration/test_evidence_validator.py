@@ -285,3 +285,25 @@ def test_counting_other_files_without_a_deviation_note_is_refused(
     _with_thin_script(root, contract, None)
     with pytest.raises(ConfigError, match="deviation"):
         validate_contract(contract, root)
+
+
+def test_every_judged_figure_states_kind_and_backend_and_every_rate_its_n_and_interval(
+    project: tuple[Path, Path],
+) -> None:
+    root, _contract = project
+    gate = json.loads((root / paths.GATE_PATH).read_text())
+    judged = {
+        figure: entry
+        for sub in gate["subsystems"].values()
+        for figure, entry in sub["judged"].items()
+    }
+    assert len(judged) == 22
+    for figure, entry in judged.items():
+        assert entry["kind"] in ("deterministic", "timed"), figure
+        assert entry["backend"] == {"database": "sqlite"}, figure
+        if entry["statistic"] == "rate":
+            assert entry["n"] >= 1 and len(entry["interval"]) == 2, figure
+            assert entry["interval"][0] <= entry["value"] <= entry["interval"][1], figure
+    assert judged["save_latency_p95_ms"]["met_on_substitute"] == "sqlite for postgresql"
+    assert judged["failover_success_rate"]["interval"] == [0.990488, 1.0]
+    assert judged["failover_success_rate"]["verdict"] == "PASS"

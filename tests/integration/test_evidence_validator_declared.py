@@ -50,7 +50,9 @@ def _detail(root: Path, contract: Path, check: str) -> str:
 
 def test_reduced_sizes_under_a_full_scale_claim_are_rejected(tmp_path: Path) -> None:
     root, contract = build_project(tmp_path)
-    assert "declared:sizes" not in failed(root, contract)
+    described = {**SIZES["full"]["state_fabric"], "scale": "full", "hot_share": 0.8}
+    _rerecord(root, contract, "state_fabric", workload_sizes=described)
+    assert "declared:sizes" not in failed(root, contract)  # more said about the run is fine
     sizes = {"scale": "full", **SIZES["reduced"]["state_fabric"]}
     _rerecord(root, contract, "state_fabric", workload_sizes=sizes)
     assert failed(root, contract) == {"declared:sizes"}

@@ -31,14 +31,20 @@ def test_the_shipped_contract_loads() -> None:
 @pytest.mark.parametrize(
     ("make", "expected"),
     [
-        (lambda p: Path("/dev/zero"), "<file>: got 'contract file must be a regular file, not a device'"),
+        (
+            lambda p: Path("/dev/zero"),
+            "<file>: got 'contract file must be a regular file, not a device'",
+        ),
         (lambda p: p / "absent.json", "<file>: got 'contract file not found'"),
         (
             lambda p: _write(p, " " * (DEFAULT_LIMIT_BYTES + 1)),
             f"allowed: a regular UTF-8 JSON file of at most {DEFAULT_LIMIT_BYTES:,} bytes",
         ),
         (lambda p: _write(p, "[" * 1_000_000), f"allowed: JSON nested at most {JSON_MAX_DEPTH}"),
-        (lambda p: _write(p, '{"phase": "1", "phase": "2"}'), "got 'phase'; allowed: each key once"),
+        (
+            lambda p: _write(p, '{"phase": "1", "phase": "2"}'),
+            "got 'phase'; allowed: each key once",
+        ),
         (lambda p: _write(p, '{"phase": '), "allowed: valid JSON"),
     ],
     ids=["device", "missing", "oversized", "deep", "duplicate-key", "truncated"],
@@ -63,3 +69,30 @@ def test_a_contract_too_deep_for_the_decoder_is_refused_by_the_validator_script(
     captured = capsys.readouterr()
     assert len(captured.err.strip().splitlines()) == 1 and "Traceback" not in captured.err
     assert "nesting deeper than 64 levels" in captured.err
+
+
+def test_every_threshold_states_its_kind_and_statistic_and_every_timed_unit_a_tolerance() -> None:
+    contract = load_contract(CONTRACT)
+    assert contract.reproduction is not None
+    for item in contract.metric_thresholds:
+        assert item.kind in ("deterministic", "timed"), item.figure
+        if item.kind == "timed":
+            assert item.unit in contract.reproduction.timed_tolerance, item.figure
+        if item.unit == "ms":
+            assert (item.kind, item.statistic) == ("timed", "percentile"), item.figure
+    written = {t.figure: t.written_for for t in contract.metric_thresholds if t.written_for}
+    assert written["get_latency_p95_ms"] == ("redis",)
+    assert written["save_latency_p95_ms"] == ("postgresql",)
+
+
+def test_a_tolerance_gives_exactly_one_rule_and_holds_as_stated(tmp_path: Path) -> None:
+    data = json.loads(CONTRACT.read_text(encoding="utf-8"))
+    data["reproduction"]["timed_tolerance"]["ms"] = {"factor": 2, "absolute": 1}
+    with pytest.raises(ConfigError, match="exactly one of 'factor' or 'absolute'"):
+        load_contract(_write(tmp_path, json.dumps(data)))
+    rules = load_contract(CONTRACT).reproduction
+    assert rules is not None
+    ms, ratio = rules.timed_tolerance["ms"], rules.timed_tolerance[""]
+    assert ms.holds(10.0, 10.0 * ms.factor) and not ms.holds(10.0, 10.0 * ms.factor + 0.1)
+    assert ms.holds(10.0, 10.0 / ms.factor) and not ms.holds(10.0, 10.0 / ms.factor - 0.1)
+    assert ratio.holds(0.95, 0.95 + (ratio.absolute or 0)) and not ratio.holds(0.95, 0.9)

@@ -241,9 +241,13 @@ def compare(
     for name, sub in fresh.items():
         recorded = (stated.get(name) or {}).get("judged") or {}
         for item in contract.thresholds_for(name):
-            out.append(
-                _compare_one(contract, item, recorded.get(item.figure), sub["judged"][item.figure])
-            )
+            now = (sub.get("judged") or {}).get(item.figure)
+            if not isinstance(now, dict):
+                out.append(Comparison(name, item.figure, item.kind or "deterministic",
+                                      (recorded.get(item.figure) or {}).get("value"), None, False,
+                                      "the reproduced gate has no judged entry for this figure"))  # fmt: skip
+                continue
+            out.append(_compare_one(contract, item, recorded.get(item.figure), now))
     return out
 
 

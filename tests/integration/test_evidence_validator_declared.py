@@ -97,15 +97,17 @@ def test_a_sample_stamped_outside_its_workloads_window_is_rejected(tmp_path: Pat
 def test_a_consistent_rewrite_passes_the_plain_validator_a_documented_limitation(
     tmp_path: Path,
 ) -> None:
-    """Invented samples (0.001 ms, every get a hit) written through the project's own writer,
+    """Invented samples (0.001 ms, every repeat read a hit) written through the project's own writer,
     the manifest re-hashed, the gate recomputed: every check without re-measuring passes."""
     root, contract = build_project(tmp_path)
     invented = [
-        state.LatencySample(T, op, 0.001, 1, "hit")
-        for _ in range(600)
+        state.LatencySample(
+            T, op, 0.001, 1, "hit" if i >= 2 else "miss", f"s{i % 2}", i, i + 0.01
+        )  # every get a hit after each session's first read: what an ideal cache reaches
+        for i in range(600)
         for op in ("get", "save", "ledger_append")
     ]
-    state.write(root / paths.STATE_LATENCY, invented, T)
+    state.write(root / paths.STATE_LATENCY, invented, T, ttl_s=60.0)
     _rerecord(root, contract, "state_fabric")
     report = validate_contract(contract, root)
     assert [c.id for c in report.checks if not c.passed] == []

@@ -47,7 +47,11 @@ def test_every_chart_is_drawn_as_a_png_under_evidence_charts(tree: EvidenceLayou
         width, height = png_size(tree.path(result.spec.path))
         assert width >= 600 and height >= 250
     assert {c.subsystem for c in CHARTS} == {
-        "finops", "state_fabric", "router", "notifications", "orchestration"
+        "finops",
+        "state_fabric",
+        "router",
+        "notifications",
+        "orchestration",
     }
 
 

@@ -77,7 +77,9 @@ def test_breaches_are_counted_from_committed_and_cap_not_from_the_stated_flag(tm
     assert figures["monthly_breaches"] == 0
     assert figures["worst_overrun_eur"] == 0.41
     assert finops.window_consistency(path) == []
-    path.write_text(path.read_text().replace("450.410000,0.000000,true", "450.410000,0.000000,false"))
+    path.write_text(
+        path.read_text().replace("450.410000,0.000000,true", "450.410000,0.000000,false")
+    )
     assert finops.window_figures(path)["budget_breaches"] == 1
     assert len(finops.window_consistency(path)) == 1
 

@@ -23,6 +23,7 @@ def _judged(**changes: dict[str, Any]) -> dict[str, Any]:
         "save_latency_p95_ms": _entry(3.0, n=80),
         "cache_hit_ratio": _entry(0.95),
         "ledger_append_latency_p95_ms": _entry(4.0, n=80),
+        "hit_ratio_vs_ideal": _entry(1.0),
     }
     return {**base, **changes}
 
@@ -91,3 +92,12 @@ def test_the_recorded_scale_and_the_command_run_in_the_scratch_checkout(
     assert one[1:7] == ["run", "--frozen", "dagster", "asset", "materialize", "-m"]
     assert one[one.index("--select") + 1] == "key:pkg_reality_report"
     assert evidence_command("reduced", "router")[one.index("--select") + 1] == "group:router"
+
+
+def test_a_figure_the_reproduction_did_not_judge_is_a_mismatch() -> None:
+    fresh = _judged()
+    del fresh["hit_ratio_vs_ideal"]
+    gate = {"subsystems": {"state_fabric": {"judged": _judged()}}}
+    found = {c.figure: c for c in compare(CONTRACT, gate, {"state_fabric": {"judged": fresh}})}
+    assert not found["hit_ratio_vs_ideal"].passed
+    assert "no judged entry" in found["hit_ratio_vs_ideal"].detail

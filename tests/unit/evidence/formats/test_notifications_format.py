@@ -53,7 +53,9 @@ def test_a_held_attempt_is_stretched_and_an_ordinary_one_is_not(tmp_path: Path) 
     path = tmp_path / "log.csv"
     write(path, [row("a", "delivered", latency_ms=100.0, end_to_end_ms=105.0)])
     assert figures(path)["delivery_latency_p95_ms"] == 105.0
-    write(path, [row("a", "delivered", latency_ms=100.0, end_to_end_ms=105.0, receiver_fault="slow")])
+    write(
+        path, [row("a", "delivered", latency_ms=100.0, end_to_end_ms=105.0, receiver_fault="slow")]
+    )
     assert figures(path)["delivery_latency_p95_ms"] == 105.0 + 100.0 * 19
 
 

@@ -21,10 +21,16 @@ def test_two_days_commit_above_and_below_their_holds_and_list_every_window(sqlit
     replay = outcome.replay
     assert replay.over_reserve > 0 and replay.under_reserve > 0
     assert replay.over_reserve + replay.under_reserve <= replay.requests - replay.rejected
-    assert [w.window for w in outcome.windows] == ["day:2026-06-01", "day:2026-06-02", "month:2026-06"]
+    assert [w.window for w in outcome.windows] == [
+        "day:2026-06-01",
+        "day:2026-06-02",
+        "month:2026-06",
+    ]
     assert [w.cap_eur for w in outcome.windows] == [450.0, 450.0, 12000.0]
     day_spend = [d.daily_spend_eur for d in replay.days]
-    assert [round(w.committed_eur, 2) for w in outcome.windows[:2]] == [round(s, 2) for s in day_spend]
+    assert [round(w.committed_eur, 2) for w in outcome.windows[:2]] == [
+        round(s, 2) for s in day_spend
+    ]
     assert all(w.reserved_eur == 0 for w in outcome.windows)
 
 
@@ -44,4 +50,3 @@ def test_an_overrun_past_the_cap_is_a_breach_in_the_store(sqlite_url: str):
     day = outcome.windows[0]
     assert day.breached and day.committed_eur > 3.0
     assert outcome.replay.past_cap >= 1 and outcome.replay.over_near_cap >= 1
-

@@ -44,7 +44,9 @@ def test_the_corpus_has_twenty_of_each_and_covers_every_rule_with_variants():
 
 def test_the_shipped_guard_catches_every_violation_and_flags_no_clean_change():
     results = run_guard_corpus()
-    wrong = [(r.case_id, r.outcome, r.found_rules) for r in results if r.outcome not in (CAUGHT, CLEAN)]
+    wrong = [
+        (r.case_id, r.outcome, r.found_rules) for r in results if r.outcome not in (CAUGHT, CLEAN)
+    ]
     assert wrong == []
 
 
@@ -64,7 +66,13 @@ def _copy(tmp_path: Path) -> Path:
 def test_a_clean_case_that_names_a_rule_is_refused(tmp_path: Path):
     folder = _copy(tmp_path)
     clean = folder / "clean.yaml"
-    clean.write_text(clean.read_text().replace("- id: plain_function_with_test\n", "- id: plain_function_with_test\n  rule: stub_body\n", 1))
+    clean.write_text(
+        clean.read_text().replace(
+            "- id: plain_function_with_test\n",
+            "- id: plain_function_with_test\n  rule: stub_body\n",
+            1,
+        )
+    )
     with pytest.raises(ConfigError, match="plain_function_with_test.rule"):
         load_corpus(folder)
 

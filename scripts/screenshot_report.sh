@@ -44,7 +44,7 @@ shot() { # url file width height wait_ms
 
 answers() { curl -fs -o /dev/null --max-time 3 "$1/server_info" 2>/dev/null; }
 
-shot "file://$REPORT" "$OUT/report.png" 1280 4200 5000
+shot "file://$REPORT" "$OUT/report.png" 1280 7600 5000
 
 if ! answers "$UI_URL"; then
   PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"

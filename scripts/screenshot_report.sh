@@ -6,6 +6,7 @@
 #   scripts/screenshot_report.sh [ASSET]      (default asset: g1_architecture_gate)
 #   UI_URL=http://127.0.0.1:3000 scripts/screenshot_report.sh state_cache_latency
 set -euo pipefail
+export PATH="$HOME/.local/bin:$PATH"
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 ASSET="${1:-g1_architecture_gate}"
@@ -25,8 +26,9 @@ UI_PID=""
 cleanup() {
   if [ -n "$UI_PID" ]; then
     kill -TERM -- "-$UI_PID" 2>/dev/null || true
-    for _ in $(seq 1 10); do kill -0 "$UI_PID" 2>/dev/null || break; sleep 1; done
+    for _ in $(seq 1 5); do kill -0 "$UI_PID" 2>/dev/null || break; sleep 1; done
     kill -KILL -- "-$UI_PID" 2>/dev/null || true
+    wait "$UI_PID" 2>/dev/null || true
   fi
   rm -rf "$PROFILE"
 }
@@ -40,9 +42,9 @@ shot() { # url file width height wait_ms
   echo "screenshot_report: wrote $2"
 }
 
-answers() { curl -fsS -o /dev/null --max-time 3 "$1/server_info"; }
+answers() { curl -fs -o /dev/null --max-time 3 "$1/server_info" 2>/dev/null; }
 
-shot "file://$REPORT" "$OUT/report.png" 1280 4200 5000
+shot "file://$REPORT" "$OUT/report.png" 1280 7600 5000
 
 if ! answers "$UI_URL"; then
   PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
@@ -53,5 +55,9 @@ if ! answers "$UI_URL"; then
   for _ in $(seq 1 "$WAIT_S"); do answers "$UI_URL" && break; sleep 1; done
   answers "$UI_URL" || { echo "screenshot_report: UI not up after ${WAIT_S} s (see $OUT/ui.log)" >&2; exit 1; }
 fi
-# The asset page's Plots tab: numeric metadata of every materialization, one chart per entry.
-shot "$UI_URL/assets/$ASSET?view=plots" "$OUT/plots_$ASSET.png" 1440 2400 30000
+# The asset page's Overview, its Metadata section switched from Table to Plots: one chart per
+# numeric metadata entry over the asset's materializations. The switch is a button, not a URL,
+# so cdp_screenshot.py clicks it (and the first-visit dialog's Skip, when it shows).
+(cd "$ROOT" && uv run --frozen python scripts/cdp_screenshot.py "$UI_URL/assets/$ASSET" \
+  "$OUT/plots_$ASSET.png" --click '?Skip' --click Plots --width 1440 --height 2000 --settle 6)
+echo "screenshot_report: wrote $OUT/plots_$ASSET.png"

@@ -21,8 +21,8 @@ __all__ = ["SIZES", "finish", "latency_markdown", "markdown_table", "sizes_for"]
 SIZES: dict[str, dict[str, dict[str, int]]] = {
     "full": {
         "state_fabric": {"rounds": 4, "sessions": 60, "gets_per_round": 500, "saves_per_round": 80},
-        "router_decisions": {"decisions": 60},
-        "router_failover": {"requests": 200},
+        "router_decisions": {"decisions": 300},
+        "router_failover": {"requests": 600},
         "notifications": {"notifications": 40},
         "finops": {"days": 30},
         "budget_concurrency": {"workers": 64},
@@ -32,8 +32,8 @@ SIZES: dict[str, dict[str, dict[str, int]]] = {
     },
     "reduced": {
         "state_fabric": {"rounds": 2, "sessions": 20, "gets_per_round": 400, "saves_per_round": 40},
-        "router_decisions": {"decisions": 60},
-        "router_failover": {"requests": 100},
+        "router_decisions": {"decisions": 120},
+        "router_failover": {"requests": 200},
         "notifications": {"notifications": 12},
         "finops": {"days": 30},
         "budget_concurrency": {"workers": 64},

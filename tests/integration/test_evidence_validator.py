@@ -20,13 +20,18 @@ from agent_platform.evidence.formats import (
     finops,
     notifications,
     orchestration,
-    router,
     state,
 )
 from agent_platform.evidence.gate import GateRun, compute_gate, write_gate
 from agent_platform.evidence.layout import EvidenceLayout
 from agent_platform.evidence.perf_table import write_table
-from tests.support.evidence import EvidenceRows, failover_outcomes, write_evidence_tree
+from tests.support.evidence import (
+    COMPLIANT_RESIDENCY_ROWS,
+    EvidenceRows,
+    failover_outcomes,
+    hindsight_decisions,
+    write_evidence_tree,
+)
 
 RUN = "run-under-test"
 T = "2026-06-01T10:00:00Z"
@@ -65,10 +70,7 @@ def _honest_rows() -> EvidenceRows:
             for i in range(40)
             for op in ("get", "save", "ledger_append")
         ],
-        decisions=[
-            router.RoutingDecision(T, "coding", "anthropic", "anthropic", "{}", 0.3, True)
-            for _ in range(20)
-        ],
+        decisions=hindsight_decisions(T, pick="anthropic"),
         failover=failover_outcomes(T, tried=("anthropic", "openai"), final="openai", error=""),
         deliveries=[
             notifications.DeliveryRow(
@@ -117,7 +119,7 @@ def _honest_rows() -> EvidenceRows:
             },
             "runs": [{"packages": [{"name": f"p{i}", "verified": True} for i in range(3)]}],
         },
-        residency_row="openai,eu,eu.api.openai.com,true,compliant",
+        residency_row=COMPLIANT_RESIDENCY_ROWS,
     )
 
 

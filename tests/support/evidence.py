@@ -20,10 +20,26 @@ from agent_platform.evidence.formats import (
     router,
     state,
 )
+from agent_platform.evidence.hindsight import Observation, format_observations
 from agent_platform.evidence.layout import WORKLOADS, EvidenceLayout
 from agent_platform.evidence.manifest import record_workload
 
-__all__ = ["EvidenceRows", "failover_outcomes", "write_evidence_tree"]
+__all__ = [
+    "COMPLIANT_RESIDENCY_ROWS",
+    "EvidenceRows",
+    "failover_outcomes",
+    "hindsight_decisions",
+    "write_evidence_tree",
+]
+
+COMPLIANT_RESIDENCY_ROWS = "\n".join(
+    (
+        "openai,eu,eu.api.openai.com,true,compliant",
+        "anthropic,eu-central-1,bedrock-runtime.eu-central-1.amazonaws.com,true,compliant",
+        "local,on-premise,localhost,true,compliant",
+    )
+)
+"""One compliant row per vendor of the shipped residency config (the gate wants them all)."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +58,26 @@ class EvidenceRows:
     package_markdown: str
     package_summary: dict[str, Any]
     residency_row: str
+
+
+def hindsight_decisions(
+    at: str, *, pick: str, best: str = "anthropic", decision_ms: float = 0.3, count: int = 20
+) -> list[router.RoutingDecision]:
+    """``count`` simulated coding decisions picking ``pick`` where, in hindsight, ``best``
+    answered fastest and cheapest and the other providers answered far slower and dearer."""
+    observed = format_observations(
+        [
+            Observation(name, True, 800.0 if name == best else 2400.0,
+                        0.01 if name == best else 0.03, True)
+            for name in ("openai", "anthropic", "local")
+        ]
+    )  # fmt: skip
+    return [
+        router.RoutingDecision(
+            at, "coding", best, pick, "", decision_ms, True, observed, correct=pick == best
+        )
+        for _ in range(count)
+    ]
 
 
 def failover_outcomes(
@@ -63,6 +99,8 @@ def failover_outcomes(
             latency_ms=5.0,
             error=error,
             simulated=True,
+            attempt_outcomes=tuple(f"{p}:{'ok' if p == final else 'server_error'}" for p in tried),
+            incident="anthropic=server_error",
         )
         for i in range(count)
     ]

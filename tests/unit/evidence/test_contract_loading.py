@@ -31,14 +31,20 @@ def test_the_shipped_contract_loads() -> None:
 @pytest.mark.parametrize(
     ("make", "expected"),
     [
-        (lambda p: Path("/dev/zero"), "<file>: got 'contract file must be a regular file, not a device'"),
+        (
+            lambda p: Path("/dev/zero"),
+            "<file>: got 'contract file must be a regular file, not a device'",
+        ),
         (lambda p: p / "absent.json", "<file>: got 'contract file not found'"),
         (
             lambda p: _write(p, " " * (DEFAULT_LIMIT_BYTES + 1)),
             f"allowed: a regular UTF-8 JSON file of at most {DEFAULT_LIMIT_BYTES:,} bytes",
         ),
         (lambda p: _write(p, "[" * 1_000_000), f"allowed: JSON nested at most {JSON_MAX_DEPTH}"),
-        (lambda p: _write(p, '{"phase": "1", "phase": "2"}'), "got 'phase'; allowed: each key once"),
+        (
+            lambda p: _write(p, '{"phase": "1", "phase": "2"}'),
+            "got 'phase'; allowed: each key once",
+        ),
         (lambda p: _write(p, '{"phase": '), "allowed: valid JSON"),
     ],
     ids=["device", "missing", "oversized", "deep", "duplicate-key", "truncated"],

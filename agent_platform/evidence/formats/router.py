@@ -68,11 +68,11 @@ __all__ = [
 
 ACCURACY_COLUMNS = (
     "timestamp",
-    "regime",
     "task_type",
     "expected_provider",
     "actual_provider",
     "correct",
+    "regime",
     "best_score",
     "pick_score",
     "provider_states",

@@ -223,14 +223,15 @@ async def _run_regime(work: Accuracy, index: int, count: int) -> list[RoutingDec
     rng = random.Random(f"{work.seed}:{index}")
     states = {name: rng.choice(work.states) for name in work.world.routing.providers}
     profile = work.profile.model_copy(update={"seed": work.profile.seed + index})
-    prices = work.world.budget.prices
-    async with httpx.AsyncClient() as client:
-        with ProviderSimulator(profile) as simulator:
+    simulator = ProviderSimulator(profile).start()
+    try:
+        async with httpx.AsyncClient() as client:
             for name, state in states.items():
                 simulator.force(name, state)
             router = work.world.router(simulator, work.seed + index)
             clock = SimulatedClock()
             router.health.monotonic = clock  # cooldowns run on simulated time
+            prices = work.world.budget.prices
             fan = FanOut(client, simulator, work.world.routing, prices, work.time_scale)
             regime = _Regime(work, index, states, router, clock, fan, rng)
             for _ in range(work.world.routing.failover.failure_threshold):
@@ -238,6 +239,9 @@ async def _run_regime(work: Accuracy, index: int, count: int) -> list[RoutingDec
             first = index * work.regime_requests
             size = min(work.regime_requests, count - first)
             return [await _decide(regime) for _ in range(size)]
+    finally:
+        # Stopping waits for the server's poll loop: off the event loop, so other lanes go on.
+        await asyncio.to_thread(simulator.stop)
 
 
 def run_accuracy(work: Accuracy, count: int) -> list[RoutingDecision]:

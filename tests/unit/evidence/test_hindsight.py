@@ -103,5 +103,5 @@ def test_the_shipped_yardstick_loads() -> None:
 def test_weights_that_do_not_sum_to_one_name_the_file(tmp_path: Path) -> None:
     path = tmp_path / "h.yaml"
     path.write_text("weights: {latency: 0.7, cost: 0.7}\ntie_tolerance: 0.02\n")
-    with pytest.raises(ConfigError, match="h.yaml"):
+    with pytest.raises(ConfigError, match=r"h\.yaml"):
         load_hindsight(path)

@@ -49,7 +49,6 @@ class AccuracySettings(_Frozen):
 
     seed: int
     profile: str
-    hindsight: str
     states: tuple[ProviderState, ...] = Field(min_length=1)
     regime_requests: int = Field(ge=1, le=1000)
     tokens: int = Field(ge=1)

@@ -19,8 +19,7 @@ from agent_platform.models.simulation_profile import load_profile
 
 def test_the_shipped_settings_load_and_name_existing_files() -> None:
     settings = load_router_evidence()
-    for relative in (settings.accuracy.profile, settings.accuracy.hindsight,
-                     settings.failover.profile):  # fmt: skip
+    for relative in (settings.accuracy.profile, settings.failover.profile):
         assert resolve(relative).is_file(), relative
     assert sum(settings.failover.incidents.values()) > 0
 

@@ -10,10 +10,11 @@
 
 from dagster import AssetChecksDefinition, AssetExecutionContext, AssetKey, MaterializeResult, asset
 
-from agent_platform.compliance import run_residency_check, write_distribution_csv
 from agent_platform.evidence import layout as paths
 from agent_platform.evidence.contract_model import Contract
 from agent_platform.evidence.files import utc_now_iso
+from agent_platform.evidence.formats.compliance import write_residency
+from agent_platform.evidence.workloads.residency import RESIDENCY_INPUTS, run_residency
 from agent_platform.supply_chain import javascript_note, verify_lockfile, write_report
 from agent_platform.supply_chain.report import headline
 from assets._checks import threshold_checks
@@ -89,11 +90,8 @@ def vendor_region_distribution(
     context: AssetExecutionContext, evidence: EvidenceResource
 ) -> MaterializeResult:
     started = utc_now_iso()
-    root = evidence.project_root()
-    report = run_residency_check(
-        root / "configs/vendor_residency.yaml", root / "configs/model_routing.yaml"
-    )
-    write_distribution_csv(report, evidence.layout().path(paths.RESIDENCY_CSV))
+    report = run_residency(evidence.project_root())
+    rows = write_residency(evidence.layout().path(paths.RESIDENCY_CSV), report)
     finished = utc_now_iso()
     finish(
         context,
@@ -101,16 +99,17 @@ def vendor_region_distribution(
         "residency",
         started_at=started,
         finished_at=finished,
-        sizes={"vendors": len(report.decisions)},
-        backends={"config": "configs/vendor_residency.yaml"},
+        sizes={"vendors": rows},
+        backends={"config": RESIDENCY_INPUTS[0]},
+        declared={"samples": {paths.RESIDENCY_CSV: rows}, "inputs": list(RESIDENCY_INPUTS)},
     )
-    rows = [
+    table = [
         (d.vendor, d.region, d.endpoint_host, d.eu_compliant, d.reason) for d in report.decisions
     ]
     return MaterializeResult(
         metadata={
             "path": paths.RESIDENCY_CSV,
-            "vendors": markdown_table(("vendor", "region", "endpoint host", "EU", "reason"), rows),
+            "vendors": markdown_table(("vendor", "region", "endpoint host", "EU", "reason"), table),
         }
     )
 

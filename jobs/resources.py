@@ -13,7 +13,6 @@ or outbox, and a scratch database makes every run start from the same state.
 
 from __future__ import annotations
 
-import random
 import shutil
 import tempfile
 import uuid
@@ -34,20 +33,21 @@ from agent_platform.db import create_engine_for, is_sqlite
 from agent_platform.errors import ConfigError, StorageError
 from agent_platform.evidence.contract_model import Contract, load_contract
 from agent_platform.evidence.layout import EvidenceLayout
-from agent_platform.finops import FinOpsBudget
+from agent_platform.evidence.workloads.router_settings import (
+    ROUTER_EVIDENCE_CONFIG,
+    RouterEvidenceSettings,
+    load_router_evidence,
+    resolve,
+)
 from agent_platform.migrate import upgrade
 from agent_platform.models.config import load_residency, load_routing
-from agent_platform.models.factory import build_router
-from agent_platform.models.router import ModelRouter
-from agent_platform.models.simulation_profile import SimulationProfile, load_profile
-from agent_platform.models.simulator import ProviderSimulator
-from agent_platform.models.testing import tuned_routing
 from agent_platform.notifications import (
     Dispatcher,
     NotificationPublisher,
     load_notifications_config,
 )
 from agent_platform.schemas.notifications import NotificationsConfig
+from agent_platform.schemas.residency import ResidencyConfig
 from agent_platform.schemas.routing import RoutingConfig
 from agent_platform.state.cache import Cache, MemoryTTLCache, RedisCache
 
@@ -223,61 +223,27 @@ class RedisResource(ConfigurableResource):
 
 
 class RouterResource(ConfigurableResource):
-    """The LLM router on the provider simulator (the stand-in for the paid APIs).
+    """The router evidence settings and the configs the router is built on.
 
-    The evidence workloads force provider states and inject faults, which only the simulator
-    can do, so every router this resource builds talks to a loopback
-    :class:`ProviderSimulator` and its traffic is labelled simulated. ``decision_profile``
-    drives the accuracy workload, ``fault_profile`` the failover workload; the router's
-    client timeout and retry delay are tuned down (the fault profile's timeouts sleep longer
-    than ``request_timeout_s``, so they really time out on the client side).
+    ``evidence_config`` (``configs/router_evidence.yaml``) holds both router workloads'
+    settings: seeds, simulation profiles, the hindsight yardstick, the incident mix and the
+    time scale. Every router those workloads build talks to a loopback
+    :class:`ProviderSimulator` (the workloads force provider states and inject faults, which
+    only the simulator can do), so their traffic is labelled simulated.
     """
 
-    decision_profile: str = "configs/simulation/routing_decisions.yaml"
-    fault_profile: str = "configs/simulation/faults.yaml"
-    request_timeout_s: float = 0.5
-    retry_delay_ms: int = 5
+    evidence_config: str = ROUTER_EVIDENCE_CONFIG
 
-    def profile(self, which: str) -> SimulationProfile:
-        """The ``decision`` or ``fault`` simulation profile, validated."""
-        paths = {"decision": self.decision_profile, "fault": self.fault_profile}
-        if which not in paths:
-            raise ConfigError("resources", "router.profile", which, f"one of {sorted(paths)}")
-        path = Path(paths[which])
-        return load_profile(path if path.is_absolute() else project_root() / path)
+    def settings(self) -> RouterEvidenceSettings:
+        """Both workloads' settings, validated."""
+        return load_router_evidence(resolve(self.evidence_config))
 
-    @contextmanager
-    def simulator(self, which: str) -> Iterator[ProviderSimulator]:
-        """A running provider simulator on the ``which`` profile, stopped afterwards."""
-        with ProviderSimulator(self.profile(which)) as simulator:
-            yield simulator
+    def routing(self) -> RoutingConfig:
+        """``configs/model_routing.yaml`` as shipped (the workloads compress its durations)."""
+        return load_routing()
 
-    def routing(self, **failover: Any) -> RoutingConfig:
-        """``configs/model_routing.yaml`` with the resource's timeout and retry delay (and any
-        other failover settings given)."""
-        tuned = {
-            "request_timeout_s": self.request_timeout_s,
-            "retry_delay_ms": self.retry_delay_ms,
-            **failover,
-        }
-        return tuned_routing(load_routing(), **tuned)
-
-    def build(
-        self,
-        routing: RoutingConfig,
-        budget: FinOpsBudget,
-        simulator: ProviderSimulator,
-        rng: random.Random,
-    ) -> ModelRouter:
-        """A router over litellm on ``simulator``, holding budget in ``budget``."""
-        return build_router(
-            routing,
-            load_residency(),
-            budget,
-            simulator_url=simulator.base_url,
-            mode="simulator",
-            rng=rng,
-        )
+    def residency(self) -> ResidencyConfig:
+        return load_residency()
 
 
 class NotificationResource(ConfigurableResource):

@@ -24,6 +24,7 @@ __all__ = [
     "endpoint_host",
     "eu_pinned_hosts",
     "evaluate_vendor",
+    "handling_reasons",
     "is_eu_region",
     "is_loopback_host",
     "location_reasons",
@@ -107,14 +108,10 @@ def location_reasons(vendor: str, region: str, host: str, policy: ResidencyPolic
     return reasons
 
 
-def _violations(
-    name: str, vendor: VendorResidency, host: str, config: ResidencyConfig
-) -> list[str]:
-    policy = config.policy
-    region = ON_PREMISE_REGION if vendor.is_on_premise else vendor.region
-    reasons = location_reasons(name, region, host, policy)
-    if reasons and not host:
-        reasons = [f"endpoint {vendor.endpoint!r} has no host"]
+def handling_reasons(vendor: VendorResidency, policy: ResidencyPolicy) -> list[str]:
+    """Why the vendor's data handling (logging, retention, training opt-out) is not allowed
+    (empty: it is). The other half of the decision, apart from where the endpoint is."""
+    reasons: list[str] = []
     if vendor.is_on_premise:
         if vendor.logging_enabled and not policy.allow_logging_for_on_premise:
             reasons.append("logging_enabled is true")
@@ -126,3 +123,14 @@ def _violations(
     if not vendor.training_data_opt_out:
         reasons.append("training_data_opt_out is false")
     return reasons
+
+
+def _violations(
+    name: str, vendor: VendorResidency, host: str, config: ResidencyConfig
+) -> list[str]:
+    policy = config.policy
+    region = ON_PREMISE_REGION if vendor.is_on_premise else vendor.region
+    reasons = location_reasons(name, region, host, policy)
+    if reasons and not host:
+        reasons = [f"endpoint {vendor.endpoint!r} has no host"]
+    return reasons + handling_reasons(vendor, policy)

@@ -18,8 +18,8 @@ __all__ = ["SCALES", "SIZES", "expected_sizes"]
 SIZES: dict[str, dict[str, dict[str, int]]] = {
     "full": {
         "state_fabric": {"rounds": 3, "sessions": 100, "operations": 2000},
-        "router_decisions": {"decisions": 60},
-        "router_failover": {"requests": 200},
+        "router_decisions": {"decisions": 300},
+        "router_failover": {"requests": 600},
         "notifications": {"notifications": 400},
         "finops": {"days": 30},
         "budget_concurrency": {"workers": 64},
@@ -29,8 +29,8 @@ SIZES: dict[str, dict[str, dict[str, int]]] = {
     },
     "reduced": {
         "state_fabric": {"rounds": 2, "sessions": 40, "operations": 800},
-        "router_decisions": {"decisions": 60},
-        "router_failover": {"requests": 100},
+        "router_decisions": {"decisions": 120},
+        "router_failover": {"requests": 200},
         "notifications": {"notifications": 40},
         "finops": {"days": 30},
         "budget_concurrency": {"workers": 64},

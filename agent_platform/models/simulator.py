@@ -75,6 +75,9 @@ class SimulatedRequest:
     completion_tokens: int
     received_at: float
     simulated: bool = True
+    drawn_latency_ms: float = 0.0
+    """The latency the profile drew for this request (what the simulator slept before
+    answering), free of this machine's scheduling noise; ``latency_ms`` is the measured one."""
 
 
 class ProviderSimulator(StartStopContext):
@@ -294,16 +297,16 @@ class _SimulatorHandler(BaseHTTPRequestHandler):
         if fault is not None:
             # Logged before misbehaving: a client that sees the fault also sees the log entry.
             status = {"reset": 0, "malformed": 200}.get(fault, _STATUS.get(fault, 0))
-            self._log(provider, api, request, status, fault, started, (0, 0))
+            self._log(provider, api, request, status, fault, started, (0, 0), latency_ms)
             self._fault(api, fault, profile)
         elif request.stream:
-            self._log(provider, api, request, 400, None, started, (0, 0))
+            self._log(provider, api, request, 400, None, started, (0, 0), latency_ms)
             self._send(400, error_body(api, 400, "the simulator does not stream"))
         else:
             text, completion_tokens, truncated = sim._answer(provider, request)
             usage = (prompt_tokens, completion_tokens)
             body = success_body(api, uuid.uuid4().hex[:12], request.model, text, *usage, truncated)
-            self._log(provider, api, request, 200, None, started, usage)
+            self._log(provider, api, request, 200, None, started, usage, latency_ms)
             self._send(200, body)
 
     def _log(
@@ -315,6 +318,7 @@ class _SimulatorHandler(BaseHTTPRequestHandler):
         fault: str | None,
         started: float,
         usage: tuple[int, int],
+        drawn_ms: float,
     ) -> None:
         self.simulator._record(
             {
@@ -328,6 +332,7 @@ class _SimulatorHandler(BaseHTTPRequestHandler):
                 "prompt_tokens": usage[0],
                 "completion_tokens": usage[1],
                 "received_at": time.time(),
+                "drawn_latency_ms": drawn_ms,
             }
         )
 

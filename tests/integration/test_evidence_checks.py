@@ -11,12 +11,16 @@ from agent_platform.evidence.formats import (
     guard,
     notifications,
     orchestration,
-    router,
     state,
 )
 from agent_platform.evidence.layout import WORKLOADS, EvidenceLayout
 from assets._checks import evaluate_threshold
-from tests.support.evidence import EvidenceRows, failover_outcomes, write_evidence_tree
+from tests.support.evidence import (
+    EvidenceRows,
+    failover_outcomes,
+    hindsight_decisions,
+    write_evidence_tree,
+)
 
 RUN = "bad-run"
 T = "2026-06-01T10:00:00Z"
@@ -31,10 +35,7 @@ def _bad_rows() -> EvidenceRows:
             for i in range(30)
             for op in ("get", "save", "ledger_append")
         ],
-        decisions=[
-            router.RoutingDecision(T, "coding", "anthropic", "openai", "{}", 300.0, True)
-            for _ in range(20)
-        ],
+        decisions=hindsight_decisions(T, pick="openai", decision_ms=300.0),
         failover=failover_outcomes(T, tried=("anthropic",), final="", error="500"),
         deliveries=[
             notifications.DeliveryRow(

@@ -21,13 +21,18 @@ from agent_platform.evidence.formats import (
     guard,
     notifications,
     orchestration,
-    router,
     state,
 )
 from agent_platform.evidence.gate import GateRun, compute_gate, write_gate
 from agent_platform.evidence.layout import EvidenceLayout
 from agent_platform.evidence.perf_table import write_table
-from tests.support.evidence import EvidenceRows, failover_outcomes, write_evidence_tree
+from tests.support.evidence import (
+    COMPLIANT_RESIDENCY_ROWS,
+    EvidenceRows,
+    failover_outcomes,
+    hindsight_decisions,
+    write_evidence_tree,
+)
 
 RUN = "run-under-test"
 T = "2026-06-01T10:00:00Z"
@@ -70,10 +75,7 @@ def _honest_rows() -> EvidenceRows:
             for i in range(600)
             for op in ("get", "save", "ledger_append")
         ],
-        decisions=[
-            router.RoutingDecision(T, "coding", "anthropic", "anthropic", "{}", 0.3, True)
-            for _ in range(60)
-        ],
+        decisions=hindsight_decisions(T, pick="anthropic", count=60),
         failover=failover_outcomes(
             T, tried=("anthropic", "openai"), final="openai", error="", count=400
         ),
@@ -125,7 +127,7 @@ def _honest_rows() -> EvidenceRows:
             },
             "runs": [{"packages": [{"name": f"p{i}", "verified": True} for i in range(3)]}],
         },
-        residency_row="openai,eu,eu.api.openai.com,true,compliant",
+        residency_row=COMPLIANT_RESIDENCY_ROWS,
         budget_windows=[
             *(finops.BudgetWindow(f"day:2026-06-{d:02d}", 450.0, 400.0, 0.0) for d in range(1, 26)),
             finops.BudgetWindow("month:2026-06", 12000.0, 10000.0, 0.0),

@@ -21,11 +21,27 @@ from agent_platform.evidence.formats import (
     router,
     state,
 )
+from agent_platform.evidence.hindsight import Observation, format_observations
 from agent_platform.evidence.layout import WORKLOADS, EvidenceLayout
 from agent_platform.evidence.manifest import record_workload
 from agent_platform.evidence.sizes import expected_sizes
 
-__all__ = ["EvidenceRows", "failover_outcomes", "write_evidence_tree"]
+__all__ = [
+    "COMPLIANT_RESIDENCY_ROWS",
+    "EvidenceRows",
+    "failover_outcomes",
+    "hindsight_decisions",
+    "write_evidence_tree",
+]
+
+COMPLIANT_RESIDENCY_ROWS = "\n".join(
+    (
+        "openai,eu,eu.api.openai.com,true,compliant",
+        "anthropic,eu-central-1,bedrock-runtime.eu-central-1.amazonaws.com,true,compliant",
+        "local,on-premise,localhost,true,compliant",
+    )
+)
+"""One compliant row per vendor of the shipped residency config (the gate wants them all)."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +64,26 @@ class EvidenceRows:
     guard_cases: list[guard.GuardCase] = field(default_factory=list)
 
 
+def hindsight_decisions(
+    at: str, *, pick: str, best: str = "anthropic", decision_ms: float = 0.3, count: int = 20
+) -> list[router.RoutingDecision]:
+    """``count`` simulated coding decisions picking ``pick`` where, in hindsight, ``best``
+    answered fastest and cheapest and the other providers answered far slower and dearer."""
+    observed = format_observations(
+        [
+            Observation(name, True, 800.0 if name == best else 2400.0,
+                        0.01 if name == best else 0.03, True)
+            for name in ("openai", "anthropic", "local")
+        ]
+    )  # fmt: skip
+    return [
+        router.RoutingDecision(
+            at, "coding", best, pick, "", decision_ms, True, observed, correct=pick == best
+        )
+        for _ in range(count)
+    ]
+
+
 def failover_outcomes(
     at: str, *, tried: tuple[str, ...], final: str, error: str, count: int = 20
 ) -> list[router.FailoverOutcome]:
@@ -67,6 +103,8 @@ def failover_outcomes(
             latency_ms=5.0,
             error=error,
             simulated=True,
+            attempt_outcomes=tuple(f"{p}:{'ok' if p == final else 'server_error'}" for p in tried),
+            incident="anthropic=server_error",
         )
         for i in range(count)
     ]

@@ -1,14 +1,17 @@
 """Residency and package-reality evidence, read back into gate figures.
 
 - ``metrics/compliance/vendor_region_distribution.csv`` (vendor, region, endpoint_host,
-  eu_compliant, reason), written by the residency check. The verdict of each row is not
-  trusted: its region and host are judged again with
-  :func:`agent_platform.compliance.residency.location_reasons` (the location part of the
-  router's own decision), under the policy of the ``configs/vendor_residency.yaml`` beside the
-  evidence (the built-in knowledge when there is none). A row counts as compliant only when
-  both its region/host and its stored verdict say so; a stored ``true`` that its region/host
-  contradicts, or a stored ``false`` with the reason ``compliant``, is listed in
-  ``residency_verdict_mismatches``.
+  eu_compliant, reason), written by the residency check. The stored verdict is never counted:
+  each vendor is judged again from its row's region and endpoint host against the product's
+  vendor knowledge (:mod:`agent_platform.compliance.vendors`, through
+  :func:`~agent_platform.compliance.residency.location_reasons`, the location part of the
+  router's own decision) and from its data handling in the residency config
+  (:func:`~agent_platform.compliance.residency.handling_reasons`), under the
+  ``configs/vendor_residency.yaml`` beside the evidence (the project's when there is none).
+  Every vendor of that config and every provider of the routing config beside it must have a
+  row: a missing one counts as not compliant. The rate is over distinct vendors (a vendor with
+  any non-compliant row is not compliant), with its ``__k``/``__n``; rows whose stored verdict
+  disagrees with the recomputed one are listed in ``residency_verdict_mismatches``.
 - ``evidence/pkg_reality_report.json``, the machine-readable twin of the package report
   written by the supply-chain library. The package counts are recomputed from the
   per-package records of ``runs[].packages`` (a package is verified only when its record says
@@ -26,54 +29,88 @@ import json
 from pathlib import Path
 from typing import Any
 
-from agent_platform.compliance.residency import location_reasons
-from agent_platform.config import load_yaml_model
+from agent_platform.compliance.report import (
+    DEFAULT_RESIDENCY,
+    DEFAULT_ROUTING,
+    ResidencyReport,
+    render_distribution_csv,
+    routing_providers,
+)
+from agent_platform.compliance.residency import handling_reasons, location_reasons
+from agent_platform.config import load_yaml_model, project_root
 from agent_platform.errors import ConfigError, EvidenceError
 from agent_platform.evidence.csvio import parse_bool, read_csv, round_ratio
+from agent_platform.evidence.files import write_text_atomic
 from agent_platform.evidence.formats import NOT_MEASURED
-from agent_platform.schemas.residency import ResidencyConfig, ResidencyPolicy
+from agent_platform.schemas.residency import ResidencyConfig
 from agent_platform.supply_chain.report import count_blocking
 
-__all__ = ["RESIDENCY_COLUMNS", "package_figures", "residency_figures"]
+__all__ = ["RESIDENCY_COLUMNS", "package_figures", "residency_figures", "write_residency"]
 
 RESIDENCY_COLUMNS = ("vendor", "region", "endpoint_host", "eu_compliant", "reason")
 _RESIDENCY_CSV_PARTS = ("metrics", "compliance", "vendor_region_distribution.csv")
-_RESIDENCY_CONFIG = ("configs", "vendor_residency.yaml")
 
 Figures = dict[str, float | int | str]
 
 
-def _residency_policy(path: Path) -> ResidencyPolicy:
-    """The policy of the residency config of the project the CSV belongs to."""
-    if path.parts[-3:] != _RESIDENCY_CSV_PARTS:
-        return ResidencyPolicy()
-    config = path.parents[2].joinpath(*_RESIDENCY_CONFIG)
-    if not config.is_file():
-        return ResidencyPolicy()
+def write_residency(path: Path, report: ResidencyReport) -> int:
+    """Write the distribution CSV of ``report``; returns its row count."""
+    write_text_atomic(path, render_distribution_csv(report))
+    return len(report.decisions)
+
+
+def _beside(path: Path, relative: str) -> Path:
+    """``relative`` in the project the CSV belongs to, else in this project."""
+    if path.parts[-3:] == _RESIDENCY_CSV_PARTS:
+        candidate = path.parents[2] / relative
+        if candidate.is_file():
+            return candidate
+    return project_root() / relative
+
+
+def _residency_configs(path: Path) -> tuple[ResidencyConfig, tuple[str, ...]]:
+    """The residency config and the routed providers the CSV is judged against."""
     try:
-        return load_yaml_model(config, ResidencyConfig).policy
+        config = load_yaml_model(_beside(path, DEFAULT_RESIDENCY), ResidencyConfig)
+        providers = routing_providers(_beside(path, DEFAULT_ROUTING))
     except ConfigError as exc:
         raise EvidenceError(f"{path}: cannot re-judge it: {exc}") from exc
+    return config, providers
+
+
+def _judge_row(config: ResidencyConfig, row: dict[str, str]) -> list[str]:
+    """Why the row's vendor is not compliant, from its region and host and its config entry."""
+    vendor = config.vendors.get(row["vendor"])
+    reasons = location_reasons(
+        row["vendor"], row["region"], row["endpoint_host"].strip().lower(), config.policy
+    )
+    if vendor is None:
+        return [*reasons, "no residency entry for this vendor"]
+    return reasons + handling_reasons(vendor, config.policy)
 
 
 def residency_figures(path: Path) -> Figures:
-    """Compliance re-judged from each row's region and host, not read from its verdict."""
+    """Compliance re-judged per vendor from region, host and config; never the stored verdict."""
     rows = read_csv(path, RESIDENCY_COLUMNS)
-    policy = _residency_policy(path)
-    compliant = 0
+    config, providers = _residency_configs(path)
+    verdicts: dict[str, list[str]] = {}
     mismatches: list[str] = []
     for line, row in enumerate(rows, 2):
         stored = parse_bool(path, line, "eu_compliant", row["eu_compliant"])
-        reasons = location_reasons(row["vendor"], row["region"], row["endpoint_host"], policy)
-        compliant += stored and not reasons
-        if stored and reasons:
-            mismatches.append(f"{row['vendor']} (stored true; {'; '.join(reasons)})")
-        elif not stored and row["reason"].strip() == "compliant":
-            mismatches.append(f"{row['vendor']} (stored false with reason 'compliant')")
+        reasons = _judge_row(config, row)
+        verdicts.setdefault(row["vendor"], []).extend(reasons)
+        if stored == bool(reasons) or (not stored and row["reason"].strip() == "compliant"):
+            judged = "; ".join(reasons) or "compliant"
+            mismatches.append(f"{row['vendor']} (stored {row['eu_compliant']}; judged: {judged})")
+    for vendor in [*config.vendors, *providers]:
+        verdicts.setdefault(vendor, ["no row in the distribution CSV"])
+    compliant = sum(not reasons for reasons in verdicts.values())
     return {
-        "eu_compliance_rate": round_ratio(compliant / len(rows)) if rows else NOT_MEASURED,
-        "vendors_checked": len(rows),
-        "non_eu_vendors": len(rows) - compliant,
+        "eu_compliance_rate": round_ratio(compliant / len(verdicts)) if verdicts else NOT_MEASURED,
+        "eu_compliance_rate__k": compliant,
+        "eu_compliance_rate__n": len(verdicts),
+        "vendors_checked": len(verdicts),
+        "non_eu_vendors": len(verdicts) - compliant,
         "residency_verdict_mismatches": "; ".join(mismatches) or "none",
     }
 

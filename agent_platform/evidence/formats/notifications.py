@@ -196,7 +196,9 @@ def _pairs(path: Path) -> tuple[dict[tuple[str, str], _Pair], list[dict[str, str
     rows = read_csv(path, COLUMNS)
     pairs: dict[tuple[str, str], _Pair] = {}
     for line, row in enumerate(rows, start=2):
-        _add(path, line, row, pairs.setdefault((row["notification_id"], row["destination"]), _Pair()))
+        _add(
+            path, line, row, pairs.setdefault((row["notification_id"], row["destination"]), _Pair())
+        )
     return pairs, rows
 
 

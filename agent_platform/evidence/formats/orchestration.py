@@ -179,7 +179,9 @@ def _scenario_figures(path: Path) -> dict[str, float | int | str]:
         if parse_bool(path, i, "violation_expected", r["violation_expected"])
     ]
     caught = sum(r["violation_caught"] == "true" for r in expected)
-    matched = sum(parse_bool(path, i, "replay_matched", r["replay_matched"]) for i, r in enumerate(rows, 2))
+    matched = sum(
+        parse_bool(path, i, "replay_matched", r["replay_matched"]) for i, r in enumerate(rows, 2)
+    )
     return {
         "graph_loop_latency_p95_ms": round_ms(percentile(per_loop, 95)),
         "graph_loop_latency_p95_ms__n": len(per_loop),

@@ -274,7 +274,9 @@ def store_windows(budget: FinOpsBudget, days: int) -> list[BudgetWindow]:
     zone = ZoneInfo(budget.config.timezone)
     calendar, limits = budget.calendar, budget.limits
     noons = [
-        datetime.combine(MONTH_START + timedelta(days=d), datetime.min.time(), zone).replace(hour=12)
+        datetime.combine(MONTH_START + timedelta(days=d), datetime.min.time(), zone).replace(
+            hour=12
+        )
         for d in range(days)
     ]
     keys = [(calendar.day_key(n), limits.daily_eur_cap) for n in noons]
@@ -289,7 +291,9 @@ def store_windows(budget: FinOpsBudget, days: int) -> list[BudgetWindow]:
     return out
 
 
-def _alerts(engine: Engine, month_key: str, replay: MonthReplay, events: AlertEvents) -> list[AlertRow]:
+def _alerts(
+    engine: Engine, month_key: str, replay: MonthReplay, events: AlertEvents
+) -> list[AlertRow]:
     query = (
         sa.select(budget_alerts)
         .where(budget_alerts.c.window_key == month_key)

@@ -14,12 +14,12 @@ from agent_platform.evidence.formats import (
     state,
 )
 from agent_platform.evidence.formats.router import (
-    RoutingDecision,
     accuracy_figures,
     consistency,
     write_decisions,
 )
 from agent_platform.stats import percentile
+from tests.support.evidence import hindsight_decisions
 
 
 def samples(n: int = 40) -> list[state.LatencySample]:
@@ -63,8 +63,8 @@ def test_an_edited_statistic_row_is_found(tmp_path: Path) -> None:
 def test_a_correct_cell_that_contradicts_its_providers_is_found(tmp_path: Path) -> None:
     acc, lat = tmp_path / "a.csv", tmp_path / "l.csv"
     decisions = [
-        RoutingDecision("t", "coding", "anthropic", p, "{}", 0.2, True)
-        for p in ("anthropic", "openai")
+        *hindsight_decisions("t", pick="anthropic", count=1),
+        *hindsight_decisions("t", pick="openai", count=1),
     ]
     write_decisions(acc, lat, decisions, "t")
     assert accuracy_figures(acc)["routing_accuracy"] == 0.5

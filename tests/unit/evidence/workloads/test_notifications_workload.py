@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from agent_platform.db import create_engine_for
-from agent_platform.evidence.formats.notifications import write
 from agent_platform.evidence.formats.notifications import figures as delivery_figures
+from agent_platform.evidence.formats.notifications import write
 from agent_platform.evidence.workloads.notifications import (
     FaultMix,
     NotificationPlan,

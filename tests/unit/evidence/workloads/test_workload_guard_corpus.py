@@ -73,7 +73,7 @@ def test_a_clean_case_that_names_a_rule_is_refused(tmp_path: Path):
             1,
         )
     )
-    with pytest.raises(ConfigError, match="plain_function_with_test.rule"):
+    with pytest.raises(ConfigError, match=r"plain_function_with_test\.rule"):
         load_corpus(folder)
 
 

@@ -212,7 +212,9 @@ class FailoverRunner:
 
     def _next(self, order: tuple[str, ...], tried: Counter[str], refused: set[str]) -> str | None:
         """The untried provider next in order; else the least-tried one, preferring those not
-        in cooldown."""
+        in cooldown and, among equals, the one with the fewest failures in a row across
+        requests (a provider that keeps failing is a worse re-try than one that failed once
+        between successes), then the order."""
         usable = [p for p in order if p not in refused]
         if not usable:
             return None
@@ -220,7 +222,12 @@ class FailoverRunner:
         if fresh:
             return fresh[0]
         ready = [p for p in usable if self.health.available(p)] or usable
-        return min(ready, key=lambda p: (tried[p], usable.index(p)))
+        return min(
+            ready,
+            key=lambda p: (
+                tried[p], self.health.snapshot(p).consecutive_failures, usable.index(p)
+            ),
+        )  # fmt: skip
 
     def _delay(self, provider: str, previous_tries: int) -> float:
         delay = backoff_delay(self.routing.failover, previous_tries, self.rng)

@@ -67,7 +67,8 @@ def budget_concurrency(
     result = _measure(database, redis, context.run.run_id[:8], sizes["workers"])
     finished = utc_now_iso()
     write(evidence.layout().path(paths.BUDGET_CONCURRENCY), *result.written(), finished)
-    declared = {"samples": {paths.BUDGET_CONCURRENCY: len(result.attempts)}, "seed": None}
+    # One row per worker, plus the one ``store`` row read back from the budget store.
+    declared = {"samples": {paths.BUDGET_CONCURRENCY: len(result.attempts) + 1}, "seed": None}
     finish(
         context,
         evidence,

@@ -286,6 +286,11 @@ def _check_hashes(report: ValidationReport, root: Path, gate: dict[str, Any]) ->
     bad.extend(
         f"{rel} is in the gate but in no manifest" for rel in sorted(set(recorded) - set(expected))
     )
+    if any("does not match its recorded SHA-256" in item or "missing" in item for item in bad):
+        bad.append(
+            "an evidence file changed after the gate was written: re-run `make gate` "
+            "(evidence files are written by the evidence job only)"
+        )
     report.add(
         "gate:hashes",
         "gate",

@@ -189,6 +189,8 @@ def test_an_edited_csv_cell_is_rejected(project: tuple[Path, Path]) -> None:
     path = root / paths.STATE_LATENCY
     path.write_text(path.read_text().replace("0.5000,sample", "0.4000,sample", 1))
     assert {"gate:hashes", "gate:figures:state_fabric"} <= failed(root, contract)
+    checks = {c.id: c.detail for c in validate_contract(contract, root).checks}
+    assert "changed after the gate was written: re-run `make gate`" in checks["gate:hashes"]
 
 
 def test_an_edited_gate_figure_is_rejected(project: tuple[Path, Path]) -> None:

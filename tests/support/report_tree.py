@@ -108,6 +108,10 @@ def chart_rows() -> EvidenceRows:
         latency=latency,
         decisions=decisions,
         scenarios=_scenarios(),
+        budget_windows=[
+            finops.BudgetWindow("day:2026-06-01", 450.0, 400.0, 0.0),
+            finops.BudgetWindow("month:2026-06", 12000.0, 400.0, 0.0),
+        ],
         **_others(),
     )
 

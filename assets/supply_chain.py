@@ -8,6 +8,8 @@
   the router uses, writing ``metrics/compliance/vendor_region_distribution.csv``.
 """
 
+from typing import Any
+
 from dagster import AssetChecksDefinition, AssetExecutionContext, AssetKey, MaterializeResult, asset
 
 from agent_platform.evidence import layout as paths
@@ -15,7 +17,12 @@ from agent_platform.evidence.contract_model import Contract
 from agent_platform.evidence.files import utc_now_iso
 from agent_platform.evidence.formats.compliance import write_residency
 from agent_platform.evidence.workloads.residency import RESIDENCY_INPUTS, run_residency
-from agent_platform.supply_chain import javascript_note, verify_lockfile, write_report
+from agent_platform.supply_chain import (
+    VerificationRun,
+    javascript_note,
+    verify_lockfile,
+    write_report,
+)
 from agent_platform.supply_chain.report import headline
 from assets._checks import threshold_checks
 from assets._common import finish, markdown_table
@@ -33,6 +40,24 @@ __all__ = [
 PACKAGES_KEY = AssetKey(["pkg_reality_report"])
 RESIDENCY_KEY = AssetKey(["vendor_region_distribution"])
 LOCKFILE = "requirements.lock"
+
+
+def _package_metadata(run: VerificationRun) -> dict[str, Any]:
+    summary = (
+        run.total,
+        run.verified,
+        run.unverified,
+        run.vulnerabilities,
+        run.blocking_vulnerabilities,
+        run.newer_than_snapshot,
+        f"{run.seconds:.1f}",
+    )
+    columns = ("total", "verified", "unverified", "advisories", "blocking", "newer", "seconds")
+    return {
+        "path": paths.PKG_REPORT_MD,
+        "headline": " ".join(headline([run])),
+        "summary": markdown_table(columns, [summary]),
+    }
 
 
 @asset(
@@ -59,26 +84,7 @@ def pkg_reality_report(
         sizes={"lockfile": LOCKFILE, "packages": run.total},
         backends={"sources": [f"{s.name} ({s.date})" for s in run.sources]},
     )
-    return MaterializeResult(
-        metadata={
-            "path": paths.PKG_REPORT_MD,
-            "headline": " ".join(headline([run])),
-            "summary": markdown_table(
-                ("total", "verified", "unverified", "advisories", "blocking", "newer", "seconds"),
-                [
-                    (
-                        run.total,
-                        run.verified,
-                        run.unverified,
-                        run.vulnerabilities,
-                        run.blocking_vulnerabilities,
-                        run.newer_than_snapshot,
-                        f"{run.seconds:.1f}",
-                    )
-                ],
-            ),
-        }
-    )
+    return MaterializeResult(metadata=_package_metadata(run))
 
 
 @asset(

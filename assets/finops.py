@@ -24,7 +24,7 @@ from agent_platform.evidence.workloads.finops import (
     run_finops_month,
 )
 from assets._checks import threshold_checks
-from assets._common import finish, markdown_table, sizes_for
+from assets._common import evidence_metadata, finish, markdown_table, sizes_for
 from jobs.resources import DatabaseResource, EvidenceResource, RedisResource
 
 __all__ = ["FINOPS_KEY", "budget_report", "finops_checks"]
@@ -120,7 +120,8 @@ def budget_report(
             **asdict(config), "simulated_month": MONTH_START.isoformat(),
             "demand_x_daily_cap": DEMAND}},
     )  # fmt: skip
-    return MaterializeResult(metadata=_metadata(outcome, lead))
+    figures = evidence_metadata(evidence.layout(), "finops")
+    return MaterializeResult(metadata={**_metadata(outcome, lead), **figures})
 
 
 def finops_checks(contract: Contract) -> list[AssetChecksDefinition]:

@@ -25,7 +25,7 @@ from agent_platform.supply_chain import (
 )
 from agent_platform.supply_chain.report import headline
 from assets._checks import threshold_checks
-from assets._common import finish, markdown_table
+from assets._common import evidence_metadata, finish, markdown_table
 from jobs.resources import EvidenceResource
 
 __all__ = [
@@ -84,7 +84,8 @@ def pkg_reality_report(
         sizes={"lockfile": LOCKFILE, "packages": run.total},
         backends={"sources": [f"{s.name} ({s.date})" for s in run.sources]},
     )
-    return MaterializeResult(metadata=_package_metadata(run))
+    figures = evidence_metadata(layout, "packages")
+    return MaterializeResult(metadata={**_package_metadata(run), **figures})
 
 
 @asset(
@@ -112,12 +113,12 @@ def vendor_region_distribution(
     table = [
         (d.vendor, d.region, d.endpoint_host, d.eu_compliant, d.reason) for d in report.decisions
     ]
-    return MaterializeResult(
-        metadata={
-            "path": paths.RESIDENCY_CSV,
-            "vendors": markdown_table(("vendor", "region", "endpoint host", "EU", "reason"), table),
-        }
-    )
+    metadata: dict[str, Any] = {
+        "path": paths.RESIDENCY_CSV,
+        "vendors": markdown_table(("vendor", "region", "endpoint host", "EU", "reason"), table),
+    }
+    figures = evidence_metadata(evidence.layout(), "residency")
+    return MaterializeResult(metadata={**metadata, **figures})
 
 
 def package_checks(contract: Contract) -> list[AssetChecksDefinition]:

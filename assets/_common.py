@@ -15,7 +15,10 @@ from dagster import (
     TableSchema,
 )
 
-from agent_platform.evidence.layout import workload
+from agent_platform.errors import EvidenceError
+from agent_platform.evidence.charts import CHARTS
+from agent_platform.evidence.figures import workload_figures
+from agent_platform.evidence.layout import EvidenceLayout, workload
 from agent_platform.evidence.manifest import WorkloadManifest, record_workload
 from agent_platform.evidence.sizes import SIZES
 from agent_platform.stats import summarize
@@ -23,6 +26,7 @@ from jobs.resources import EvidenceResource
 
 __all__ = [
     "SIZES",
+    "evidence_metadata",
     "figure_metadata",
     "finish",
     "latency_markdown",
@@ -100,6 +104,32 @@ def figure_metadata(figures: Mapping[str, Any], prefix: str = "") -> dict[str, M
 def path_metadata(path: str | Path) -> MetadataValue:
     """A file path entry (shown as a path, copyable, in the UI)."""
     return MetadataValue.path(str(path))
+
+
+def evidence_metadata(layout: EvidenceLayout, name: str) -> dict[str, MetadataValue]:
+    """Workload ``name``'s figures recomputed from the files it just wrote, and its charts.
+
+    Figures are read back with the gate's own readers (:func:`workload_figures`), never taken
+    from the workload's memory, and typed under ``subsystem.figure`` (the gate asset's names),
+    so the Plots tab draws each over runs on the family asset too. A file that does not read
+    back leaves one text entry saying why; the blocking checks then fail on the same file.
+
+    Charts are drawn by the report asset after the gate, so when this asset runs the PNG is
+    not this run's yet: the entry gives the path where the report step will draw it and says
+    so in its label (the report asset's metadata says whether it was drawn). Only charts of
+    this subsystem drawn entirely from this workload's files are linked (the month replay's
+    budget chart is not linked from the concurrency burst, which shares its subsystem).
+    """
+    spec = workload(name)
+    try:
+        metadata = figure_metadata(workload_figures(layout, name), prefix=f"{spec.subsystem}.")
+    except EvidenceError as exc:
+        metadata = {"figures not recomputed": MetadataValue.text(str(exc))}
+    for chart in CHARTS:
+        if chart.subsystem == spec.subsystem and set(chart.sources) <= set(spec.files):
+            label = f"chart {chart.name} (drawn by the report step)"
+            metadata[label] = path_metadata(layout.path(chart.path))
+    return metadata
 
 
 def typed_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> MetadataValue:

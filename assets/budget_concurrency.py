@@ -4,6 +4,8 @@ The driver is :mod:`agent_platform.evidence.workloads.budget_concurrency`; this 
 a scratch database and the configured Redis, writes the CSV and records the manifest.
 """
 
+from typing import Any
+
 from dagster import (
     AssetChecksDefinition,
     AssetExecutionContext,
@@ -23,7 +25,7 @@ from agent_platform.evidence.workloads.budget_concurrency import (
     reservation_burst,
 )
 from assets._checks import threshold_checks
-from assets._common import finish, markdown_table, sizes_for
+from assets._common import evidence_metadata, finish, markdown_table, sizes_for
 from jobs.resources import DatabaseResource, EvidenceResource, RedisResource
 
 __all__ = ["CONCURRENCY_KEY", "budget_concurrency", "concurrency_checks"]
@@ -83,7 +85,9 @@ def budget_concurrency(
         },
         declared={**declared, "burst": BURST.declared(sizes["workers"])},
     )
-    return MaterializeResult(metadata={"path": paths.BUDGET_CONCURRENCY, "burst": _summary(result)})
+    metadata: dict[str, Any] = {"path": paths.BUDGET_CONCURRENCY, "burst": _summary(result)}
+    figures = evidence_metadata(evidence.layout(), "budget_concurrency")
+    return MaterializeResult(metadata={**metadata, **figures})
 
 
 def concurrency_checks(contract: Contract) -> list[AssetChecksDefinition]:

@@ -24,7 +24,7 @@ from agent_platform.evidence.workloads.finops import (
     run_finops_month,
 )
 from assets._checks import threshold_checks
-from assets._common import finish, markdown_table, sizes_for
+from assets._common import evidence_metadata, finish, markdown_table, sizes_for
 from jobs.resources import DatabaseResource, EvidenceResource, RedisResource
 
 __all__ = ["FINOPS_KEY", "budget_report", "finops_checks"]
@@ -44,25 +44,39 @@ def _write(evidence: EvidenceResource, outcome: FinOpsOutcome) -> dict[str, int]
     }
 
 
-def _metadata(outcome: FinOpsOutcome, lead: dict[str, float | int | str]) -> dict[str, Any]:
-    leads = [
-        (
-            lead["alert_lead_time_hours"],
-            lead["threshold_lead_time_hours"],
-            lead["projected_lead_time_hours"],
-        )
-    ]
-    days = [
-        (
-            d.date,
-            f"{d.daily_spend_eur:.2f}",
-            f"{d.monthly_spend_eur:.2f}",
-            d.rejected,
-            d.over_reserve,
-            d.past_cap,
-        )
+def _replay(
+    evidence: EvidenceResource,
+    database: DatabaseResource,
+    redis: RedisResource,
+    config: ReplayConfig,
+    tag: str,
+) -> FinOpsOutcome:
+    """The month replayed on a scratch database (no WAL-flush wait) and a run-private prefix."""
+    finops, routing = load_configs(evidence.project_root())
+    prefix = f"ev:{tag}:finops:"
+    with database.scratch("finops", durable=False) as engine:
+        try:
+            return run_finops_month(
+                engine, finops, routing, config, redis_client=redis.client, redis_prefix=prefix
+            )
+        finally:
+            redis.purge(prefix)
+
+
+def _day_rows(outcome: FinOpsOutcome) -> list[tuple[object, ...]]:
+    return [
+        (d.date, f"{d.daily_spend_eur:.2f}", f"{d.monthly_spend_eur:.2f}", d.rejected,
+         d.over_reserve, d.past_cap)
         for d in outcome.replay.days
-    ]
+    ]  # fmt: skip
+
+
+def _metadata(outcome: FinOpsOutcome, lead: dict[str, float | int | str]) -> dict[str, Any]:
+    lead_figures = (
+        "alert_lead_time_hours",
+        "threshold_lead_time_hours",
+        "projected_lead_time_hours",
+    )
     windows = [
         (w.window, f"{w.cap_eur:.0f}", f"{w.committed_eur:.2f}", w.breached)
         for w in outcome.windows
@@ -71,8 +85,10 @@ def _metadata(outcome: FinOpsOutcome, lead: dict[str, float | int | str]) -> dic
     day_columns = ("date", "day EUR", "month EUR", "refused", "over hold", "past cap")
     return {
         "path": paths.BUDGET_REPORT,
-        "lead times (simulated hours)": markdown_table(lead_columns, leads),
-        "days": markdown_table(day_columns, days),
+        "lead times (simulated hours)": markdown_table(
+            lead_columns, [tuple(lead[f] for f in lead_figures)]
+        ),
+        "days": markdown_table(day_columns, _day_rows(outcome)),
         "windows (store)": markdown_table(("window", "cap", "committed", "breached"), windows),
     }
 
@@ -90,15 +106,7 @@ def budget_report(
 ) -> MaterializeResult:
     started, sizes = utc_now_iso(), sizes_for(evidence, "finops")
     config = ReplayConfig(days=sizes["days"])
-    finops, routing = load_configs(evidence.project_root())
-    prefix = f"ev:{context.run.run_id[:8]}:finops:"
-    with database.scratch("finops", durable=False) as engine:
-        try:
-            outcome = run_finops_month(
-                engine, finops, routing, config, redis_client=redis.client, redis_prefix=prefix
-            )
-        finally:
-            redis.purge(prefix)
+    outcome = _replay(evidence, database, redis, config, context.run.run_id[:8])
     samples = _write(evidence, outcome)
     lead = fmt.alert_figures(evidence.layout().path(paths.BUDGET_ALERTS))
     replay = outcome.replay
@@ -112,7 +120,8 @@ def budget_report(
             **asdict(config), "simulated_month": MONTH_START.isoformat(),
             "demand_x_daily_cap": DEMAND}},
     )  # fmt: skip
-    return MaterializeResult(metadata=_metadata(outcome, lead))
+    figures = evidence_metadata(evidence.layout(), "finops")
+    return MaterializeResult(metadata={**_metadata(outcome, lead), **figures})
 
 
 def finops_checks(contract: Contract) -> list[AssetChecksDefinition]:

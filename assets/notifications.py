@@ -16,7 +16,7 @@ from agent_platform.evidence.files import utc_now_iso
 from agent_platform.evidence.formats.notifications import DELIVERED, PENDING, DeliveryRow, write
 from agent_platform.evidence.workloads.notifications import NotificationPlan, deliver
 from assets._checks import threshold_checks
-from assets._common import finish, latency_markdown, markdown_table, sizes_for
+from assets._common import evidence_metadata, finish, latency_markdown, markdown_table, sizes_for
 from jobs.resources import DatabaseResource, EvidenceResource, NotificationResource
 
 __all__ = ["NOTIFICATIONS_KEY", "notification_checks", "notification_delivery_log"]
@@ -77,7 +77,10 @@ def notification_delivery_log(
         backends=backends,
         declared=declared,
     )
-    return MaterializeResult(metadata=_metadata(delivery.rows, written))
+    metadata = _metadata(delivery.rows, written)
+    return MaterializeResult(
+        metadata={**metadata, **evidence_metadata(evidence.layout(), "notifications")}
+    )
 
 
 def notification_checks(contract: Contract) -> list[AssetChecksDefinition]:

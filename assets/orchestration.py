@@ -20,7 +20,7 @@ from agent_platform.evidence.workloads.orchestration import (
     run_orchestration,
 )
 from assets._checks import threshold_checks
-from assets._common import finish, markdown_table, sizes_for
+from assets._common import evidence_metadata, finish, markdown_table, sizes_for
 from jobs.resources import DatabaseResource, EvidenceResource
 
 __all__ = ["ORCHESTRATION_KEY", "orchestration_checks", "orchestration_runs"]
@@ -50,6 +50,13 @@ def _log(context: AssetExecutionContext) -> Callable[[ScenarioRun], None]:
     return lambda r: context.log.info(f"{r.scenario}: {r.decision} in {r.run_latency_ms:.0f} ms")
 
 
+def _backends(database: DatabaseResource, outcome: OrchestrationOutcome) -> dict[str, Any]:
+    return {
+        "database": database.backend,
+        "providers_simulated": all(r.simulated for r in outcome.runs),
+    }
+
+
 @asset(
     key=ORCHESTRATION_KEY,
     group_name="orchestration",
@@ -75,16 +82,14 @@ def orchestration_runs(
         started_at=started,
         finished_at=utc_now_iso(),
         sizes={**sizes, "scenarios": runs, "measured_runs": outcome.measured_runs},
-        backends={
-            "database": database.backend,
-            "providers_simulated": all(r.simulated for r in outcome.runs),
-        },
+        backends=_backends(database, outcome),
         declared={
             "samples": {paths.ORCHESTRATION_RUNS: runs, paths.GUARD_CORPUS: cases},
             "config": {**sizes, **outcome.declared_config()},
         },
     )
-    return MaterializeResult(metadata=_metadata(outcome))
+    figures = evidence_metadata(layout, "orchestration")
+    return MaterializeResult(metadata={**_metadata(outcome), **figures})
 
 
 def orchestration_checks(contract: Contract) -> list[AssetChecksDefinition]:

@@ -30,7 +30,7 @@ from agent_platform.evidence.workloads.router import (
 )
 from agent_platform.finops import FinOpsBudget, load_finops, open_store
 from assets._checks import threshold_checks
-from assets._common import finish, latency_markdown, markdown_table, sizes_for
+from assets._common import evidence_metadata, finish, latency_markdown, markdown_table, sizes_for
 from jobs.resources import DatabaseResource, EvidenceResource, RedisResource, RouterResource
 
 __all__ = [
@@ -109,7 +109,8 @@ def model_routing_accuracy(
     backends = _backends(database, budget.backend, settings.profile, simulated)
     finish(context, evidence, "router_decisions", started_at=started, finished_at=finished,
            sizes=sizes, backends=backends, declared=declared)  # fmt: skip
-    return MaterializeResult(metadata=_accuracy_metadata(decisions))
+    metadata = {**_accuracy_metadata(decisions), **evidence_metadata(lay, "router_decisions")}
+    return MaterializeResult(metadata=metadata)
 
 
 def _accuracy_metadata(decisions: Sequence[RoutingDecision]) -> dict[str, Any]:
@@ -162,7 +163,10 @@ def router_failover(
     backends = _backends(database, budget.backend, settings.profile, simulated)
     finish(context, evidence, "router_failover", started_at=started, finished_at=finished,
            sizes=sizes, backends=backends, declared=declared)  # fmt: skip
-    return MaterializeResult(metadata=_failover_metadata(outcomes))
+    metadata = _failover_metadata(outcomes)
+    return MaterializeResult(
+        metadata={**metadata, **evidence_metadata(evidence.layout(), "router_failover")}
+    )
 
 
 def _failover_metadata(outcomes: Sequence[FailoverOutcome]) -> dict[str, Any]:

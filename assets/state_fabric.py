@@ -19,7 +19,7 @@ from agent_platform.evidence.workloads.state_fabric import (
     run_state_fabric,
 )
 from assets._checks import threshold_checks
-from assets._common import finish, latency_markdown, sizes_for
+from assets._common import evidence_metadata, finish, latency_markdown, sizes_for
 from jobs.resources import DatabaseResource, EvidenceResource, RedisResource
 
 __all__ = ["STATE_KEY", "state_cache_latency", "state_checks"]
@@ -84,7 +84,10 @@ def state_cache_latency(
         backends=backends,
         declared=declared,
     )
-    return MaterializeResult(metadata=_metadata(run, rows, backends))
+    metadata = _metadata(run, rows, backends)
+    return MaterializeResult(
+        metadata={**metadata, **evidence_metadata(evidence.layout(), "state_fabric")}
+    )
 
 
 def state_checks(contract: Contract) -> list[AssetChecksDefinition]:

@@ -8,6 +8,8 @@
   the router uses, writing ``metrics/compliance/vendor_region_distribution.csv``.
 """
 
+from typing import Any
+
 from dagster import AssetChecksDefinition, AssetExecutionContext, AssetKey, MaterializeResult, asset
 
 from agent_platform.evidence import layout as paths
@@ -15,10 +17,15 @@ from agent_platform.evidence.contract_model import Contract
 from agent_platform.evidence.files import utc_now_iso
 from agent_platform.evidence.formats.compliance import write_residency
 from agent_platform.evidence.workloads.residency import RESIDENCY_INPUTS, run_residency
-from agent_platform.supply_chain import javascript_note, verify_lockfile, write_report
+from agent_platform.supply_chain import (
+    VerificationRun,
+    javascript_note,
+    verify_lockfile,
+    write_report,
+)
 from agent_platform.supply_chain.report import headline
 from assets._checks import threshold_checks
-from assets._common import finish, markdown_table
+from assets._common import evidence_metadata, finish, markdown_table
 from jobs.resources import EvidenceResource
 
 __all__ = [
@@ -33,6 +40,24 @@ __all__ = [
 PACKAGES_KEY = AssetKey(["pkg_reality_report"])
 RESIDENCY_KEY = AssetKey(["vendor_region_distribution"])
 LOCKFILE = "requirements.lock"
+
+
+def _package_metadata(run: VerificationRun) -> dict[str, Any]:
+    summary = (
+        run.total,
+        run.verified,
+        run.unverified,
+        run.vulnerabilities,
+        run.blocking_vulnerabilities,
+        run.newer_than_snapshot,
+        f"{run.seconds:.1f}",
+    )
+    columns = ("total", "verified", "unverified", "advisories", "blocking", "newer", "seconds")
+    return {
+        "path": paths.PKG_REPORT_MD,
+        "headline": " ".join(headline([run])),
+        "summary": markdown_table(columns, [summary]),
+    }
 
 
 @asset(
@@ -59,26 +84,8 @@ def pkg_reality_report(
         sizes={"lockfile": LOCKFILE, "packages": run.total},
         backends={"sources": [f"{s.name} ({s.date})" for s in run.sources]},
     )
-    return MaterializeResult(
-        metadata={
-            "path": paths.PKG_REPORT_MD,
-            "headline": " ".join(headline([run])),
-            "summary": markdown_table(
-                ("total", "verified", "unverified", "advisories", "blocking", "newer", "seconds"),
-                [
-                    (
-                        run.total,
-                        run.verified,
-                        run.unverified,
-                        run.vulnerabilities,
-                        run.blocking_vulnerabilities,
-                        run.newer_than_snapshot,
-                        f"{run.seconds:.1f}",
-                    )
-                ],
-            ),
-        }
-    )
+    figures = evidence_metadata(layout, "packages")
+    return MaterializeResult(metadata={**_package_metadata(run), **figures})
 
 
 @asset(
@@ -106,12 +113,12 @@ def vendor_region_distribution(
     table = [
         (d.vendor, d.region, d.endpoint_host, d.eu_compliant, d.reason) for d in report.decisions
     ]
-    return MaterializeResult(
-        metadata={
-            "path": paths.RESIDENCY_CSV,
-            "vendors": markdown_table(("vendor", "region", "endpoint host", "EU", "reason"), table),
-        }
-    )
+    metadata: dict[str, Any] = {
+        "path": paths.RESIDENCY_CSV,
+        "vendors": markdown_table(("vendor", "region", "endpoint host", "EU", "reason"), table),
+    }
+    figures = evidence_metadata(evidence.layout(), "residency")
+    return MaterializeResult(metadata={**metadata, **figures})
 
 
 def package_checks(contract: Contract) -> list[AssetChecksDefinition]:

@@ -19,6 +19,7 @@ from decimal import Decimal
 from dagster import (
     AssetCheckEvaluation,
     AssetCheckKey,
+    DagsterInstance,
     DefaultSensorStatus,
     SensorDefinition,
     SensorEvaluationContext,
@@ -35,9 +36,11 @@ from jobs.resources import DatabaseResource, NotificationResource, RedisResource
 
 __all__ = [
     "BudgetCrossing",
+    "CheckFailure",
     "budget_crossings",
     "build_budget_sensor",
     "build_check_failure_sensor",
+    "new_failures",
 ]
 
 BUDGET_EVENT = "budget.threshold"
@@ -89,6 +92,18 @@ def _highest_level(window: WindowStatus, levels: Sequence[float]) -> float:
     return max((lvl for lvl in levels if ratio >= Decimal(str(lvl))), default=0.0)
 
 
+def _budget_status(
+    database: DatabaseResource, redis: RedisResource
+) -> tuple[BudgetStatus, tuple[float, float]]:
+    """Today's and this month's committed spend, and the levels to announce (threshold, 100 %)."""
+    settings = Settings.from_env()
+    routing = load_routing(settings)
+    finops = load_finops(settings, routing)
+    store = open_store(database.engine, finops, redis_client=redis.client)
+    status = FinOpsBudget(finops, routing, store).get_remaining_budget()
+    return status, (float(finops.alerts.threshold_percent) / 100.0, 1.0)
+
+
 def build_budget_sensor(
     name: str = "budget_threshold_sensor", minimum_interval_seconds: int = 300
 ) -> SensorDefinition:
@@ -106,12 +121,7 @@ def build_budget_sensor(
         redis: RedisResource,
         notifications: NotificationResource,
     ) -> SensorResult | SkipReason:
-        settings = Settings.from_env()
-        routing = load_routing(settings)
-        finops = load_finops(settings, routing)
-        store = open_store(database.engine, finops, redis_client=redis.client)
-        status = FinOpsBudget(finops, routing, store).get_remaining_budget()
-        levels = (float(finops.alerts.threshold_percent) / 100.0, 1.0)
+        status, levels = _budget_status(database, redis)
         announced = json.loads(context.cursor) if context.cursor else {}
         crossings, cursor = budget_crossings(status, levels, announced)
         publisher = notifications.publisher(database.engine)
@@ -127,6 +137,46 @@ def build_budget_sensor(
         return SensorResult(cursor=encoded)
 
     return _budget_sensor
+
+
+@dataclass(frozen=True)
+class CheckFailure:
+    """One new failed evaluation of a gate check, in the run that produced it."""
+
+    key: AssetCheckKey
+    run_id: str
+    evaluation: AssetCheckEvaluation
+
+    @property
+    def check(self) -> str:
+        return self.key.to_user_string()
+
+    def payload(self) -> dict[str, object]:
+        return {
+            "asset": self.key.asset_key.to_user_string(),
+            "check": self.key.name,
+            "run_id": self.run_id,
+            "metadata": {k: str(v.value) for k, v in self.evaluation.metadata.items()},
+        }
+
+
+def new_failures(
+    instance: DagsterInstance, keys: Sequence[AssetCheckKey], seen: dict[str, int]
+) -> list[CheckFailure]:
+    """The failed evaluations of ``keys`` newer than ``seen``; ``seen`` is advanced in place to
+    the latest evaluation record of every check, failed or not."""
+    failures = []
+    for key in keys:
+        record = instance.get_latest_asset_check_evaluation_record(key)
+        name = key.to_user_string()
+        if record is None or record.id <= seen.get(name, -1):
+            continue
+        seen[name] = record.id
+        event = record.event.dagster_event if record.event else None
+        data = event.event_specific_data if event else None
+        if isinstance(data, AssetCheckEvaluation) and not data.passed:
+            failures.append(CheckFailure(key, record.run_id, data))
+    return failures
 
 
 def build_check_failure_sensor(
@@ -153,34 +203,15 @@ def build_check_failure_sensor(
         notifications: NotificationResource,
     ) -> SensorResult | SkipReason:
         seen: dict[str, int] = json.loads(context.cursor) if context.cursor else {}
-        failures = []
-        for key in keys:
-            record = context.instance.get_latest_asset_check_evaluation_record(key)
-            name_ = key.to_user_string()
-            if record is None or record.id <= seen.get(name_, -1):
-                continue
-            seen[name_] = record.id
-            data = (
-                record.event.dagster_event.event_specific_data
-                if record.event and record.event.dagster_event
-                else None
-            )
-            if isinstance(data, AssetCheckEvaluation) and not data.passed:
-                failures.append((key, record.run_id, data))
+        failures = new_failures(context.instance, keys, seen)
         cursor = json.dumps(seen, sort_keys=True)
         if not failures:
             context.update_cursor(cursor)
             return SkipReason("no new failed check evaluations")
         publisher = notifications.publisher(database.engine)
-        for key, run_id, data in failures:
-            payload = {
-                "asset": key.asset_key.to_user_string(),
-                "check": key.name,
-                "run_id": run_id,
-                "metadata": {k: str(v.value) for k, v in data.metadata.items()},
-            }
-            publisher.publish(CHECK_EVENT, payload, correlation_id=run_id)
-            context.log.info(f"notified failed check {key.to_user_string()} of run {run_id}")
+        for failure in failures:
+            publisher.publish(CHECK_EVENT, failure.payload(), correlation_id=failure.run_id)
+            context.log.info(f"notified failed check {failure.check} of run {failure.run_id}")
         return SensorResult(cursor=cursor)
 
     return _check_failure_sensor

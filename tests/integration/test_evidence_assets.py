@@ -6,15 +6,21 @@ only the files, their manifests and the backends they ran on. The package report
 it queries the public registries, and tests talk to loopback only.
 """
 
+import math
 from pathlib import Path
 
 import pytest
-from dagster import materialize
+from dagster import (
+    ExecuteInProcessResult,
+    FloatMetadataValue,
+    IntMetadataValue,
+    materialize,
+)
 
 from agent_platform.evidence import layout as paths
 from agent_platform.evidence.figures import workload_figures
 from agent_platform.evidence.formats import NOT_MEASURED
-from agent_platform.evidence.layout import EvidenceLayout
+from agent_platform.evidence.layout import EvidenceLayout, workload
 from agent_platform.evidence.manifest import read_manifest
 from assets.budget_concurrency import budget_concurrency
 from assets.finops import budget_report
@@ -53,6 +59,35 @@ WORKLOADS = (
 )
 
 
+ASSET_WORKLOADS = {
+    "state_cache_latency": "state_fabric",
+    "model_routing_accuracy": "router_decisions",
+    "router_failover": "router_failover",
+    "notification_delivery_log": "notifications",
+    "budget_report": "finops",
+    "budget_concurrency": "budget_concurrency",
+    "orchestration_runs": "orchestration",
+    "vendor_region_distribution": "residency",
+}
+
+
+def _assert_typed_figures(result: ExecuteInProcessResult, lay: EvidenceLayout) -> None:
+    """Each family asset carries every figure of its files, typed, under ``subsystem.figure``."""
+    events = result.get_asset_materialization_events()
+    assert len(events) == len(ASSET_WORKLOADS)
+    for event in events:
+        materialization = event.materialization
+        name = ASSET_WORKLOADS[materialization.asset_key.to_user_string()]
+        subsystem = workload(name).subsystem
+        metadata = materialization.metadata
+        for figure, value in workload_figures(lay, name).items():
+            entry = metadata[f"{subsystem}.{figure}"]
+            if isinstance(value, float) and math.isfinite(value):
+                assert isinstance(entry, FloatMetadataValue) and entry.value == value, figure
+            elif isinstance(value, int) and not isinstance(value, bool):
+                assert isinstance(entry, IntMetadataValue) and entry.value == value, figure
+
+
 def test_assets_materialize_on_postgres_and_redis(
     pg_url: str, redis_url: str, tmp_path: Path
 ) -> None:
@@ -76,6 +111,7 @@ def test_assets_materialize_on_postgres_and_redis(
     result = materialize(assets, resources=resources)
     assert result.success
     lay = EvidenceLayout(tmp_path)
+    _assert_typed_figures(result, lay)
     manifests = {name: read_manifest(lay, name) for name in WORKLOADS}
     for name, manifest in manifests.items():
         assert manifest is not None and manifest.run_id == result.run_id, name

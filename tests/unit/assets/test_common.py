@@ -12,8 +12,10 @@ from dagster import (
     TextMetadataValue,
 )
 
+from agent_platform.evidence.layout import EvidenceLayout
 from agent_platform.stats import summarize
 from assets._common import (
+    evidence_metadata,
     figure_metadata,
     latency_markdown,
     latency_table,
@@ -72,3 +74,19 @@ def test_latency_table_gives_n_percentiles_and_max_per_operation() -> None:
 def test_the_former_markdown_helpers_now_return_typed_tables() -> None:
     assert isinstance(markdown_table(("a",), [(1,)]), TableMetadataValue)
     assert isinstance(latency_markdown({"x": [1.0]}), TableMetadataValue)
+
+
+def test_family_metadata_says_why_figures_are_missing_and_links_its_own_charts(
+    tmp_path: Path,
+) -> None:
+    lay = EvidenceLayout(tmp_path)
+    decisions = evidence_metadata(lay, "router_decisions")
+    missing = decisions["figures not recomputed"]
+    assert isinstance(missing, TextMetadataValue) and "missing" in missing.value
+    chart = decisions["chart latency_router (drawn by the report step)"]
+    assert isinstance(chart, PathMetadataValue)
+    assert chart.value == str(tmp_path / "evidence/charts/latency_router.png")
+    assert not any("failover_outcomes" in key for key in decisions)
+    # The burst shares the finops subsystem but not the month replay's files: no budget chart.
+    assert not any(key.startswith("chart") for key in evidence_metadata(lay, "budget_concurrency"))
+    assert "chart budget_burn (drawn by the report step)" in evidence_metadata(lay, "finops")

@@ -4,7 +4,8 @@
 QueuedRunCoordinator with the limits of ``configs/agent_runs.yaml`` (global maximum, per phase,
 per provider) and, with ``--postgres``, run, event-log and schedule storage on PostgreSQL
 (dagster-postgres) through ``DAGSTER_PG_URL`` read from the environment when Dagster starts (the
-URL is never written into the file). The Makefile targets ``agent-ui``/``agent-daemon`` and the
+URL is never written into the file; name the driver, ``postgresql+psycopg2://``: SQLAlchemy 2.1
+maps plain ``postgresql://`` to psycopg 3, which dagster-postgres's NOTIFY does not work on). The Makefile targets ``agent-ui``/``agent-daemon`` and the
 ``-postgres`` variants call it, the daemon test and the scale benchmark too, so every instance
 that runs agent tasks gets its limits from the one config file.
 """

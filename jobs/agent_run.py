@@ -18,6 +18,7 @@ The executor is in-process: the run already has a process of its own, and one st
 second one.
 """
 
+import resource
 from typing import Any
 
 from dagster import (
@@ -78,7 +79,16 @@ def outcome_metadata(task_id: str, outcome: TaskOutcome) -> dict[str, Any]:
         "final_state_hash": result.final_state_hash,
         "providers_used": ",".join(outcome.providers_used),
         "simulated": MetadataValue.bool(outcome.simulated),
+        "process_cpu_s": MetadataValue.float(round(process_cpu_s(), 3)),
     }
+
+
+def process_cpu_s() -> float:
+    """CPU seconds of this run's process so far (imports included) and its finished children
+    (the QA sandbox): what one agent run costs a worker."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _verdict(approved: bool) -> str:

@@ -33,7 +33,7 @@ ENV = {
     "DAGSTER_PG_DB": "dagster",
     "DAGSTER_PG_USER": "dagster",
     "DAGSTER_PG_PASSWORD": "not-a-real-password",
-    "DAGSTER_PG_URL": "postgresql://dagster@db.internal:5432/dagster",
+    "DAGSTER_PG_URL": "postgresql+psycopg2://dagster@db.internal:5432/dagster",
     "AGENT_PLATFORM_CODE_IMAGE": "registry.example/agent-platform:1",
     "AGENT_PLATFORM_K8S_NAMESPACE": "agents",
 }
@@ -69,6 +69,7 @@ def test_deploy_file_passes_dagster_validation(name: str, deploy_env: None) -> N
          "config": config["storage"]["postgres"]}
     )  # fmt: skip
     assert storage["postgres_db"]["hostname"] == ENV["DAGSTER_PG_HOST"]
+    assert storage["postgres_db"]["scheme"] == "postgresql+psycopg2"
     if "run_launcher" in config:
         launcher, launched = _class_config(config["run_launcher"])
         assert launcher.__module__.split(".")[0] in {"dagster_docker", "dagster_k8s"}

@@ -1,0 +1,233 @@
+"""Scale benchmark: the same agent tasks through Dagster's real queue and daemon on PostgreSQL.
+
+Run as::
+
+    uv run python -m bench.scale [--tasks 40] [--levels 1,2,4,8]
+        [--server-url postgresql://postgres@127.0.0.1:5432/postgres]
+
+Set-up (all created here, dropped at the end): a scratch agent_platform database (migrated;
+ledgers, checkpoints, budget, outbox) and, per concurrency level, a fresh Dagster storage
+database and DAGSTER_HOME whose dagster.yaml (written by ``jobs.agent_instance``) puts run,
+event-log and schedule storage on PostgreSQL and sets the QueuedRunCoordinator's
+``max_concurrent_runs`` to the level. ``dagster-daemon run`` runs as a subprocess on the
+agent-runs code location; the runs it launches are processes of their own. The tasks are the
+five scenarios of ``configs/scenarios`` (approve, refine, violate policy, QA fail then fix,
+refinement bound), each repeated with a numbered title so every task is distinct, answered by
+the provider simulator with ``configs/simulation/scale_bench.yaml`` (the routing config's base
+latencies compressed 10x, lognormal tail). Run-end notifications go through the durable outbox
+to a Slack-style destination on a loopback receiver, delivered by a dispatcher thread here.
+
+Per level, from Dagster's own run records: ``runs_per_min`` (tasks / (last end - first
+submission)), ``p95_queue_wait_s`` (start - creation), ``p95_run_time_s`` (end - start),
+``cpu_busy_percent`` (the whole machine's, from /proc/stat over the level: other processes on
+a shared machine count too, so the load average is printed beside it) and
+``run_cpu_s_median`` (CPU of one run's process, measured by the run itself).
+
+Across levels: ``ledger_forks`` (run ledgers that fail verification, hold other than exactly
+one ``run_started`` and one ``run_finished`` entry, or were written by more than one Dagster run),
+``budget_breaches`` (day/month windows whose committed + reserved spend exceeds the cap after a
+level), ``lost_notifications`` (finished agent runs whose run-end notice never reached the
+receiver), ``failed_runs``, ``replay_failures`` (runs whose metadata says the ledger did not
+replay) and ``throughput_ratio_8_vs_1``. The last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from agent_platform.config import project_root
+from bench._harness import emit, p95, ratio
+from bench._scale_checks import budget_breaches, ledger_forks, lost_notifications
+from bench._scale_setup import (
+    Receiver,
+    cpu_sample,
+    dagster_database,
+    scenario_tasks,
+    write_notifications_config,
+)
+
+ROOT = project_root()
+WORKSPACE = ROOT / "deploy" / "workspace_agent_runs.yaml"
+PROFILE = "configs/simulation/scale_bench.yaml"
+DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def _start_daemon(home: Path, log: Path) -> subprocess.Popen[bytes]:
+    daemon = str(Path(sys.executable).parent / "dagster-daemon")
+    return subprocess.Popen(
+        [daemon, "run", "-w", str(WORKSPACE)],
+        cwd=ROOT,
+        env={**os.environ, "DAGSTER_HOME": str(home)},
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),
+        start_new_session=True,
+    )
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    import signal
+
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def _records(instance: Any, run_ids: list[str]) -> list[Any]:
+    return [instance.get_run_record_by_id(run_id) for run_id in run_ids]
+
+
+def _metadata(instance: Any, run_id: str) -> dict[str, Any]:
+    from dagster import DagsterEventType
+
+    for entry in instance.all_logs(run_id, of_type=DagsterEventType.STEP_OUTPUT):
+        return {k: v.value for k, v in entry.dagster_event.event_specific_data.metadata.items()}
+    return {}
+
+
+def run_level(
+    level: int, tasks: list[Any], work: Path, server: str, options: dict[str, str]
+) -> dict[str, Any]:
+    """Submit every task at once to an instance limited to ``level`` runs; figures of the level."""
+    from jobs.agent_instance import instance_config, write_instance
+    from jobs.agent_runs_config import load_agent_runs_config
+    from jobs.agent_submit import open_instance, open_workspace, submit_tasks, wait_for_runs
+
+    home = work / f"home_{level}"
+    settings = instance_config(
+        load_agent_runs_config(), postgres=True, max_concurrent_runs=level, dequeue_interval_s=1
+    )
+    write_instance(home, settings)
+    with dagster_database(server, f"bench_scale_dagster_{level}_") as dagster_url:
+        os.environ["DAGSTER_PG_URL"] = dagster_url
+        daemon = _start_daemon(home, work / f"daemon_{level}.log")
+        try:
+            with open_instance(home) as instance, open_workspace(instance, WORKSPACE) as workspace:
+                cpu_before, started = cpu_sample(), time.time()
+                runs = submit_tasks(instance, workspace, tasks, options)
+                run_ids = [r.run_id for r in runs]
+                statuses = wait_for_runs(instance, run_ids, timeout_s=3600, poll_s=1.0)
+                cpu_busy = cpu_sample().busy_percent_since(cpu_before)
+                records = _records(instance, run_ids)
+                metadata = {run_id: _metadata(instance, run_id) for run_id in run_ids}
+        finally:
+            _stop(daemon)
+    return _level_figures(level, records, statuses, metadata, started, cpu_busy)
+
+
+def _level_figures(
+    level: int,
+    records: list[Any],
+    statuses: dict[str, str],
+    metadata: dict[str, dict[str, Any]],
+    started: float,
+    cpu_busy: float,
+) -> dict[str, Any]:
+    waits = [r.start_time - r.create_timestamp.timestamp() for r in records if r.start_time]
+    times = [r.end_time - r.start_time for r in records if r.start_time and r.end_time]
+    last_end = max((r.end_time for r in records if r.end_time), default=started)
+    cpu = [m["process_cpu_s"] for m in metadata.values() if "process_cpu_s" in m]
+    return {
+        "level": level,
+        "runs": len(records),
+        "succeeded": sum(1 for s in statuses.values() if s == "SUCCESS"),
+        "runs_per_min": round(len(records) / (last_end - started) * 60.0, 3),
+        "p95_queue_wait_s": round(p95(waits), 3),
+        "p95_run_time_s": round(p95(times), 3),
+        "cpu_busy_percent": round(cpu_busy, 1),
+        "run_cpu_s_median": round(statistics.median(cpu), 3) if cpu else float("nan"),
+        "run_cpu_s_n": len(cpu),
+        "load_average_1m_after": round(os.getloadavg()[0], 2),
+        "replay_failures": sum(1 for m in metadata.values() if m.get("replay_ok") is not True),
+        "agent_run_ids": [m.get("agent_run_id", "") for m in metadata.values()],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__)
+    parser.add_argument("--tasks", type=int, default=40)
+    parser.add_argument("--levels", default="1,2,4,8")
+    parser.add_argument(
+        "--server-url",
+        default=os.environ.get("AGENT_PLATFORM_BENCH_PG_ADMIN_URL") or DEFAULT_SERVER,
+    )
+    args = parser.parse_args(argv)
+    levels = [int(x) for x in args.levels.split(",")]
+    print(f"load average at start: {os.getloadavg()} on {os.cpu_count()} cores", flush=True)
+    result = run_bench(args.server_url, levels, scenario_tasks(args.tasks))
+    emit(result)
+    ok = all(result[k] == 0 for k in ("ledger_forks", "budget_breaches", "lost_notifications"))
+    return 0 if ok and result["failed_runs"] == 0 else 1
+
+
+def run_bench(server: str, levels: list[int], tasks: list[Any]) -> dict[str, Any]:
+    import tempfile
+
+    from bench._harness import scratch_postgres_database
+
+    with (
+        tempfile.TemporaryDirectory(prefix="bench_scale_") as tmp,
+        scratch_postgres_database(server, "bench_scale_agent_") as agent_url,
+        Receiver() as receiver,
+    ):
+        work = Path(tmp)
+        os.environ["AGENT_PLATFORM_DATABASE_URL"] = agent_url
+        options = {
+            "simulation_profile": PROFILE,
+            "notifications_config": str(write_notifications_config(work, receiver.url)),
+        }
+        per_level = []
+        with receiver.dispatching(agent_url, work):
+            for level in levels:
+                figures = run_level(level, tasks, work, server, options)
+                print(_line(figures), flush=True)
+                per_level.append(figures)
+            receiver.drain(agent_url, work)
+        run_ids = [rid for f in per_level for rid in f.pop("agent_run_ids")]
+        return _summary(per_level, run_ids, agent_url, receiver, len(tasks))
+
+
+def _line(f: dict[str, Any]) -> str:
+    return (
+        f"max_concurrent_runs={f['level']}: {f['succeeded']}/{f['runs']} succeeded, "
+        f"{f['runs_per_min']} runs/min, p95 queue wait {f['p95_queue_wait_s']} s, p95 run "
+        f"{f['p95_run_time_s']} s, machine CPU {f['cpu_busy_percent']} %, run CPU median "
+        f"{f['run_cpu_s_median']} s (n={f['run_cpu_s_n']}), load {f['load_average_1m_after']}"
+    )
+
+
+def _summary(
+    per_level: list[dict[str, Any]], run_ids: list[str], agent_url: str, receiver: Any, n: int
+) -> dict[str, Any]:
+    by_level = {f["level"]: f for f in per_level}
+    throughput = ratio(
+        by_level.get(8, {}).get("runs_per_min", float("nan")),
+        by_level.get(1, {}).get("runs_per_min", float("nan")),
+    )
+    return {
+        "bench": "scale",
+        "tasks_per_level": n,
+        "levels": per_level,
+        "runs_total": len(run_ids),
+        "failed_runs": sum(f["runs"] - f["succeeded"] for f in per_level),
+        "replay_failures": sum(f["replay_failures"] for f in per_level),
+        "ledger_forks": ledger_forks(agent_url, run_ids),
+        "budget_breaches": budget_breaches(agent_url),
+        "lost_notifications": lost_notifications(run_ids, receiver.bodies()),
+        "throughput_ratio_8_vs_1": throughput,
+        "simulated_providers": True,
+        "load_average_end": list(os.getloadavg()),
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -13,6 +13,7 @@ that runs agent tasks gets its limits from the one config file.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -62,11 +63,35 @@ def write_instance(home: Path, settings: dict[str, Any]) -> Path:
     return target
 
 
+def create_database(url: str) -> bool:
+    """Create the database ``url`` names on its server unless it exists; True if created."""
+    import sqlalchemy as sa
+    from sqlalchemy.engine.url import make_url
+
+    from agent_platform.db import create_engine_for
+
+    target = make_url(url)
+    admin_url = target.set(database="postgres").render_as_string(hide_password=False)
+    admin = create_engine_for(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    try:
+        with admin.connect() as conn:
+            query = sa.text("SELECT 1 FROM pg_database WHERE datname = :name")
+            if conn.execute(query, {"name": target.database}).first():
+                return False
+            conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
+            return True
+    finally:
+        admin.dispose()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m jobs.agent_instance", description=__doc__)
     parser.add_argument("--home", type=Path, required=True, help="the instance folder")
     parser.add_argument("--postgres", action="store_true", help=f"storage on ${PG_URL_ENV}")
     parser.add_argument("--config", type=Path, help="agent runs YAML (default: configs/)")
+    parser.add_argument(
+        "--create-database", action="store_true", help=f"create ${PG_URL_ENV}'s database"
+    )
     args = parser.parse_args(argv)
     try:
         config = load_agent_runs_config(args.config)
@@ -75,6 +100,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     target = write_instance(args.home, instance_config(config, postgres=args.postgres))
     print(f"wrote {target}")
+    if args.create_database:
+        url = os.environ.get(PG_URL_ENV)
+        if not url:
+            print(f"agent_instance: error: --create-database needs ${PG_URL_ENV}", file=sys.stderr)
+            return 2
+        print("created" if create_database(url) else "found", "the Dagster storage database")
     return 0
 
 

@@ -21,12 +21,14 @@ Per level, from Dagster's own run records: ``runs_per_min`` (tasks / (last end -
 submission)), ``p95_queue_wait_s`` (start - creation), ``p95_run_time_s`` (end - start),
 ``cpu_busy_percent`` (the whole machine's, from /proc/stat over the level: other processes on
 a shared machine count too, so the load average is printed beside it) and
-``run_cpu_s_median`` (CPU of one run's process, measured by the run itself).
+``run_cpu_s_median`` (CPU of one run's process, measured by the run itself),
+``agent_db_commits_per_run`` and ``dagster_db_commits_per_run`` (committed transactions of the
+agent_platform database and of the Dagster storage database over the level, from
+``pg_stat_database``, per task; the dispatcher's and the bench's own reads included).
 
-Across levels: ``ledger_forks`` (run ledgers that fail verification, hold other than exactly
-one ``run_started`` and one ``run_finished`` entry, or were written by more than one Dagster run),
-``budget_breaches`` (day/month windows whose committed + reserved spend exceeds the cap after a
-level), ``lost_notifications`` (finished agent runs whose run-end notice never reached the
+Across levels: ``ledger_forks`` (run ledgers that fail verification or hold other than exactly
+one ``run_started`` and one ``run_finished`` entry), ``budget_breaches`` (day, month and token
+windows whose committed + reserved spend exceeds the cap after the last level), ``lost_notifications`` (finished agent runs whose run-end notice never reached the
 receiver), ``failed_runs``, ``replay_failures`` (runs whose metadata says the ledger did not
 replay) and ``throughput_ratio_8_vs_1``. The last line is one JSON object.
 """
@@ -94,6 +96,23 @@ def _metadata(instance: Any, run_id: str) -> dict[str, Any]:
     return {}
 
 
+def _commits(url: str) -> int:
+    """Committed transactions of ``url``'s database so far (pg_stat_database; the statistics
+    of a finished backend are flushed when it exits, so this is read after the daemon stops)."""
+    import sqlalchemy as sa
+
+    from agent_platform.db import create_engine_for
+
+    engine = create_engine_for(url, poolclass=sa.NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_stat_clear_snapshot()"))
+            query = "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+            return int(conn.execute(sa.text(query)).scalar_one())
+    finally:
+        engine.dispose()
+
+
 def run_level(
     level: int, tasks: list[Any], work: Path, server: str, options: dict[str, str]
 ) -> dict[str, Any]:
@@ -109,6 +128,8 @@ def run_level(
     write_instance(home, settings)
     with dagster_database(server, f"bench_scale_dagster_{level}_") as dagster_url:
         os.environ["DAGSTER_PG_URL"] = dagster_url
+        agent_url = os.environ["AGENT_PLATFORM_DATABASE_URL"]
+        commits_before = (_commits(agent_url), _commits(dagster_url))
         daemon = _start_daemon(home, work / f"daemon_{level}.log")
         try:
             with open_instance(home) as instance, open_workspace(instance, WORKSPACE) as workspace:
@@ -121,7 +142,15 @@ def run_level(
                 metadata = {run_id: _metadata(instance, run_id) for run_id in run_ids}
         finally:
             _stop(daemon)
-    return _level_figures(level, records, statuses, metadata, started, cpu_busy)
+        time.sleep(1.0)  # let the exited backends' statistics reach pg_stat_database
+        commits = (
+            _commits(agent_url) - commits_before[0],
+            _commits(dagster_url) - commits_before[1],
+        )
+    figures = _level_figures(level, records, statuses, metadata, started, cpu_busy)
+    figures["agent_db_commits_per_run"] = round(commits[0] / len(tasks), 1)
+    figures["dagster_db_commits_per_run"] = round(commits[1] / len(tasks), 1)
+    return figures
 
 
 def _level_figures(
@@ -201,7 +230,9 @@ def _line(f: dict[str, Any]) -> str:
         f"max_concurrent_runs={f['level']}: {f['succeeded']}/{f['runs']} succeeded, "
         f"{f['runs_per_min']} runs/min, p95 queue wait {f['p95_queue_wait_s']} s, p95 run "
         f"{f['p95_run_time_s']} s, machine CPU {f['cpu_busy_percent']} %, run CPU median "
-        f"{f['run_cpu_s_median']} s (n={f['run_cpu_s_n']}), load {f['load_average_1m_after']}"
+        f"{f['run_cpu_s_median']} s (n={f['run_cpu_s_n']}), load {f['load_average_1m_after']}, "
+        f"commits per run: agent db {f['agent_db_commits_per_run']}, "
+        f"Dagster db {f['dagster_db_commits_per_run']}"
     )
 
 

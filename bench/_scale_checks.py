@@ -11,7 +11,7 @@ from agent_platform.finops import FinOpsBudget, load_finops, open_store
 from agent_platform.models.config import load_routing
 from agent_platform.state.ledger_replay import Ledger
 
-__all__ = ["budget_breaches", "ledger_forks", "lost_notifications"]
+__all__ = ["budget_breaches", "ledger_forks", "llm_usage_per_run", "lost_notifications"]
 
 
 def ledger_forks(database_url: str, agent_run_ids: Sequence[str]) -> int:
@@ -51,3 +51,30 @@ def lost_notifications(agent_run_ids: Sequence[str], bodies: Sequence[bytes]) ->
     """Finished runs whose run-end notice (it names the run id) the receiver never got."""
     received = b"\n".join(bodies)
     return sum(1 for run_id in agent_run_ids if run_id.encode() not in received)
+
+
+def llm_usage_per_run(database_url: str, agent_run_ids: Sequence[str]) -> dict[str, float]:
+    """Median LLM calls and tokens (prompt + completion) per run, from the runs' ledgers."""
+    import statistics
+
+    engine = create_engine_for(database_url)
+    calls, tokens = [], []
+    try:
+        for run_id in agent_run_ids:
+            responses = [
+                response
+                for entry in Ledger(engine, f"run:{run_id}").entries()
+                if entry.event_type == "node_completed"
+                for response in entry.data().get("llm_responses") or []
+            ]
+            calls.append(len(responses))
+            tokens.append(sum(r["prompt_tokens"] + r["completion_tokens"] for r in responses))
+    finally:
+        engine.dispose()
+    if not calls:
+        return {}
+    return {
+        "llm_calls_per_run_median": float(statistics.median(calls)),
+        "tokens_per_run_median": float(statistics.median(tokens)),
+        "tokens_per_run_max": float(max(tokens)),
+    }

@@ -28,9 +28,11 @@ agent_platform database and of the Dagster storage database over the level, from
 
 Across levels: ``ledger_forks`` (run ledgers that fail verification or hold other than exactly
 one ``run_started`` and one ``run_finished`` entry), ``budget_breaches`` (day, month and token
-windows whose committed + reserved spend exceeds the cap after the last level), ``lost_notifications`` (finished agent runs whose run-end notice never reached the
-receiver), ``failed_runs``, ``replay_failures`` (runs whose metadata says the ledger did not
-replay) and ``throughput_ratio_8_vs_1``. The last line is one JSON object.
+windows whose committed + reserved spend exceeds the cap after the last level),
+``lost_notifications`` (finished agent runs whose run-end notice never reached the receiver),
+``failed_runs``, ``replay_failures`` (runs whose metadata says the ledger did not replay),
+``throughput_ratio_8_vs_1``, and the median LLM calls and tokens per run (from the ledgers: the
+scripted scenarios' simulated usage, for the provider rate-limit arithmetic). The last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -46,7 +48,12 @@ from typing import Any
 
 from agent_platform.config import project_root
 from bench._harness import emit, p95, ratio
-from bench._scale_checks import budget_breaches, ledger_forks, lost_notifications
+from bench._scale_checks import (
+    budget_breaches,
+    ledger_forks,
+    llm_usage_per_run,
+    lost_notifications,
+)
 from bench._scale_setup import (
     Receiver,
     cpu_sample,
@@ -255,6 +262,7 @@ def _summary(
         "budget_breaches": budget_breaches(agent_url),
         "lost_notifications": lost_notifications(run_ids, receiver.bodies()),
         "throughput_ratio_8_vs_1": throughput,
+        **llm_usage_per_run(agent_url, run_ids),
         "simulated_providers": True,
         "load_average_end": list(os.getloadavg()),
     }

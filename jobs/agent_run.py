@@ -6,10 +6,12 @@ router, budgets, ledger and notifications as ``agent-platform run``. Dagster sup
 team running many tasks needs around that: the queue and its limits, run isolation (each run in
 its own process, launched by the instance's run launcher), run history and the UI.
 
-What the run records: the outcome, cost, refinements, ledger head and replay check as typed
-output metadata of the op; tags with the task id, the FinOps phase and the providers the phase
-allows (set at submission, so the queue's tag limits can match them) plus the providers the run
-actually called and its outcome (added when it ends). A run whose day or month budget is spent
+What the run records: the outcome, cost, refinements, ledger head, replay check and the CPU
+of its process as typed output metadata of the op; tags with the FinOps phase and the
+providers the phase allows (job tags, so every run carries them from the moment it is queued
+and the queue's tag limits match them, a launchpad run included), the task id (set by submit
+and the sensor; by the op for a launchpad run), and the providers the run actually called and
+its outcome (added when it ends). A run whose day or month budget is spent
 fails before any provider call with the reason; a finished run whose ledger does not replay
 fails too: its record cannot be trusted. A *rejected* task is a successful Dagster run with
 outcome ``rejected``: the agent did its job and said no.
@@ -32,7 +34,7 @@ from dagster import (
     op,
 )
 
-from jobs.agent_runs_config import PHASE_TAG, run_tags
+from jobs.agent_runs_config import TASK_TAG, run_tags
 from jobs.agent_task import (
     BudgetCapReachedError,
     TaskOptions,
@@ -99,7 +101,7 @@ def _verdict(approved: bool) -> str:
 def agent_task(context: OpExecutionContext, config: AgentTaskConfig) -> Output[dict[str, Any]]:
     loaded = load_task(text=config.task_yaml, path=config.task_path)
     run = context.run
-    if PHASE_TAG not in run.tags:  # launched from the UI: tag it as submit and the sensor do
+    if TASK_TAG not in run.tags:  # launched from the UI: the job's tags carry phase/providers
         phase, providers = phase_providers()
         context.instance.add_run_tags(run.run_id, run_tags(loaded.task_id, phase, providers))
     options = TaskOptions(
@@ -128,10 +130,19 @@ def _plain(metadata: dict[str, Any]) -> dict[str, Any]:
     return {k: v.value if isinstance(v, MetadataValue) else v for k, v in metadata.items()}
 
 
+def _job_tags() -> dict[str, str]:
+    """The tags every agent run carries, a launchpad run too: the queue's phase and provider
+    limits match them before the run starts (submit and the sensor add the task id)."""
+    phase, providers = phase_providers()
+    tags = run_tags("", phase, providers)
+    del tags[TASK_TAG]
+    return {KIND_TAG: "agent_run", **tags}
+
+
 @job(
     name=AGENT_JOB_NAME,
     executor_def=in_process_executor,
-    tags={KIND_TAG: "agent_run"},
+    tags=_job_tags(),
     description="One agent task per run (task YAML inline or a path in the run config).",
 )
 def agent_run() -> None:

@@ -60,6 +60,15 @@ def test_a_task_runs_with_typed_metadata_and_tags(backend: str) -> None:
     assert (meta["ledger_seq"], meta["ledger_head"]) == (seq, head)
     assert tags[PHASE_TAG] == "1" and tags[OUTCOME_TAG] == "approved"
     assert {PROVIDER_TAG_PREFIX + p for p in meta["providers_used"].split(",")} <= set(tags)
+    assert isinstance(meta["process_cpu_s"], float) and meta["process_cpu_s"] > 0
+
+
+def test_every_run_of_the_job_carries_the_limit_tags() -> None:
+    """A launchpad run has no submitter: the job's own tags are what the queue limits match."""
+    assert agent_run.tags[PHASE_TAG] == "1"
+    assert {PROVIDER_TAG_PREFIX + p for p in ("openai", "anthropic", "local")} <= set(
+        agent_run.tags
+    )
 
 
 def test_the_budget_cap_refuses_the_run_before_any_call(backend: str) -> None:

@@ -14,13 +14,13 @@ from agent_platform.state.cache import (
     RedisCache,
     cache_from_settings,
 )
+from agent_platform.state.ledger.chain import GENESIS_HASH
+from agent_platform.state.ledger.retry import LedgerContentionError
 from agent_platform.state.ledger_replay import (
-    GENESIS_HASH,
     AppendRetry,
     Checkpoint,
     Ledger,
     LedgerAnchor,
-    LedgerContentionError,
     LedgerEntry,
     LedgerVerification,
     ReplayReport,

@@ -28,10 +28,10 @@ from agent_platform.orchestration.checkpointing import libpq_url
 from agent_platform.state.cache import MemoryTTLCache
 from agent_platform.state.consumers import StateProjection
 from agent_platform.state.ledger.chain import GENESIS_HASH, entry_hash
+from agent_platform.state.ledger.retry import LedgerContentionError
 from agent_platform.state.ledger_replay import (
     AppendRetry,
     Ledger,
-    LedgerContentionError,
     LedgerEntry,
     replay_events,
     verify_ledger_integrity,

@@ -23,6 +23,7 @@ never blesses a chain it has not seen intact.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,12 +31,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from agent_platform._dberror import storage_error
-from agent_platform.errors import LedgerIntegrityError
+from agent_platform.errors import AgentPlatformError, LedgerIntegrityError
 from agent_platform.state.ledger.anchor import AnchorView, LedgerAnchor
 from agent_platform.state.ledger.chain import GENESIS_HASH
 from agent_platform.state.ledger.checkpoints import Checkpoint
 from agent_platform.state.ledger.scan import Scan, scan_chain
 from agent_platform.state.tables import ledger_heads
+
+_log = logging.getLogger(__name__)
 
 __all__ = ["ANCHORED_KINDS", "Finding", "anchor_summary", "judge", "take_checkpoint"]
 
@@ -177,3 +180,21 @@ def take_checkpoint(
     if base is not None and base.seq == head[0]:
         return base
     return anchor.sign(scope, ledger, head)
+
+
+def checkpoint_when_due(
+    engine: Engine, ledger: str, anchor: LedgerAnchor, moved: tuple[int, int, str]
+) -> None:
+    """After an append moved the head from ``moved[0]`` to ``moved[1]`` (hash ``moved[2]``):
+    sign it when it crossed a multiple of ``anchor.every``.
+
+    The entries are committed whatever happens here, so a failure is logged, not raised:
+    verification reports what the checkpoint could not vouch for.
+    """
+    old_seq, new_seq, new_hash = moved
+    if not anchor.due(old_seq, new_seq):
+        return
+    try:
+        take_checkpoint(engine, ledger, anchor, (new_seq, new_hash))
+    except (AgentPlatformError, OSError) as exc:
+        _log.warning("ledger %r: no checkpoint at seq %d: %s", ledger, new_seq, exc)

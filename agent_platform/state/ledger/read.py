@@ -8,7 +8,7 @@ translate SQLAlchemy errors into :class:`StorageError`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -165,3 +165,42 @@ def apply_pages(
                 on_progress(state.applied, state.position)
         if len(page) < walk.page_size:
             return
+
+
+def replay(
+    walk: Walk, head_seq: int, handler: Handler, on_progress: ProgressCallback | None
+) -> ReplayReport:
+    """Apply every entry after the consumer's position to ``handler``, in seq order.
+
+    ``head_seq`` is read by the caller *before* the walk: entries appended meanwhile are
+    replayed or left for next time, never reported as a missing tail. The position is saved
+    after each page and, before a handler error propagates, up to the last completed entry.
+
+    Raises:
+        LedgerGapError: a seq is missing (the position stays before the gap).
+        LedgerIntegrityError: an entry's payload does not match its checksum or link.
+    """
+    start = read_position(walk.engine, walk.sql, walk.ledger, walk.consumer)
+    state = ReplayState(position=start)
+    try:
+        apply_pages(walk, state, handler, on_progress)
+    finally:
+        if state.position != state.saved:
+            save_position(walk.engine, walk.sql, walk.ledger, walk.consumer, state.position)
+    if head_seq > state.position:
+        raise LedgerGapError(state.position + 1)
+    return ReplayReport(walk.ledger, walk.consumer, start, state.position, state.applied)
+
+
+def iter_entries(
+    engine: Engine, sql: LedgerStatements, ledger: str, start: int, page_size: int
+) -> Iterator[LedgerEntry]:
+    """Entries of ``ledger`` with ``seq > start`` in seq order, read page by page."""
+    check_page_size(page_size)
+    after = start
+    while True:
+        page = read_page(engine, sql, ledger, after, page_size)
+        yield from page
+        if len(page) < page_size:
+            return
+        after = page[-1].seq

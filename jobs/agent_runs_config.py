@@ -36,8 +36,8 @@ DEFAULT_CONFIG = "configs/agent_runs.yaml"
 TASK_TAG = "agent_platform/task_id"
 PHASE_TAG = "agent_platform/phase"
 PROVIDERS_TAG = "agent_platform/providers"
-PROVIDER_TAG_PREFIX = "agent_platform/provider/"
-"""One tag per provider a run may call (``agent_platform/provider/openai: "1"``): Dagster's tag
+PROVIDER_TAG_PREFIX = "agent_platform/provider_"
+"""One tag per provider a run may call (``agent_platform/provider_openai: "1"``): Dagster's tag
 limits match one key, so a comma-joined list could not be limited per provider."""
 
 

@@ -9,7 +9,7 @@ Set-up (all created here, dropped at the end): a scratch agent_platform database
 ledgers, checkpoints, budget, outbox) and, per concurrency level, a fresh Dagster storage
 database and DAGSTER_HOME whose dagster.yaml (written by ``jobs.agent_instance``) puts run,
 event-log and schedule storage on PostgreSQL and sets the QueuedRunCoordinator's
-``max_concurrent_runs`` to the level. ``dagster-daemon run`` runs as a subprocess on the
+``max_concurrent_runs`` and the per-phase and per-provider tag limits to the level. ``dagster-daemon run`` runs as a subprocess on the
 agent-runs code location; the runs it launches are processes of their own. The tasks are the
 five scenarios of ``configs/scenarios`` (approve, refine, violate policy, QA fail then fix,
 refinement bound), each repeated with a numbered title so every task is distinct, answered by
@@ -22,6 +22,7 @@ submission)), ``p95_queue_wait_s`` (start - creation), ``p95_run_time_s`` (end -
 ``cpu_busy_percent`` (the whole machine's, from /proc/stat over the level: other processes on
 a shared machine count too, so the load average is printed beside it) and
 ``run_cpu_s_median`` (CPU of one run's process, measured by the run itself),
+``peak_concurrent_runs`` (the most runs in progress at once, from their start and end times),
 ``agent_db_commits_per_run`` and ``dagster_db_commits_per_run`` (committed transactions of the
 agent_platform database and of the Dagster storage database over the level, from
 ``pg_stat_database``, per task; the dispatcher's and the bench's own reads included).
@@ -103,6 +104,17 @@ def _metadata(instance: Any, run_id: str) -> dict[str, Any]:
     return {}
 
 
+def level_limits(level: int) -> Any:
+    """configs/agent_runs.yaml with every queue limit at ``level``: the shipped per-phase and
+    per-provider limits (4) would otherwise cap a level of 8 at 4 runs at once."""
+    from jobs.agent_runs_config import QueueLimits, load_agent_runs_config
+
+    config = load_agent_runs_config()
+    providers = dict.fromkeys(config.queue.per_provider, level)
+    queue = QueueLimits(max_concurrent_runs=level, per_phase=level, per_provider=providers)
+    return config.model_copy(update={"queue": queue})
+
+
 def _commits(url: str) -> int:
     """Committed transactions of ``url``'s database so far (pg_stat_database; the statistics
     of a finished backend are flushed when it exits, so this is read after the daemon stops)."""
@@ -125,13 +137,10 @@ def run_level(
 ) -> dict[str, Any]:
     """Submit every task at once to an instance limited to ``level`` runs; figures of the level."""
     from jobs.agent_instance import instance_config, write_instance
-    from jobs.agent_runs_config import load_agent_runs_config
     from jobs.agent_submit import open_instance, open_workspace, submit_tasks, wait_for_runs
 
     home = work / f"home_{level}"
-    settings = instance_config(
-        load_agent_runs_config(), postgres=True, max_concurrent_runs=level, dequeue_interval_s=1
-    )
+    settings = instance_config(level_limits(level), postgres=True, dequeue_interval_s=1)
     write_instance(home, settings)
     with dagster_database(server, f"bench_scale_dagster_{level}_") as dagster_url:
         os.environ["DAGSTER_PG_URL"] = dagster_url
@@ -160,6 +169,18 @@ def run_level(
     return figures
 
 
+def peak_concurrency(records: list[Any]) -> int:
+    """The most runs in progress at once (from their start and end times): what the queue
+    actually allowed, whatever the configured level."""
+    edges = [(r.start_time, 1) for r in records if r.start_time and r.end_time]
+    edges += [(r.end_time, -1) for r in records if r.start_time and r.end_time]
+    peak = current = 0
+    for _, step in sorted(edges, key=lambda e: (e[0], e[1])):
+        current += step
+        peak = max(peak, current)
+    return peak
+
+
 def _level_figures(
     level: int,
     records: list[Any],
@@ -182,6 +203,7 @@ def _level_figures(
         "cpu_busy_percent": round(cpu_busy, 1),
         "run_cpu_s_median": round(statistics.median(cpu), 3) if cpu else float("nan"),
         "run_cpu_s_n": len(cpu),
+        "peak_concurrent_runs": peak_concurrency(records),
         "load_average_1m_after": round(os.getloadavg()[0], 2),
         "replay_failures": sum(1 for m in metadata.values() if m.get("replay_ok") is not True),
         "agent_run_ids": [m.get("agent_run_id", "") for m in metadata.values()],
@@ -234,7 +256,8 @@ def run_bench(server: str, levels: list[int], tasks: list[Any]) -> dict[str, Any
 
 def _line(f: dict[str, Any]) -> str:
     return (
-        f"max_concurrent_runs={f['level']}: {f['succeeded']}/{f['runs']} succeeded, "
+        f"max_concurrent_runs={f['level']} (peak {f['peak_concurrent_runs']}): "
+        f"{f['succeeded']}/{f['runs']} succeeded, "
         f"{f['runs_per_min']} runs/min, p95 queue wait {f['p95_queue_wait_s']} s, p95 run "
         f"{f['p95_run_time_s']} s, machine CPU {f['cpu_busy_percent']} %, run CPU median "
         f"{f['run_cpu_s_median']} s (n={f['run_cpu_s_n']}), load {f['load_average_1m_after']}, "

@@ -133,14 +133,24 @@ def _commits(url: str) -> int:
 
 
 def run_level(
-    level: int, tasks: list[Any], work: Path, server: str, options: dict[str, str]
+    level: int,
+    tasks: list[Any],
+    work: Path,
+    server: str,
+    options: dict[str, str],
+    dequeue_workers: int = 0,
 ) -> dict[str, Any]:
     """Submit every task at once to an instance limited to ``level`` runs; figures of the level."""
     from jobs.agent_instance import instance_config, write_instance
     from jobs.agent_submit import open_instance, open_workspace, submit_tasks, wait_for_runs
 
     home = work / f"home_{level}"
-    settings = instance_config(level_limits(level), postgres=True, dequeue_interval_s=1)
+    settings = instance_config(
+        level_limits(level),
+        postgres=True,
+        dequeue_interval_s=1,
+        dequeue_workers=dequeue_workers,
+    )
     write_instance(home, settings)
     with dagster_database(server, f"bench_scale_dagster_{level}_") as dagster_url:
         os.environ["DAGSTER_PG_URL"] = dagster_url
@@ -215,19 +225,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", type=int, default=40)
     parser.add_argument("--levels", default="1,2,4,8")
     parser.add_argument(
+        "--dequeue-workers", type=int, default=0, help="launch runs in parallel (0: serially)"
+    )
+    parser.add_argument(
         "--server-url",
         default=os.environ.get("AGENT_PLATFORM_BENCH_PG_ADMIN_URL") or DEFAULT_SERVER,
     )
     args = parser.parse_args(argv)
     levels = [int(x) for x in args.levels.split(",")]
     print(f"load average at start: {os.getloadavg()} on {os.cpu_count()} cores", flush=True)
-    result = run_bench(args.server_url, levels, scenario_tasks(args.tasks))
+    result = run_bench(args.server_url, levels, scenario_tasks(args.tasks), args.dequeue_workers)
     emit(result)
     ok = all(result[k] == 0 for k in ("ledger_forks", "budget_breaches", "lost_notifications"))
     return 0 if ok and result["failed_runs"] == 0 else 1
 
 
-def run_bench(server: str, levels: list[int], tasks: list[Any]) -> dict[str, Any]:
+def run_bench(
+    server: str, levels: list[int], tasks: list[Any], dequeue_workers: int = 0
+) -> dict[str, Any]:
     import tempfile
 
     from bench._harness import scratch_postgres_database
@@ -246,12 +261,12 @@ def run_bench(server: str, levels: list[int], tasks: list[Any]) -> dict[str, Any
         per_level = []
         with receiver.dispatching(agent_url, work):
             for level in levels:
-                figures = run_level(level, tasks, work, server, options)
+                figures = run_level(level, tasks, work, server, options, dequeue_workers)
                 print(_line(figures), flush=True)
                 per_level.append(figures)
             receiver.drain(agent_url, work)
         run_ids = [rid for f in per_level for rid in f.pop("agent_run_ids")]
-        return _summary(per_level, run_ids, agent_url, receiver, len(tasks))
+        return _summary(per_level, run_ids, agent_url, receiver, len(tasks), dequeue_workers)
 
 
 def _line(f: dict[str, Any]) -> str:
@@ -267,7 +282,12 @@ def _line(f: dict[str, Any]) -> str:
 
 
 def _summary(
-    per_level: list[dict[str, Any]], run_ids: list[str], agent_url: str, receiver: Any, n: int
+    per_level: list[dict[str, Any]],
+    run_ids: list[str],
+    agent_url: str,
+    receiver: Any,
+    n: int,
+    dequeue_workers: int = 0,
 ) -> dict[str, Any]:
     by_level = {f["level"]: f for f in per_level}
     throughput = ratio(
@@ -277,6 +297,7 @@ def _summary(
     return {
         "bench": "scale",
         "tasks_per_level": n,
+        "dequeue_workers": dequeue_workers,
         "levels": per_level,
         "runs_total": len(run_ids),
         "failed_runs": sum(f["runs"] - f["succeeded"] for f in per_level),

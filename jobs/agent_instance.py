@@ -34,8 +34,13 @@ def instance_config(
     postgres: bool = False,
     max_concurrent_runs: int | None = None,
     dequeue_interval_s: int = 2,
+    dequeue_workers: int = 0,
 ) -> dict[str, Any]:
-    """The instance settings (``max_concurrent_runs`` overrides the config's, for the bench)."""
+    """The instance settings (``max_concurrent_runs`` overrides the config's, for the bench).
+
+    ``dequeue_workers`` > 0 lets the daemon launch that many runs at once (Dagster's
+    ``dequeue_use_threads``); by default it launches one after the other.
+    """
     limit = max_concurrent_runs or config.queue.max_concurrent_runs
     settings: dict[str, Any] = {
         "run_coordinator": {
@@ -45,6 +50,11 @@ def instance_config(
                 "max_concurrent_runs": limit,
                 "tag_concurrency_limits": tag_concurrency_limits(config),
                 "dequeue_interval_seconds": dequeue_interval_s,
+                **(
+                    {"dequeue_use_threads": True, "dequeue_num_workers": dequeue_workers}
+                    if dequeue_workers > 0
+                    else {}
+                ),
             },
         },
         "telemetry": {"enabled": False},

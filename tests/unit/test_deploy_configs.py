@@ -110,3 +110,10 @@ def test_written_instance_validates(tmp_path: Path, postgres: bool, deploy_env: 
     assert ("storage" in config) is postgres
     written = yaml.safe_load((tmp_path / "dagster.yaml").read_text())
     assert "postgresql://" not in yaml.safe_dump(written)  # the URL stays in the environment
+
+
+def test_parallel_launching_passes_the_coordinator_schema(tmp_path: Path) -> None:
+    settings = instance_config(load_agent_runs_config(), dequeue_workers=4)
+    write_instance(tmp_path, settings)
+    _, queue = _class_config(_validated(tmp_path, "dagster.yaml")["run_coordinator"])
+    assert queue["dequeue_use_threads"] is True and queue["dequeue_num_workers"] == 4

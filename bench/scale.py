@@ -138,7 +138,7 @@ def run_level(
     work: Path,
     server: str,
     options: dict[str, str],
-    dequeue_workers: int = 0,
+    dequeue_workers: int | None = None,
 ) -> dict[str, Any]:
     """Submit every task at once to an instance limited to ``level`` runs; figures of the level."""
     from jobs.agent_instance import instance_config, write_instance
@@ -225,7 +225,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", type=int, default=40)
     parser.add_argument("--levels", default="1,2,4,8")
     parser.add_argument(
-        "--dequeue-workers", type=int, default=0, help="launch runs in parallel (0: serially)"
+        "--dequeue-workers",
+        type=int,
+        default=None,
+        help="runs launched at once (0: serially; default: launch_workers of the config)",
     )
     parser.add_argument(
         "--server-url",
@@ -241,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_bench(
-    server: str, levels: list[int], tasks: list[Any], dequeue_workers: int = 0
+    server: str, levels: list[int], tasks: list[Any], dequeue_workers: int | None = None
 ) -> dict[str, Any]:
     import tempfile
 
@@ -287,7 +290,7 @@ def _summary(
     agent_url: str,
     receiver: Any,
     n: int,
-    dequeue_workers: int = 0,
+    dequeue_workers: int | None = None,
 ) -> dict[str, Any]:
     by_level = {f["level"]: f for f in per_level}
     throughput = ratio(

@@ -34,14 +34,15 @@ def instance_config(
     postgres: bool = False,
     max_concurrent_runs: int | None = None,
     dequeue_interval_s: int = 2,
-    dequeue_workers: int = 0,
+    dequeue_workers: int | None = None,
 ) -> dict[str, Any]:
     """The instance settings (``max_concurrent_runs`` overrides the config's, for the bench).
 
-    ``dequeue_workers`` > 0 lets the daemon launch that many runs at once (Dagster's
-    ``dequeue_use_threads``); by default it launches one after the other.
+    ``dequeue_workers`` (default: the config's ``launch_workers``) > 0 lets the daemon launch
+    that many runs at once (Dagster's ``dequeue_use_threads``); 0 launches one after the other.
     """
     limit = max_concurrent_runs or config.queue.max_concurrent_runs
+    workers = config.queue.launch_workers if dequeue_workers is None else dequeue_workers
     settings: dict[str, Any] = {
         "run_coordinator": {
             "module": "dagster._core.run_coordinator",
@@ -51,8 +52,8 @@ def instance_config(
                 "tag_concurrency_limits": tag_concurrency_limits(config),
                 "dequeue_interval_seconds": dequeue_interval_s,
                 **(
-                    {"dequeue_use_threads": True, "dequeue_num_workers": dequeue_workers}
-                    if dequeue_workers > 0
+                    {"dequeue_use_threads": True, "dequeue_num_workers": workers}
+                    if workers > 0
                     else {}
                 ),
             },

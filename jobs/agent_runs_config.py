@@ -46,11 +46,13 @@ class _Frozen(BaseModel):
 
 
 class QueueLimits(_Frozen):
-    """How many agent runs may be in progress at once, overall, per phase and per provider."""
+    """How many agent runs may be in progress at once, overall, per phase and per provider, and
+    how many the daemon may launch at once (0: one after the other, Dagster's default)."""
 
     max_concurrent_runs: int = Field(default=4, ge=1, le=10_000)
     per_phase: int = Field(default=4, ge=1, le=10_000)
     per_provider: dict[str, int] = Field(default_factory=dict)
+    launch_workers: int = Field(default=4, ge=0, le=64)
 
 
 class InboxConfig(_Frozen):

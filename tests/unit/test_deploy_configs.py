@@ -64,6 +64,7 @@ def test_deploy_file_passes_dagster_validation(name: str, deploy_env: None) -> N
     coordinator, queue = _class_config(config["run_coordinator"])
     assert coordinator.__name__ == "QueuedRunCoordinator"
     assert queue["tag_concurrency_limits"] == tag_concurrency_limits(load_agent_runs_config())
+    assert queue["dequeue_num_workers"] == load_agent_runs_config().queue.launch_workers
     _, storage = _class_config(
         {"module": "dagster_postgres", "class": "DagsterPostgresStorage",
          "config": config["storage"]["postgres"]}

@@ -62,3 +62,33 @@ test: bootstrap services
 bench: bootstrap services
 	@set -e; for b in state_fabric router graph notifications packages; do \
 		$(UV) run --frozen python -m bench.$$b; done
+
+## Agent runs on Dagster (issue 14): UI + daemon on the embedded instance (SQLite storage under
+## $(AGENT_HOME)), or on PostgreSQL storage (DAGSTER_PG_URL). The queue limits come from
+## configs/agent_runs.yaml; submit tasks with `agent-platform submit TASK.yaml ...`.
+AGENT_HOME ?= .data/dagster_home
+DAGSTER_PG_URL ?= postgresql+psycopg2://postgres:postgres@127.0.0.1:5432/dagster
+
+.PHONY: agent-ui agent-daemon agent-ui-postgres agent-daemon-postgres bench-scale
+
+agent-ui: bootstrap
+	@$(UV) run --frozen python -m jobs.agent_instance --home $(AGENT_HOME)
+	@DAGSTER_HOME=$(abspath $(AGENT_HOME)) $(UV) run --frozen dagster dev -w workspace.yaml
+
+agent-daemon: bootstrap
+	@$(UV) run --frozen python -m jobs.agent_instance --home $(AGENT_HOME)
+	@DAGSTER_HOME=$(abspath $(AGENT_HOME)) $(UV) run --frozen dagster-daemon run -w workspace.yaml
+
+agent-ui-postgres: bootstrap services
+	@DAGSTER_PG_URL=$(DAGSTER_PG_URL) $(UV) run --frozen python -m jobs.agent_instance --home $(AGENT_HOME)_pg --postgres --create-database
+	@DAGSTER_HOME=$(abspath $(AGENT_HOME))_pg DAGSTER_PG_URL=$(DAGSTER_PG_URL) \
+		AGENT_PLATFORM_DATABASE_URL=$(PG_URL) $(UV) run --frozen dagster dev -w workspace.yaml
+
+agent-daemon-postgres: bootstrap services
+	@DAGSTER_PG_URL=$(DAGSTER_PG_URL) $(UV) run --frozen python -m jobs.agent_instance --home $(AGENT_HOME)_pg --postgres --create-database
+	@DAGSTER_HOME=$(abspath $(AGENT_HOME))_pg DAGSTER_PG_URL=$(DAGSTER_PG_URL) \
+		AGENT_PLATFORM_DATABASE_URL=$(PG_URL) $(UV) run --frozen dagster-daemon run -w workspace.yaml
+
+## The scale benchmark (minutes: 160 agent runs through the queue on PostgreSQL storage).
+bench-scale: bootstrap services
+	@$(UV) run --frozen python -m bench.scale

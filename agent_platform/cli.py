@@ -34,6 +34,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "agent_platform.commands.advisories",
     "agent_platform.commands.run",
     "agent_platform.commands.runs",
+    "agent_platform.commands.submit",
     "agent_platform.commands.gate",
     "agent_platform.commands.doctor",
 )

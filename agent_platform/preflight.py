@@ -132,6 +132,13 @@ register_env_var(
     "AGENT_PLATFORM_BENCH_PG_ADMIN_URL", "PostgreSQL admin URL of benchmarks", url=True
 )
 register_env_var("AGENT_PLATFORM_BENCH_REDIS_URL", "Redis URL of the benchmarks", url=True)
+register_env_var(
+    "AGENT_PLATFORM_AGENT_RUNS_CONFIG", "agent-run queue limits and inbox (configs/agent_runs.yaml)"
+)
+register_env_var(
+    "AGENT_PLATFORM_CODE_IMAGE", "code location image of Docker/Kubernetes runs (deploy/)"
+)
+register_env_var("AGENT_PLATFORM_K8S_NAMESPACE", "Kubernetes namespace of run jobs (deploy/)")
 
 
 @dataclass(frozen=True)

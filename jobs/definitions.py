@@ -33,6 +33,8 @@ from assets.supply_chain import (
     residency_checks,
     vendor_region_distribution,
 )
+from jobs.agent_run import agent_run
+from jobs.inbox_sensor import build_inbox_sensor
 from jobs.resources import (
     DEFAULT_CONTRACT,
     DatabaseResource,
@@ -106,11 +108,12 @@ CHECKS = _checks()
 defs = Definitions(
     assets=[*EVIDENCE_ASSETS, gate_asset, g1_evidence_report],
     asset_checks=CHECKS,
-    jobs=[g1_gate_evidence],
+    jobs=[g1_gate_evidence, agent_run],
     schedules=[build_daily_schedule(g1_gate_evidence)],
     sensors=[
         build_budget_sensor(),
         build_check_failure_sensor([k for c in CHECKS for k in c.check_keys]),
+        build_inbox_sensor(),
     ],
     resources=build_resources(),
 )

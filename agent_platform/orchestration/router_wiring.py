@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 
@@ -20,6 +20,9 @@ from agent_platform.events import EventSink
 from agent_platform.models.providers import LiteLLMAdapter
 from agent_platform.orchestration.llm import RouterLLM
 from agent_platform.orchestration.scripted import ScriptedResponse
+
+if TYPE_CHECKING:
+    from agent_platform.models.simulation_profile import SimulationProfile
 
 __all__ = ["RoutedModels", "live_models", "simulated_models"]
 
@@ -53,14 +56,22 @@ def _router(engine: Engine, simulator_url: str | None, mode: str, sink: EventSin
 
 @contextmanager
 def simulated_models(
-    engine: Engine, script: list[ScriptedResponse], *, sink: EventSink | None = None
+    engine: Engine,
+    script: list[ScriptedResponse],
+    *,
+    sink: EventSink | None = None,
+    profile: SimulationProfile | None = None,
 ) -> Iterator[RoutedModels]:
-    """A router on a loopback provider simulator answering from ``script``."""
+    """A router on a loopback provider simulator answering from ``script``.
+
+    ``profile`` sets the simulator's latency and faults (default: instant, fault-free); the
+    scale benchmark gives every run the same realistic, time-compressed latency profile.
+    """
     from agent_platform.models.simulation_profile import ScriptRule
     from agent_platform.models.simulator import ProviderSimulator
 
     rules = [ScriptRule(match=list(r.match), content=r.content) for r in script]
-    with ProviderSimulator(script=rules) as simulator:
+    with ProviderSimulator(profile, script=rules) as simulator:
         router = _router(engine, simulator.base_url, "simulator", sink)
         label = f"provider simulator on {simulator.base_url} (simulated, scripted responses)"
         yield RoutedModels(RouterLLM(router), router, simulator, label)

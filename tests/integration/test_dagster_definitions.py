@@ -18,7 +18,9 @@ def test_definitions_load_with_job_schedule_sensors_and_checks() -> None:
     assert {s.name for s in repository.sensor_defs} == {
         "budget_threshold_sensor",
         "gate_check_failure_sensor",
+        "agent_inbox_sensor",
     }
+    assert defs.resolve_job_def("agent_run").name == "agent_run"
     contract = EvidenceResource().contract()
     checks = {key.name for key in repository.asset_checks_defs_by_key}
     implemented = {a.key for a in repository.assets_defs_by_key.values()}

@@ -28,6 +28,20 @@ __all__ = ["PG_URL_ENV", "instance_config", "main", "write_instance"]
 PG_URL_ENV = "DAGSTER_PG_URL"
 
 
+def _coordinator(
+    config: AgentRunsConfig, limit: int | None, interval_s: int, workers: int
+) -> dict[str, Any]:
+    """The QueuedRunCoordinator's config: the global and tag limits, how it dequeues."""
+    coordinator: dict[str, Any] = {
+        "max_concurrent_runs": limit or config.queue.max_concurrent_runs,
+        "tag_concurrency_limits": tag_concurrency_limits(config),
+        "dequeue_interval_seconds": interval_s,
+    }
+    if workers > 0:
+        coordinator.update(dequeue_use_threads=True, dequeue_num_workers=workers)
+    return coordinator
+
+
 def instance_config(
     config: AgentRunsConfig,
     *,
@@ -41,22 +55,13 @@ def instance_config(
     ``dequeue_workers`` (default: the config's ``launch_workers``) > 0 lets the daemon launch
     that many runs at once (Dagster's ``dequeue_use_threads``); 0 launches one after the other.
     """
-    limit = max_concurrent_runs or config.queue.max_concurrent_runs
     workers = config.queue.launch_workers if dequeue_workers is None else dequeue_workers
+    coordinator = _coordinator(config, max_concurrent_runs, dequeue_interval_s, workers)
     settings: dict[str, Any] = {
         "run_coordinator": {
             "module": "dagster._core.run_coordinator",
             "class": "QueuedRunCoordinator",
-            "config": {
-                "max_concurrent_runs": limit,
-                "tag_concurrency_limits": tag_concurrency_limits(config),
-                "dequeue_interval_seconds": dequeue_interval_s,
-                **(
-                    {"dequeue_use_threads": True, "dequeue_num_workers": workers}
-                    if workers > 0
-                    else {}
-                ),
-            },
+            "config": coordinator,
         },
         "telemetry": {"enabled": False},
     }

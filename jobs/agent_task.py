@@ -220,12 +220,19 @@ async def _execute(
             )
             result = await runner.run(loaded.task.task(), run_id=run_id)
         simulated = models.simulator is not None
+    return await _outcome(engine, run_id, result, simulated, sorted(llm.providers))
+
+
+async def _outcome(
+    engine: Engine, run_id: str, result: RunResult, simulated: bool, providers: list[str]
+) -> TaskOutcome:
+    """The run's outcome with its ledger head and whether its audit replay matched."""
     replay = await replay_run(engine, run_id)
     seq, head = Ledger(engine, ledger_name(run_id)).head()
     return TaskOutcome(
         result=result,
         simulated=simulated,
-        providers_used=sorted(llm.providers),
+        providers_used=providers,
         ledger_seq=seq,
         ledger_head=head,
         replay_ok=replay.ok,

@@ -12,12 +12,16 @@ An instance that does not queue runs is refused with the command that writes one
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from agent_platform.config import project_root
-from agent_platform.errors import InvalidInputError
+from agent_platform.errors import AgentPlatformError, InvalidInputError
 
 __all__ = ["register"]
 
@@ -38,40 +42,68 @@ def register(subparsers: Any) -> None:
     submit.set_defaults(handler=submit_command)
 
 
-def _jobs() -> Any:
-    root = str(project_root())
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    import jobs.agent_submit as agent_submit
+def _child(args: argparse.Namespace, log: IO[str]) -> subprocess.Popen[str]:
+    """The Dagster side (:mod:`jobs.submit_main`) as a child of the checkout: the library
+    imports nothing from ``jobs/``."""
+    command = [sys.executable, "-m", "jobs.submit_main", *map(str, args.task_files)]
+    command += ["--timeout", str(args.timeout)] + (["--wait"] if args.wait else [])
+    for flag, value in (("--dagster-home", args.dagster_home), ("--workspace", args.workspace)):
+        if value is not None:
+            command += [flag, str(Path(value).resolve())]
+    return subprocess.Popen(
+        command, cwd=project_root(), stdout=subprocess.PIPE, stderr=log, text=True
+    )
 
-    return agent_submit
+
+def _documents(child: subprocess.Popen[str]) -> Iterator[dict[str, Any]]:
+    """The child's JSON lines as they come; its other output stays in its log pipe."""
+    assert child.stdout is not None
+    for line in child.stdout:
+        if line.startswith("{"):
+            yield json.loads(line)
+
+
+def _fail(child: subprocess.Popen[str], document: dict[str, Any] | None) -> None:
+    """Translate the child's error into the CLI's typed errors (exit 2 or 1)."""
+    code = child.wait()
+    if document is not None and "error" in document:
+        if code == 2:
+            raise InvalidInputError(document["error"])
+        raise AgentPlatformError(document["error"])
+    raise AgentPlatformError(
+        f"submit: the Dagster side (python -m jobs.submit_main) exited {code} without an answer"
+    )
 
 
 def submit_command(args: argparse.Namespace) -> int:
     """Submit every file (all validated first); exit 0, or 1 when --wait saw a failed run."""
     if args.timeout <= 0:
         raise InvalidInputError(f"--timeout: got {args.timeout}; allowed: a positive number")
-    agent_submit = _jobs()
-    from jobs.agent_task import load_task
+    # The child's own logging goes to a file, never a pipe nobody drains during --wait.
+    with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as log:
+        return _run(args, _child(args, log))
 
-    tasks = [load_task(path=str(p.resolve())) for p in args.task_files]
+
+def _run(args: argparse.Namespace, child: subprocess.Popen[str]) -> int:
     out = args.output
-    with (
-        agent_submit.open_instance(agent_submit.dagster_home(args.dagster_home)) as instance,
-        agent_submit.open_workspace(instance, args.workspace) as workspace,
-    ):
-        runs = agent_submit.submit_tasks(instance, workspace, tasks)
-        for run in runs:
-            out.say(f"{run.run_id}  {run.source}  (task {run.task_id[:12]})")
-        document: dict[str, Any] = {
-            "runs": [{"run_id": r.run_id, "task_id": r.task_id, "file": r.source} for r in runs]
-        }
-        if not args.wait:
-            out.result(document)
-            return 0
-        statuses = agent_submit.wait_for_runs(
-            instance, [r.run_id for r in runs], timeout_s=args.timeout
-        )
+    documents = _documents(child)
+    first = next(documents, None)
+    if first is None or "runs" not in first:
+        _fail(child, first)
+    assert first is not None
+    for run in first["runs"]:
+        out.say(f"{run['run_id']}  {run['file']}  (task {run['task_id'][:12]})")
+    document: dict[str, Any] = {"runs": first["runs"]}
+    if not args.wait:
+        child.wait()
+        out.result(document)
+        return 0
+    second = next(documents, None)
+    if second is None or "statuses" not in second:
+        _fail(child, second)
+    assert second is not None
+    child.wait()
+    statuses: dict[str, str] = second["statuses"]
     for run in document["runs"]:
         run["status"] = statuses[run["run_id"]]
         out.say(f"{run['run_id']}  {run['status']}")

@@ -94,16 +94,17 @@ def embedded_ipv4(address: IPAddress) -> tuple[ipaddress.IPv4Address, ...]:
 def blocked_reason(address: IPAddress) -> str | None:
     """Why ``address`` must not be reached without an allow-list entry; None if it is public.
 
-    An IPv6 address embedding a refused IPv4 address gets that address's reason. Mapped and
-    NAT64 addresses stand for their IPv4 address alone; the other embeddings must pass as IPv6
-    addresses as well.
+    An IPv6 address embedding a refused IPv4 address gets that address's reason. Mapped, 6to4
+    and NAT64 addresses stand for their IPv4 address alone (6to4 explicitly: whether the
+    standard library calls 2002::/16 private differs between Python 3.11 patch releases); the
+    other embeddings must pass as IPv6 addresses as well.
     """
     for inner in embedded_ipv4(address):
         reason = blocked_reason(inner)
         if reason is not None:
             return reason
     if isinstance(address, ipaddress.IPv6Address) and (
-        address.ipv4_mapped is not None or address in _NAT64
+        address.ipv4_mapped is not None or address.sixtofour is not None or address in _NAT64
     ):
         return None
     checks: tuple[tuple[bool, str], ...] = (

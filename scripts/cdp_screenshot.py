@@ -105,7 +105,9 @@ def _click_through(page: Page, clicks: list[str], timeout: float, optional_wait:
 
 
 def shoot(args: argparse.Namespace) -> int:
-    with tempfile.TemporaryDirectory() as profile:
+    # Chromium's helper processes may still write into the profile as the browser is killed:
+    # a profile folder that cannot be removed at once must not lose the screenshot.
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         browser, port = _launch(profile)
         try:
             with connect(_page_socket(port), max_size=None) as socket:

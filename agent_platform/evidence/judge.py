@@ -15,8 +15,8 @@ under ``subsystems.<name>.judged.<figure>``:
   cache, SQLite) is labelled ``met_on_substitute`` (``measured_on_substitute`` when it fails).
 
 Sample sizes travel with the figures as ``X__k`` / ``X__n`` (see
-:mod:`agent_platform.evidence.formats`). :data:`LEGACY_SAMPLE_SIZES` maps the figures whose
-format still names its count differently; it can go once every format emits ``X__n``.
+:mod:`agent_platform.evidence.formats`); every format writes them. :data:`LEGACY_SAMPLE_SIZES`
+is the fallback for evidence trees written before it did, which named the count otherwise.
 """
 
 from __future__ import annotations
@@ -63,7 +63,8 @@ LEGACY_SAMPLE_SIZES: dict[str, Callable[[Figures], object]] = {
     "scenario_conformance": lambda f: _difference(f.get("scenarios_run"), f.get("unscripted_runs")),
     "eu_compliance_rate": _count("vendors_checked"),
 }
-"""Where today's formats give a figure's ``n`` under another name (used when ``X__n`` is absent)."""
+"""Where earlier evidence trees gave a figure's ``n`` under another name (used when ``X__n`` is
+absent)."""
 
 BACKEND_ROLES: dict[str, tuple[str, ...]] = {
     "redis": ("cache", "budget_store"),

@@ -223,11 +223,8 @@ class FailoverRunner:
             return fresh[0]
         ready = [p for p in usable if self.health.available(p)] or usable
         return min(
-            ready,
-            key=lambda p: (
-                tried[p], self.health.snapshot(p).consecutive_failures, usable.index(p)
-            ),
-        )  # fmt: skip
+            ready, key=lambda p: (tried[p], self.health.failures_in_a_row(p), usable.index(p))
+        )
 
     def _delay(self, provider: str, previous_tries: int) -> float:
         delay = backoff_delay(self.routing.failover, previous_tries, self.rng)

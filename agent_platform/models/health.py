@@ -74,6 +74,11 @@ class HealthTracker:
     def available(self, provider: str) -> bool:
         return self.cooldown_remaining(provider) <= 0.0
 
+    def failures_in_a_row(self, provider: str) -> int:
+        """Failures since the provider's last success (rate limits not counted)."""
+        with self._lock:
+            return self._failures.get(provider, 0)
+
     def observed_latency_ms(self, provider: str) -> float | None:
         with self._lock:
             samples = self._latency.get(provider)
@@ -81,8 +86,7 @@ class HealthTracker:
 
     def snapshot(self, provider: str) -> HealthSnapshot:
         remaining = self.cooldown_remaining(provider)
-        with self._lock:
-            failures = self._failures.get(provider, 0)
+        failures = self.failures_in_a_row(provider)
         return HealthSnapshot(
             provider, remaining <= 0, remaining, failures, self.observed_latency_ms(provider)
         )

@@ -106,16 +106,38 @@ class AlertEvents(RecordingSink):
 
 @dataclass
 class MonthReplay:
-    """What the replay saw, request by request, summed per day."""
+    """What the replay saw, request by request, summed per day; the month's totals are the
+    sums of its days."""
 
     days: list[BudgetDay] = field(default_factory=list)
     exhausted_at: datetime | None = None
-    requests: int = 0
-    rejected: int = 0
-    over_reserve: int = 0
-    under_reserve: int = 0
-    over_near_cap: int = 0
-    past_cap: int = 0
+
+    def _total(self, name: str) -> int:
+        return sum(int(getattr(day, name)) for day in self.days)
+
+    @property
+    def requests(self) -> int:
+        return self._total("requests")
+
+    @property
+    def rejected(self) -> int:
+        return self._total("rejected")
+
+    @property
+    def over_reserve(self) -> int:
+        return self._total("over_reserve")
+
+    @property
+    def under_reserve(self) -> int:
+        return self._total("under_reserve")
+
+    @property
+    def over_near_cap(self) -> int:
+        return self._total("over_near_cap")
+
+    @property
+    def past_cap(self) -> int:
+        return self._total("past_cap")
 
 
 @dataclass(frozen=True)
@@ -238,12 +260,6 @@ def replay_month(budget: FinOpsBudget, clock: Clock, config: ReplayConfig) -> Mo
     for offset in range(config.days):
         day = MONTH_START + timedelta(days=offset)
         tally = replayer.replay_day(rng, day)
-        out.requests += tally.made
-        out.rejected += tally.rejected
-        out.over_reserve += tally.over
-        out.under_reserve += tally.under
-        out.over_near_cap += tally.over_near_cap
-        out.past_cap += tally.past_cap
         end = datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=zone).astimezone(UTC)
         status = budget.get_remaining_budget(now=end)
         out.days.append(
